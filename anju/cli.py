@@ -1,0 +1,321 @@
+"""The `anju` command line.
+
+Core commands (servers, schema, provisioning) live here. Each service adds its
+own commands through the `anju.cli` entry-point group, so this package never
+imports the services: an entry point is a `register(cli: CommandLine)` function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Callable
+
+from anju import db, registry
+from anju.contract import DEVICE_KINDS, ROOMS
+from anju.embedded import Stack, StackError
+from anju.endpoints import resolve
+from anju.settings import Settings, SettingsError, load
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+@dataclass
+class CommandLine:
+    parser: argparse.ArgumentParser
+    commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
+    bench: "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+    def command(self, name: str, handler: Handler, help: str,
+                group: "argparse._SubParsersAction[argparse.ArgumentParser] | None" = None,
+                ) -> argparse.ArgumentParser:
+        p = (group or self.commands).add_parser(name, help=help, description=help)
+        p.set_defaults(handler=handler)
+        return p
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {value}")
+    return value
+
+
+# -- servers -----------------------------------------------------------------
+def cmd_up(args: argparse.Namespace, s: Settings) -> int:
+    if not s.embedded:
+        print("external servers are configured (ANJU_DATABASE_URL / ANJU_MQTT_URL): "
+              "nothing to start")
+        ep = resolve(s)
+    else:
+        stack = Stack(s.state_dir)
+        creds = stack.up()
+        ep = resolve(s)
+        print(f"PostgreSQL  127.0.0.1:{creds.pg_port}  (data in {stack.pg_data})")
+        print(f"Mosquitto   127.0.0.1:{creds.mqtt_port}  (data in {stack.mqtt_dir})")
+    applied = db.migrate(ep.database_url)
+    print(f"schema: {', '.join(applied) if applied else 'up to date'}")
+    if ep.stack is not None:
+        _sync_broker(ep.database_url, ep.stack)
+    return 0
+
+
+def cmd_down(args: argparse.Namespace, s: Settings) -> int:
+    if not s.embedded:
+        print("external servers are configured: anju started nothing, so stops nothing")
+        return 0
+    Stack(s.state_dir).down()
+    print("stopped")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, s: Settings) -> int:
+    if s.embedded:
+        info = Stack(s.state_dir).status()
+        if info.get("initialised"):
+            try:
+                info["schema_version"] = db.schema_version(resolve(s).database_url)
+            except Exception as e:  # the database may be down: report, do not fail
+                info["schema_version"] = f"unavailable ({type(e).__name__})"
+    else:
+        from anju.settings import redact
+        info = {"mode": "external", "database": redact(s.database_url or ""),
+                "mqtt": redact(s.mqtt_url or "")}
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        for key, value in info.items():
+            print(f"{key:15} {value}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, s: Settings) -> int:
+    applied = db.migrate(resolve(s).database_url)
+    print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+    return 0
+
+
+# -- provisioning ------------------------------------------------------------
+def _sync_broker(database_url: str, stack: Stack | None) -> None:
+    if stack is None:
+        return
+    with db.connect(database_url) as conn:
+        hashes = registry.broker_user_hashes(conn)
+    stack.write_broker_files(hashes)
+    stack.reload_broker()
+
+
+def cmd_home_add(args: argparse.Namespace, s: Settings) -> int:
+    ep = resolve(s)
+    with db.connect(ep.database_url) as conn:
+        registry.add_home(conn, code=args.code, community=args.community, resident=args.resident,
+                          address=args.address, building=args.building, tz=args.tz or s.default_tz)
+    print(f"home {args.code} added")
+    return 0
+
+
+def cmd_home_import(args: argparse.Namespace, s: Settings) -> int:
+    ep = resolve(s)
+    with db.connect(ep.database_url) as conn:
+        n = registry.import_homes(conn, Path(args.file), default_tz=s.default_tz)
+    print(f"{n} homes imported from {args.file}")
+    return 0
+
+
+def cmd_home_list(args: argparse.Namespace, s: Settings) -> int:
+    with db.connect(resolve(s).database_url) as conn:
+        rows = conn.execute(
+            "SELECT h.code, c.code, h.resident_name, h.building, h.tz,"
+            " (SELECT count(*) FROM devices d WHERE d.home_id = h.id)"
+            " FROM homes h JOIN communities c ON c.id = h.community_id ORDER BY h.code").fetchall()
+    print(f"{'home':16} {'community':12} {'resident':12} {'building':10} {'tz':16} devices")
+    for r in rows:
+        print(f"{r[0]:16} {r[1]:12} {r[2]:12} {r[3]:10} {r[4]:16} {r[5]}")
+    return 0
+
+
+def cmd_device_add(args: argparse.Namespace, s: Settings) -> int:
+    ep = resolve(s)
+    with db.connect(ep.database_url) as conn:
+        dev = registry.add_device(conn, home=args.home, kind=args.kind, room=args.room,
+                                  uid=args.uid, vendor=args.vendor, model=args.model,
+                                  heartbeat_s=args.heartbeat, gateway=args.gateway,
+                                  external_name=args.external_name)
+    _sync_broker(ep.database_url, ep.stack)
+    print(f"device {dev.uid} ({dev.kind}, {dev.room}) added to home {dev.home_code}")
+    if dev.password:
+        print("broker credentials (shown once, store them in the device now):")
+        print(f"  username: {dev.uid}")
+        print(f"  password: {dev.password}")
+        print(f"  topics:   anju/v1/devices/{dev.uid}/<kind>|batch|status")
+    else:
+        print(f"reached through gateway {args.gateway} as {args.external_name!r}")
+    return 0
+
+
+def cmd_device_list(args: argparse.Namespace, s: Settings) -> int:
+    with db.connect(resolve(s).database_url) as conn:
+        rows = conn.execute(
+            "SELECT d.uid, h.code, d.kind, d.room, d.last_seen, d.battery_pct, d.online"
+            " FROM devices d JOIN homes h ON h.id = d.home_id"
+            " WHERE %s::text IS NULL OR h.code = %s ORDER BY h.code, d.uid",
+            (args.home, args.home)).fetchall()
+    print(f"{'device':32} {'home':12} {'kind':10} {'room':12} {'last seen':26} battery online")
+    for r in rows:
+        print(f"{r[0]:32} {r[1]:12} {r[2]:10} {r[3]:12} {str(r[4] or '-'):26} "
+              f"{'-' if r[5] is None else f'{r[5]:.0f}%':7} {r[6]}")
+    return 0
+
+
+def cmd_broker_sync(args: argparse.Namespace, s: Settings) -> int:
+    from anju import broker
+
+    ep = resolve(s)
+    with db.connect(ep.database_url) as conn:
+        hashes = registry.broker_user_hashes(conn)
+    if ep.stack is not None and not args.password_file:
+        _sync_broker(ep.database_url, ep.stack)
+        print(f"broker credentials synced: {len(hashes)} devices; Mosquitto reloaded")
+        return 0
+    if not args.password_file or not args.acl_file:
+        print("with external servers, give --password-file and --acl-file to write; then "
+              "reload Mosquitto (SIGHUP)", file=sys.stderr)
+        return 2
+    broker.write_password_file(Path(args.password_file), hashes)
+    broker.write_acl_file(Path(args.acl_file))
+    print(f"wrote {len(hashes)} device credentials to {args.password_file} and the ACL to "
+          f"{args.acl_file}; add the service users with mosquitto_passwd, then send SIGHUP")
+    return 0
+
+
+# -- looking at data ---------------------------------------------------------
+def cmd_readings_tail(args: argparse.Namespace, s: Settings) -> int:
+    from zoneinfo import ZoneInfo
+
+    ep = resolve(s)
+    last = None
+    with db.connect(ep.database_url, autocommit=True) as conn:
+        while True:
+            rows = conn.execute(
+                "SELECT r.ts, h.code, h.tz, d.uid, d.room, k.name, r.value, r.seq"
+                " FROM readings r JOIN devices d ON d.id = r.device_id"
+                " JOIN homes h ON h.id = d.home_id JOIN reading_kinds k ON k.code = r.kind"
+                " WHERE (%(home)s::text IS NULL OR h.code = %(home)s)"
+                "   AND (%(since)s::timestamptz IS NULL OR r.ts > %(since)s)"
+                "   AND r.ts > now() - interval '2 days'"
+                " ORDER BY r.ts DESC LIMIT %(n)s",
+                {"home": args.home, "since": last, "n": args.lines}).fetchall()
+            for ts, home, tz, uid, room, kind, value, seq in reversed(rows):
+                local = ts.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S%z")
+                print(f"{local}  {home:12} {room:12} {kind:11} {value:10g}  {uid}#{seq}")
+            if rows:
+                last = rows[0][0]
+            if not args.follow:
+                return 0
+            sys.stdout.flush()
+            time.sleep(1)
+
+
+def cmd_rejected(args: argparse.Namespace, s: Settings) -> int:
+    with db.connect(resolve(s).database_url) as conn:
+        rows = conn.execute(
+            "SELECT received_at, topic, reason, left(convert_from(payload, 'SQL_ASCII'), 80)"
+            " FROM rejected_messages ORDER BY id DESC LIMIT %s", (args.lines,)).fetchall()
+    for r in reversed(rows):
+        print(f"{r[0]:%Y-%m-%d %H:%M:%S}  {r[1]}\n    reason: {r[2]}\n    payload: {r[3]!r}")
+    return 0
+
+
+# -- assembly ----------------------------------------------------------------
+def build() -> CommandLine:
+    parser = argparse.ArgumentParser(prog="anju", description="anju (安居): home-safety "
+                                     "monitoring for elderly people who live alone")
+    parser.add_argument("--config", help="TOML config file (default: ANJU_CONFIG or ./anju.toml)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    bench_parser = commands.add_parser("bench", help="benchmarks that print figures")
+    bench = bench_parser.add_subparsers(dest="bench", metavar="WHAT")
+    cli = CommandLine(parser, commands, bench)
+
+    cli.command("up", cmd_up, "start the embedded PostgreSQL and Mosquitto and migrate")
+    cli.command("down", cmd_down, "stop the embedded servers")
+    cli.command("status", cmd_status, "show what runs where").add_argument(
+        "--json", action="store_true")
+
+    dbp = commands.add_parser("db", help="database schema")
+    dbs = dbp.add_subparsers(dest="db", metavar="ACTION", required=True)
+    cli.command("migrate", cmd_migrate, "apply pending migrations", dbs)
+
+    hp = commands.add_parser("home", help="homes")
+    hs = hp.add_subparsers(dest="home_cmd", metavar="ACTION", required=True)
+    p = cli.command("add", cmd_home_add, "add a home", hs)
+    p.add_argument("code")
+    p.add_argument("--community", required=True, help="community code (created if new)")
+    p.add_argument("--resident", required=True)
+    p.add_argument("--address", default="")
+    p.add_argument("--building", default="")
+    p.add_argument("--tz", help="IANA time zone (default: settings.default_tz)")
+    p = cli.command("import", cmd_home_import, "add homes from a CSV file", hs)
+    p.add_argument("file", help="CSV with header code,community,resident[,address,building,tz]")
+    cli.command("list", cmd_home_list, "list homes", hs)
+
+    dp = commands.add_parser("device", help="devices")
+    ds = dp.add_subparsers(dest="device_cmd", metavar="ACTION", required=True)
+    p = cli.command("add", cmd_device_add, "register a device; prints its credentials once", ds)
+    p.add_argument("--home", required=True)
+    p.add_argument("--kind", required=True, choices=sorted(DEVICE_KINDS))
+    p.add_argument("--room", default="other", choices=ROOMS)
+    p.add_argument("--uid", help="device id (default: generated from home, kind and room)")
+    p.add_argument("--vendor", default="")
+    p.add_argument("--model", default="")
+    p.add_argument("--heartbeat", type=positive_int, default=900, help="seconds (default 900)")
+    p.add_argument("--gateway", help="uid of the gateway (zigbee2mqtt bridge) it is behind")
+    p.add_argument("--external-name", help="its name on the gateway (zigbee2mqtt friendly name)")
+    p = cli.command("list", cmd_device_list, "list devices", ds)
+    p.add_argument("--home")
+
+    bp = commands.add_parser("broker", help="broker credentials and ACLs")
+    bs = bp.add_subparsers(dest="broker_cmd", metavar="ACTION", required=True)
+    p = cli.command("sync", cmd_broker_sync, "write device credentials and ACLs for the broker", bs)
+    p.add_argument("--password-file")
+    p.add_argument("--acl-file")
+
+    rp = commands.add_parser("readings", help="stored readings")
+    rs = rp.add_subparsers(dest="readings_cmd", metavar="ACTION", required=True)
+    p = cli.command("tail", cmd_readings_tail, "show the latest readings", rs)
+    p.add_argument("--home")
+    p.add_argument("-n", "--lines", type=positive_int, default=20)
+    p.add_argument("-f", "--follow", action="store_true")
+    p = cli.command("rejected", cmd_rejected, "show the latest rejected messages", rs)
+    p.add_argument("-n", "--lines", type=positive_int, default=20)
+
+    for ep in sorted(entry_points(group="anju.cli"), key=lambda e: e.name):
+        ep.load()(cli)
+    return cli
+
+
+def main(argv: list[str] | None = None) -> int:
+    cli = build()
+    args = cli.parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        cli.parser.print_help()
+        return 2
+    try:
+        settings = load(args.config)
+        return int(args.handler(args, settings) or 0)
+    except (SettingsError, registry.ProvisioningError, StackError) as e:
+        print(f"anju: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,296 @@
+"""The embedded default: a local PostgreSQL (with TimescaleDB) and Mosquitto under a
+state directory, on loopback, with generated credentials.
+
+Used by `anju up/down/status` and by the test fixtures (each on free ports in
+a temporary state directory). PostgreSQL refuses to run as root, so when anju
+runs as root both servers run as the `anju` system user that deploy/install.sh
+creates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from anju import broker
+
+PG_BIN = Path(os.environ.get("ANJU_PG_BIN", "/usr/lib/postgresql/15/bin"))
+MOSQUITTO = os.environ.get("ANJU_MOSQUITTO", shutil.which("mosquitto") or "/usr/sbin/mosquitto")
+DEFAULT_PG_PORT = 54329
+DEFAULT_MQTT_PORT = 18830
+
+
+class StackError(RuntimeError):
+    """The embedded servers could not be started or stopped; the message says why."""
+
+
+def free_port(preferred: int = 0) -> int:
+    for port in (preferred, 0) if preferred else (0,):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise StackError("no free loopback port")
+
+
+def _service_user() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    for name in ("anju", "postgres"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    raise StackError("running as root needs a system user 'anju' to run PostgreSQL "
+                     "(deploy/install.sh creates it)")
+
+
+@dataclass
+class Credentials:
+    pg_port: int
+    mqtt_port: int
+    db_password: str
+    mqtt_users: dict[str, str] = field(default_factory=dict)  # service user -> password
+
+
+@dataclass
+class Stack:
+    """One embedded PostgreSQL + Mosquitto pair under state_dir."""
+
+    state_dir: Path
+    pg_port: int = 0
+    mqtt_port: int = 0
+
+    def __post_init__(self) -> None:
+        self.state_dir = Path(self.state_dir).absolute()
+        self.pg_dir = self.state_dir / "pg"
+        self.pg_data = self.pg_dir / "data"
+        self.mqtt_dir = self.state_dir / "mqtt"
+        self.creds_file = self.state_dir / "credentials.json"
+        self.user = _service_user()
+
+    # -- credentials -------------------------------------------------------
+    def credentials(self) -> Credentials:
+        if not self.creds_file.exists():
+            raise StackError(f"no embedded stack in {self.state_dir}: run `anju up` first")
+        return Credentials(**json.loads(self.creds_file.read_text()))
+
+    def _create_credentials(self) -> Credentials:
+        creds = Credentials(
+            pg_port=self.pg_port or free_port(DEFAULT_PG_PORT),
+            mqtt_port=self.mqtt_port or free_port(DEFAULT_MQTT_PORT),
+            db_password=broker.new_password(),
+            mqtt_users={u: broker.new_password() for u in broker.SERVICE_USERS},
+        )
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.creds_file.write_text(json.dumps(asdict(creds), indent=2))
+        os.chmod(self.creds_file, 0o600)
+        return creds
+
+    def database_url(self) -> str:
+        c = self.credentials()
+        return f"postgresql://anju:{quote(c.db_password)}@127.0.0.1:{c.pg_port}/anju"
+
+    def mqtt_url(self, user: str = "anju-ingest") -> str:
+        c = self.credentials()
+        return f"mqtt://{user}:{quote(c.mqtt_users[user])}@127.0.0.1:{c.mqtt_port}"
+
+    # -- helpers -----------------------------------------------------------
+    def _run(self, args: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(args, user=self.user, text=True, capture_output=True,  # type: ignore[call-overload]
+                              cwd="/", **kw)
+
+    def _own(self, path: Path) -> None:
+        if self.user:
+            shutil.chown(path, self.user, self.user)
+            for p in path.rglob("*"):
+                shutil.chown(p, self.user, self.user)
+
+    # -- PostgreSQL --------------------------------------------------------
+    def _init_postgres(self, creds: Credentials) -> None:
+        (self.pg_dir / "run").mkdir(parents=True, exist_ok=True)
+        pwfile = self.pg_dir / "pwfile"
+        pwfile.write_text(creds.db_password + "\n")
+        self._own(self.pg_dir)
+        r = self._run([str(PG_BIN / "initdb"), "-D", str(self.pg_data), "-U", "anju",
+                       "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8",
+                       "--locale=C.UTF-8"])
+        pwfile.unlink()
+        if r.returncode != 0:
+            raise StackError(f"initdb failed: {r.stderr.strip() or r.stdout.strip()}")
+        conf = self.pg_data / "postgresql.conf"
+        with conf.open("a") as f:
+            f.write(
+                "\n# anju embedded settings\n"
+                "listen_addresses = '127.0.0.1'\n"
+                f"port = {creds.pg_port}\n"
+                f"unix_socket_directories = '{self.pg_dir / 'run'}'\n"
+                "shared_preload_libraries = 'timescaledb'\n"
+                "timescaledb.telemetry_level = off\n"
+                "max_connections = 200\n"
+                "shared_buffers = 256MB\n"
+                "max_wal_size = 2GB\n"
+                "logging_collector = off\n"
+            )
+
+    def postgres_running(self) -> bool:
+        return (self.pg_data / "postmaster.pid").exists() and self._run(
+            [str(PG_BIN / "pg_ctl"), "status", "-D", str(self.pg_data)]).returncode == 0
+
+    def start_postgres(self) -> None:
+        if self.postgres_running():
+            return
+        log = self.pg_dir / "postgres.log"
+        r = self._run([str(PG_BIN / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(self.pg_data),
+                       "-l", str(log)])
+        if r.returncode != 0:
+            tail = log.read_text()[-2000:] if log.exists() else r.stderr
+            raise StackError(f"PostgreSQL did not start:\n{tail}")
+
+    def stop_postgres(self, mode: str = "fast") -> None:
+        if self.postgres_running():
+            self._run([str(PG_BIN / "pg_ctl"), "stop", "-w", "-m", mode, "-D", str(self.pg_data)])
+
+    def _ensure_database(self, creds: Credentials) -> None:
+        import psycopg
+
+        admin = (f"postgresql://anju:{quote(creds.db_password)}@127.0.0.1:"
+                 f"{creds.pg_port}/postgres")
+        with psycopg.connect(admin, autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'anju'").fetchone():
+                conn.execute("CREATE DATABASE anju")
+
+    # -- Mosquitto ---------------------------------------------------------
+    @property
+    def mqtt_pid_file(self) -> Path:
+        return self.mqtt_dir / "mosquitto.pid"
+
+    def _mqtt_pid(self) -> int | None:
+        try:
+            pid = int(self.mqtt_pid_file.read_text().strip())
+            os.kill(pid, 0)
+            return pid
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            return None
+        except PermissionError:
+            return pid
+
+    def mosquitto_running(self) -> bool:
+        return self._mqtt_pid() is not None
+
+    def write_broker_files(self, device_hashes: dict[str, str] | None = None) -> None:
+        """(Re)write the password and ACL files; services plus the given devices."""
+        creds = self.credentials()
+        users = {u: broker.hash_password(p) for u, p in creds.mqtt_users.items()}
+        existing = self.mqtt_dir / "passwd"
+        if device_hashes is None and existing.exists():
+            # Keep the devices already provisioned.
+            for line in existing.read_text().splitlines():
+                name, _, h = line.partition(":")
+                if name and name not in users:
+                    users[name] = h
+        users.update(device_hashes or {})
+        broker.write_password_file(existing, users)
+        broker.write_acl_file(self.mqtt_dir / "acl")
+        self._own(self.mqtt_dir)
+
+    def _write_mosquitto_conf(self, creds: Credentials) -> Path:
+        (self.mqtt_dir / "data").mkdir(parents=True, exist_ok=True)
+        conf = self.mqtt_dir / "mosquitto.conf"
+        conf.write_text(broker.mosquitto_conf(
+            port=creds.mqtt_port, data_dir=self.mqtt_dir / "data",
+            password_file=self.mqtt_dir / "passwd", acl_file=self.mqtt_dir / "acl",
+            pid_file=self.mqtt_pid_file, log_file=self.mqtt_dir / "mosquitto.log",
+            user=self.user))
+        return conf
+
+    def start_mosquitto(self) -> None:
+        if self.mosquitto_running():
+            return
+        creds = self.credentials()
+        conf = self._write_mosquitto_conf(creds)
+        if not (self.mqtt_dir / "passwd").exists():
+            self.write_broker_files({})
+        self._own(self.mqtt_dir)
+        # Started as root, Mosquitto drops to `user` itself after binding.
+        r = subprocess.run([MOSQUITTO, "-c", str(conf), "-d"], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise StackError(f"Mosquitto did not start: {r.stderr.strip()}")
+        _wait_port(creds.mqtt_port, what="Mosquitto", log=self.mqtt_dir / "mosquitto.log")
+        for _ in range(100):
+            if self.mosquitto_running():
+                break
+            time.sleep(0.05)
+
+    def stop_mosquitto(self, sig: int = signal.SIGTERM) -> None:
+        pid = self._mqtt_pid()
+        if pid is None:
+            return
+        os.kill(pid, sig)
+        for _ in range(200):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        self.mqtt_pid_file.unlink(missing_ok=True)
+
+    def reload_broker(self) -> bool:
+        """Make Mosquitto re-read passwords and ACLs (no restart, no disconnects)."""
+        pid = self._mqtt_pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGHUP)
+        return True
+
+    # -- whole stack -------------------------------------------------------
+    def up(self) -> Credentials:
+        if self.creds_file.exists():
+            creds = self.credentials()
+        else:
+            creds = self._create_credentials()
+        if not (self.pg_data / "PG_VERSION").exists():
+            self._init_postgres(creds)
+        self.start_postgres()
+        self._ensure_database(creds)
+        self.start_mosquitto()
+        return creds
+
+    def down(self) -> None:
+        self.stop_mosquitto()
+        self.stop_postgres()
+
+    def status(self) -> dict[str, object]:
+        if not self.creds_file.exists():
+            return {"state_dir": str(self.state_dir), "initialised": False}
+        c = self.credentials()
+        return {
+            "state_dir": str(self.state_dir),
+            "initialised": True,
+            "postgres": {"running": self.postgres_running(), "address": f"127.0.0.1:{c.pg_port}"},
+            "mosquitto": {"running": self.mosquitto_running(),
+                          "address": f"127.0.0.1:{c.mqtt_port}"},
+        }
+
+
+def _wait_port(port: int, *, what: str, log: Path, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    tail = log.read_text()[-2000:] if log.exists() else ""
+    raise StackError(f"{what} is not listening on 127.0.0.1:{port} after {timeout:.0f} s\n{tail}")

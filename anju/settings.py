@@ -1,0 +1,157 @@
+"""Settings: defaults, then a TOML config file, then ANJU_* environment variables.
+
+A bad setting raises SettingsError naming the key, the value and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or invalid; the message says how to fix it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestSettings:
+    batch_size: int = 2000
+    flush_ms: int = 50
+    queue_max: int = 20_000
+    max_future_s: int = 300
+    max_past_s: int = 7 * 86400
+    metrics_port: int = 0
+    share_group: str = "anju-ingest"
+    client_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    state_dir: Path = Path(".anju")
+    database_url: str | None = None
+    mqtt_url: str | None = None
+    default_tz: str = "Asia/Shanghai"
+    retention_days: int = 90
+    rollup_retention_days: int = 730
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+
+    @property
+    def embedded(self) -> bool:
+        """True when anju runs its own PostgreSQL and Mosquitto under state_dir."""
+        return self.database_url is None and self.mqtt_url is None
+
+
+_ENV = {
+    "ANJU_STATE_DIR": "state_dir",
+    "ANJU_DATABASE_URL": "database_url",
+    "ANJU_MQTT_URL": "mqtt_url",
+    "ANJU_DEFAULT_TZ": "default_tz",
+    "ANJU_RETENTION_DAYS": "retention_days",
+    "ANJU_ROLLUP_RETENTION_DAYS": "rollup_retention_days",
+}
+_INGEST_ENV_PREFIX = "ANJU_INGEST_"
+
+
+def _coerce(key: str, value: Any, target: Any) -> Any:
+    if isinstance(target, bool):
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("1", "true", "yes", "on"):
+            return True
+        if str(value).lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{key}={value!r}: expected true or false")
+    if isinstance(target, int):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{key}={value!r}: expected a whole number") from None
+    if isinstance(target, Path):
+        return Path(str(value))
+    return None if value in (None, "") else str(value)
+
+
+def _apply(obj: Any, values: dict[str, Any], prefix: str) -> Any:
+    known = {f.name: f for f in fields(obj)}
+    changes = {}
+    for key, value in values.items():
+        if key not in known:
+            raise SettingsError(
+                f"unknown setting {prefix}{key}; known keys: {', '.join(sorted(known))}")
+        current = getattr(obj, key)
+        if isinstance(current, IngestSettings):
+            if not isinstance(value, dict):
+                raise SettingsError(f"{prefix}{key} must be a table ([{key}])")
+            changes[key] = _apply(current, value, f"{key}.")
+        else:
+            changes[key] = _coerce(prefix + key, value, current if current is not None else "")
+    return replace(obj, **changes)
+
+
+def _validate(s: Settings) -> Settings:
+    for key, url, schemes in (("database_url", s.database_url, ("postgresql", "postgres")),
+                              ("mqtt_url", s.mqtt_url, ("mqtt", "mqtts"))):
+        if url is None:
+            continue
+        parts = urlsplit(url)
+        if parts.scheme not in schemes or not parts.hostname:
+            raise SettingsError(
+                f"{key}={_redact(url)!r}: expected {schemes[0]}://user:password@host:port/...")
+    if (s.database_url is None) != (s.mqtt_url is None):
+        missing = "mqtt_url (ANJU_MQTT_URL)" if s.mqtt_url is None else "database_url (ANJU_DATABASE_URL)"
+        raise SettingsError(
+            f"only one external server is configured; set {missing} too, or neither "
+            "to use the embedded servers under state_dir")
+    try:
+        ZoneInfo(s.default_tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"default_tz={s.default_tz!r}: expected an IANA time zone such as Asia/Shanghai") from None
+    for key in ("retention_days", "rollup_retention_days"):
+        if getattr(s, key) < 1:
+            raise SettingsError(f"{key}={getattr(s, key)}: expected at least 1 (days)")
+    i = s.ingest
+    for key, low, high in (("batch_size", 1, 100_000), ("flush_ms", 1, 10_000),
+                           ("queue_max", 100, 10_000_000), ("metrics_port", 0, 65535)):
+        value = getattr(i, key)
+        if not low <= value <= high:
+            raise SettingsError(f"ingest.{key}={value}: expected {low}..{high}")
+    return s
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+def load(config_file: str | os.PathLike[str] | None = None,
+         env: dict[str, str] | None = None) -> Settings:
+    """Settings from the config file (ANJU_CONFIG or ./anju.toml) and the environment."""
+    env = dict(os.environ if env is None else env)
+    s = Settings()
+    path = config_file or env.get("ANJU_CONFIG") or ("anju.toml" if Path("anju.toml").exists() else None)
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise SettingsError(f"config file {path} does not exist (ANJU_CONFIG)") from None
+        except tomllib.TOMLDecodeError as e:
+            raise SettingsError(f"config file {path} is not valid TOML: {e}") from None
+        s = _apply(s, data, "")
+    top = {name: env[var] for var, name in _ENV.items() if var in env}
+    ingest = {k[len(_INGEST_ENV_PREFIX):].lower(): v for k, v in env.items()
+              if k.startswith(_INGEST_ENV_PREFIX)}
+    if ingest:
+        top["ingest"] = ingest
+    s = _apply(s, top, "")
+    return _validate(s)
+
+
+redact = _redact

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Installs what anju needs on Debian 12 (bookworm), idempotently:
+#   - PostgreSQL 15 and its server headers,
+#   - the TimescaleDB extension (Apache-licensed build) compiled from Debian's
+#     own source package (suite trixie) against PostgreSQL 15,
+#   - Mosquitto >= 2.0.18 from bookworm-backports,
+#   - Debian's chromium (for the console's browser tests),
+#   - the project's virtualenv (.venv) with pinned dependencies.
+# A second run checks each part and finishes in seconds.
+#
+# The package mirror is read from this machine's own apt configuration; the
+# extra suites are added through a private apt configuration so the system's
+# sources are never touched.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+PG_MAJOR=15
+PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
+TSDB_SERIES=2.19
+MOSQUITTO_MIN=2.0.18
+APT_STATE=${ANJU_APT_STATE:-/var/lib/anju/apt}
+BUILD_DIR=${ANJU_BUILD_DIR:-/var/cache/anju/build}
+PYTHON=${PYTHON:-python3}
+export DEBIAN_FRONTEND=noninteractive
+
+log() { printf '[install] %s\n' "$*"; }
+die() { printf '[install] error: %s\n' "$*" >&2; exit 1; }
+
+need_root() {
+  [ "$(id -u)" = 0 ] || die "$1 is missing and installing it needs root (run: sudo make setup)"
+}
+
+# The first "deb" mirror of the system's Debian archive (not its security one).
+debian_mirror() {
+  local uri=""
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    uri=$(awk '
+      /^Types:/ { deb = ($0 ~ /(^|[ \t])deb([ \t]|$)/) }
+      /^URIs:/ && deb { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }
+    ' /etc/apt/sources.list.d/debian.sources)
+  fi
+  if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
+    uri=$(awk '$1 == "deb" && $0 !~ /security/ {
+      for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' /etc/apt/sources.list)
+  fi
+  [ -n "$uri" ] || die "no Debian mirror found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"
+  printf '%s\n' "${uri%/}"
+}
+
+codename() { . /etc/os-release && printf '%s\n' "${VERSION_CODENAME:-bookworm}"; }
+
+apt_updated=0
+apt_system_update() {
+  if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
+}
+
+private_apt_ready=0
+private_apt() {
+  # apt-get with a private sources list: the system's suite plus backports
+  # and trixie's deb-src, all from the system's own mirror.
+  if [ "$private_apt_ready" = 0 ]; then
+    local mirror suite keyring
+    mirror=$(debian_mirror)
+    suite=$(codename)
+    keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+    mkdir -p "$APT_STATE/lists/partial"
+    cat >"$APT_STATE/sources.list" <<EOF
+deb [signed-by=$keyring] $mirror $suite main
+deb [signed-by=$keyring] $mirror $suite-updates main
+deb [signed-by=$keyring] $mirror $suite-backports main
+deb-src [signed-by=$keyring] $mirror trixie main
+EOF
+    apt-get -qq -o Dir::Etc::sourcelist="$APT_STATE/sources.list" \
+      -o Dir::Etc::sourceparts=/dev/null -o Dir::State::Lists="$APT_STATE/lists" update
+    private_apt_ready=1
+  fi
+  apt-get -o Dir::Etc::sourcelist="$APT_STATE/sources.list" \
+    -o Dir::Etc::sourceparts=/dev/null -o Dir::State::Lists="$APT_STATE/lists" "$@"
+}
+
+missing_debs() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || printf '%s ' "$p"
+  done
+}
+
+install_postgres() {
+  local missing
+  missing=$(missing_debs postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR cmake gcc make \
+    libssl-dev dpkg-dev xz-utils)
+  if [ -n "$missing" ]; then
+    need_root "$missing"
+    log "installing $missing"
+    apt_system_update
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  fi
+  log "PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}')"
+}
+
+install_timescaledb() {
+  local libdir sharedir
+  libdir=$("$PG_CONFIG" --pkglibdir)
+  sharedir=$("$PG_CONFIG" --sharedir)
+  if ls "$libdir"/timescaledb-$TSDB_SERIES.*.so >/dev/null 2>&1 \
+     && [ -f "$sharedir/extension/timescaledb.control" ]; then
+    log "TimescaleDB $(ls "$libdir"/timescaledb-$TSDB_SERIES.*.so | sed 's/.*timescaledb-//; s/\.so$//' | tail -1) present"
+    return
+  fi
+  need_root "TimescaleDB"
+  log "building TimescaleDB $TSDB_SERIES (Apache-licensed) from Debian's source package"
+  rm -rf "$BUILD_DIR" && mkdir -p "$BUILD_DIR"
+  (cd "$BUILD_DIR" && private_apt source -qq timescaledb >/dev/null)
+  local src
+  src=$(find "$BUILD_DIR" -maxdepth 1 -mindepth 1 -type d -name 'timescaledb-*' | head -1)
+  [ -n "$src" ] || die "apt-get source timescaledb produced no source tree in $BUILD_DIR"
+  case "$src" in *"-$TSDB_SERIES."*) ;; *) log "note: source is $(basename "$src"), expected $TSDB_SERIES.x";; esac
+  (cd "$src" && ./bootstrap -DAPACHE_ONLY=1 -DREGRESS_CHECKS=OFF -DTAP_CHECKS=OFF \
+      -DWARNINGS_AS_ERRORS=OFF -DPG_CONFIG="$PG_CONFIG" >/dev/null \
+    && make -C build -j"$(nproc)" >/dev/null && make -C build install >/dev/null)
+  log "TimescaleDB installed into $libdir"
+}
+
+version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" = "$2" ]; }
+
+install_mosquitto() {
+  local have=""
+  if command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; then
+    have=$(dpkg-query -W -f='${Version}' mosquitto 2>/dev/null | sed 's/-.*//')
+  fi
+  if [ -n "$have" ] && version_ge "$have" "$MOSQUITTO_MIN" && [ -z "$(missing_debs mosquitto-clients)" ]; then
+    log "Mosquitto $have present"
+    return
+  fi
+  need_root "Mosquitto >= $MOSQUITTO_MIN"
+  log "installing Mosquitto from $(codename)-backports"
+  private_apt install -y -qq --no-install-recommends -t "$(codename)-backports" \
+    mosquitto mosquitto-clients >/dev/null
+  # The package starts a system-wide broker where an init system runs; anju
+  # starts its own, so the system one is not needed.
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    systemctl disable --now mosquitto >/dev/null 2>&1 || true
+  fi
+  log "Mosquitto $(dpkg-query -W -f='${Version}' mosquitto) installed"
+}
+
+install_chromium() {
+  [ "${ANJU_SKIP_CHROMIUM:-0}" = 1 ] && return
+  local missing
+  missing=$(missing_debs chromium fonts-noto-cjk)
+  if [ -n "$missing" ]; then
+    need_root "$missing"
+    log "installing $missing"
+    apt_system_update
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  fi
+}
+
+ensure_service_user() {
+  # PostgreSQL refuses to run as root; the embedded servers run as this user.
+  if [ "$(id -u)" = 0 ] && ! id anju >/dev/null 2>&1; then
+    log "creating system user anju (runs the embedded servers)"
+    useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin anju
+  fi
+}
+
+install_venv() {
+  local stamp="$here/.venv/.anju-installed" want
+  want=$(cat "$here/requirements.lock" "$here/pyproject.toml" | sha256sum | cut -c1-16)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    log ".venv up to date"
+    return
+  fi
+  log "creating .venv with pinned dependencies"
+  [ -x "$here/.venv/bin/python" ] || "$PYTHON" -m venv "$here/.venv"
+  "$here/.venv/bin/python" -m pip install -q --disable-pip-version-check -r "$here/requirements.lock"
+  "$here/.venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e "$here"
+  printf '%s\n' "$want" >"$stamp"
+}
+
+install_postgres
+install_timescaledb
+install_mosquitto
+install_chromium
+ensure_service_user
+install_venv
+log "ready"
