@@ -30,6 +30,7 @@ user anju-admin
 topic readwrite anju/#
 
 pattern write anju/v1/devices/%u/#
+pattern write anju/v1/gateways/%u/#
 pattern write anju/v1/z2m/%u/#
 pattern write anju/v1/tasmota/%u/#
 pattern write anju/v1/shelly/%u/#

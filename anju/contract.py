@@ -117,6 +117,11 @@ def device_topic(uid: str, leaf: str) -> str:
     return f"{TOPIC_ROOT}/devices/{uid}/{leaf}"
 
 
+def gateway_topic(gateway_uid: str, external_name: str, leaf: str) -> str:
+    """Topic a gateway publishes to for one of its devices (same payloads)."""
+    return f"{TOPIC_ROOT}/gateways/{gateway_uid}/{external_name}/{leaf}"
+
+
 def check_value(kind: Kind, value: float) -> str | None:
     """None when value is allowed for kind, else the reason it is not."""
     spec = SPECS[kind]

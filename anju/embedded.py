@@ -257,6 +257,9 @@ class Stack:
 
     # -- whole stack -------------------------------------------------------
     def up(self) -> Credentials:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.user:
+            os.chmod(self.state_dir, 0o711)  # the service user must reach pg/ and mqtt/
         if self.creds_file.exists():
             creds = self.credentials()
         else:

@@ -1,0 +1,84 @@
+"""Fixtures: a real PostgreSQL+TimescaleDB and a real Mosquitto on free loopback ports.
+
+One embedded stack per test session, in its own temporary state directory.
+Tests keep out of each other's way by using unique home and device codes
+(the `unique` fixture), as aiomqtt's tests use a unique topic per test.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+import psycopg
+import pytest
+
+from anju import db, registry
+from anju.embedded import Stack
+from anju.endpoints import Endpoints, MqttEndpoint
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """The session's embedded servers (migrated), stopped at the end."""
+    base = Path(tempfile.mkdtemp(prefix="anju-test-"))
+    os.chmod(base, 0o711)
+    s = Stack(base / "state")
+    s.up()
+    db.migrate(s.database_url())
+    yield s
+    s.down()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def endpoints(stack: Stack) -> Endpoints:
+    return Endpoints(stack.database_url(), MqttEndpoint.from_url(stack.mqtt_url()), stack)
+
+
+@pytest.fixture(scope="session")
+def db_url(stack: Stack) -> str:
+    return stack.database_url()
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(db_url, autocommit=True) as c:
+        yield c
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short random tag for names that must not collide between tests."""
+    return secrets.token_hex(4)
+
+
+def sync_broker(stack: Stack, conn: psycopg.Connection) -> None:
+    """Give the broker the credentials of every provisioned device (as `anju device add` does)."""
+    stack.write_broker_files(registry.broker_user_hashes(conn))
+    stack.reload_broker()
+    time.sleep(0.2)  # Mosquitto applies SIGHUP on its next loop turn
+
+
+@pytest.fixture
+def home_factory(conn: psycopg.Connection, stack: Stack, unique: str):
+    """Provision a home with devices; returns {kind-room: NewDevice} plus the home code."""
+
+    def make(devices: list[tuple[str, str]], *, community: str | None = None,
+             tz: str = "Asia/Shanghai") -> tuple[str, dict[str, registry.NewDevice]]:
+        code = f"h-{unique}-{secrets.token_hex(2)}"
+        registry.add_home(conn, code=code, community=community or f"c-{unique}",
+                          resident="测试", tz=tz)
+        made = {}
+        for kind, room in devices:
+            d = registry.add_device(conn, home=code, kind=kind, room=room)
+            made[f"{kind}-{room}"] = d
+        sync_broker(stack, conn)
+        return code, made
+
+    return make
