@@ -1,2 +1,64 @@
-def register(cli):
-    pass
+"""`anju ingest` and `anju bench ingest`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import socket
+
+from anju.endpoints import resolve
+from anju.settings import Settings
+
+
+def cmd_ingest(args: argparse.Namespace, s: Settings) -> int:
+    from prometheus_client import start_http_server
+
+    from ingest.metrics import IngestMetrics
+    from ingest.service import IngestWorker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    ep = resolve(s)
+    metrics = IngestMetrics()
+    port = args.metrics_port if args.metrics_port is not None else s.ingest.metrics_port
+    if port:
+        start_http_server(port, addr="127.0.0.1", registry=metrics.registry)
+        logging.getLogger("anju.ingest").info("metrics on http://127.0.0.1:%d/metrics", port)
+    worker = IngestWorker(ep.database_url, ep.mqtt, s.ingest, worker=args.worker,
+                          metrics=metrics)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await worker.run(stop)
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_bench_ingest(args: argparse.Namespace, s: Settings) -> int:
+    from ingest.bench import run_bench
+
+    return run_bench(args, s)
+
+
+def register(cli) -> None:  # type: ignore[no-untyped-def]
+    from anju.cli import positive_int
+
+    p = cli.command("ingest", cmd_ingest, "store MQTT readings in the database (a worker)")
+    p.add_argument("--worker", default=os.environ.get("ANJU_INGEST_WORKER", socket.gethostname()),
+                   help="this worker's name, stable across restarts (keeps its broker session)")
+    p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+
+    p = cli.command("ingest", cmd_bench_ingest, "ingest throughput, latency, loss and storage",
+                    cli.bench)
+    p.add_argument("--messages", type=positive_int, default=200_000)
+    p.add_argument("--devices", type=positive_int, default=200)
+    p.add_argument("--publishers", type=positive_int, default=2,
+                   help="publishing processes (default 2)")
+    p.add_argument("--workers", type=positive_int, default=1, help="ingest workers (default 1)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -33,7 +33,8 @@ CREATE TABLE devices (
     gateway_id      integer REFERENCES devices(id),
     external_name   text,
     heartbeat_s     integer NOT NULL DEFAULT 900,
-    last_seen       timestamptz,
+    last_seen       timestamptz,                   -- arrival of its latest message (server clock)
+    last_reading_at timestamptz,                   -- device time of its latest reading
     battery_pct     real,
     rssi_dbm        real,
     online          boolean,

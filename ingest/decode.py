@@ -1,0 +1,223 @@
+"""From an MQTT message to rows: pure functions, no I/O.
+
+`decode()` turns one message into an Outcome: readings to store, a device
+status update, a rejection with its reason, or "ignored" (a message that is
+not a reading, such as a zigbee2mqtt bridge log). The home is never taken
+from the topic: it comes from the device registry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+import msgspec
+
+from anju.contract import (
+    DEVICE_KINDS, KIND_BY_LABEL, MAX_BATCH_READINGS, MAX_PAYLOAD_BYTES, TOPIC_ROOT, Kind,
+    check_value,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRef:
+    id: int
+    uid: str
+    home_id: int
+    kind: str
+    kinds: frozenset[Kind]
+    tz: str = "Asia/Shanghai"
+
+
+class Registry(Protocol):
+    def device(self, uid: str) -> DeviceRef | None: ...
+    def behind_gateway(self, gateway_uid: str, name: str) -> DeviceRef | None: ...
+
+
+# A row as staged for COPY: (ts in epoch microseconds, seq, value, device id, kind).
+Row = tuple[int, int, float, int, int]
+
+
+@dataclass(slots=True)
+class Status:
+    """What a message says about the device itself (heartbeat, battery, will)."""
+
+    device_id: int
+    online: bool | None = None
+    battery: float | None = None
+    rssi: float | None = None
+    firmware: str | None = None
+    ts_us: int | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    rows: list[Row] = field(default_factory=list)
+    status: Status | None = None
+    reject: str | None = None
+    device_uid: str | None = None
+    ignored: bool = False
+    unknown_device: bool = False   # retry after a registry refresh before rejecting
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_future_us: int = 300 * 1_000_000
+    max_past_us: int = 7 * 86400 * 1_000_000
+
+
+class _Reading(msgspec.Struct):
+    ts: int | str
+    value: float | bool
+    seq: int = 0
+
+
+class _BatchItem(msgspec.Struct):
+    kind: str
+    ts: int | str
+    value: float | bool
+    seq: int = 0
+
+
+class _Batch(msgspec.Struct):
+    readings: list[_BatchItem]
+
+
+class _Status(msgspec.Struct):
+    ts: int | str | None = None
+    status: str | None = None
+    battery: float | None = None
+    rssi: float | None = None
+    fw: str | None = None
+
+
+_reading = msgspec.json.Decoder(_Reading)
+_batch = msgspec.json.Decoder(_Batch)
+_status = msgspec.json.Decoder(_Status)
+_PREFIX = TOPIC_ROOT + "/"
+
+
+class Bad(Exception):
+    """A message that cannot be stored; str() is the reason kept with it."""
+
+
+def parse_ts(ts: int | str, now_us: int, limits: Limits) -> int:
+    """Device timestamp (epoch ms, or ISO 8601 with offset) -> epoch microseconds."""
+    if isinstance(ts, int):
+        us = ts * 1000
+    else:
+        try:
+            dt = datetime.fromisoformat(ts)
+        except ValueError:
+            raise Bad(f"ts {ts!r} is not ISO 8601 (e.g. 2026-11-23T08:00:00.000+08:00) "
+                      "nor epoch milliseconds") from None
+        if dt.tzinfo is None:
+            raise Bad(f"ts {ts!r} has no UTC offset; add one (e.g. +08:00) or send epoch ms")
+        us = int(dt.timestamp()) * 1_000_000 + dt.microsecond
+    if us > now_us + limits.max_future_us:
+        raise Bad(f"ts {ts!r} is {(us - now_us) / 1e6:.0f} s in the future "
+                  f"(allowed {limits.max_future_us / 1e6:.0f} s): is the device clock set?")
+    if us < now_us - limits.max_past_us:
+        hint = " (epoch seconds? the contract wants milliseconds)" if isinstance(ts, int) and \
+            0 < ts < 10_000_000_000 else ""
+        raise Bad(f"ts {ts!r} is older than the {limits.max_past_us / 86400e6:.0f} days "
+                  f"accepted{hint}")
+    return us
+
+
+def _reading_row(dev: DeviceRef, kind: Kind, ts: int | str, value: float | bool, seq: int,
+                 now_us: int, limits: Limits) -> Row:
+    if kind not in dev.kinds:
+        raise Bad(f"device {dev.uid} is a {dev.kind} device and cannot report {kind.label}")
+    v = float(value)
+    why = check_value(kind, v)
+    if why:
+        raise Bad(why)
+    if not 0 <= seq < 2**63:
+        raise Bad(f"seq {seq} is out of range 0..2^63-1")
+    return (parse_ts(ts, now_us, limits), seq, v, dev.id, int(kind))
+
+
+def decode_contract(dev: DeviceRef, leaf: str, payload: bytes, now_us: int,
+                    limits: Limits) -> Outcome:
+    """anju's own contract: leaf is a kind label, "batch" or "status"."""
+    out = Outcome(device_uid=dev.uid)
+    try:
+        if leaf == "status":
+            st = _status.decode(payload)
+            if st.status not in (None, "online", "offline"):
+                raise Bad(f"status {st.status!r}: expected \"online\" or \"offline\"")
+            if st.battery is not None and not 0 <= st.battery <= 100:
+                raise Bad(f"battery {st.battery!r}: expected 0..100 (%)")
+            ts_us = parse_ts(st.ts, now_us, limits) if st.ts is not None else None
+            out.status = Status(dev.id, online=st.status != "offline", battery=st.battery,
+                                rssi=st.rssi, firmware=st.fw, ts_us=ts_us)
+        elif leaf == "batch":
+            b = _batch.decode(payload)
+            if len(b.readings) > MAX_BATCH_READINGS:
+                raise Bad(f"batch of {len(b.readings)} readings: at most {MAX_BATCH_READINGS}")
+            for i, item in enumerate(b.readings):
+                kind = KIND_BY_LABEL.get(item.kind)
+                if kind is None:
+                    raise Bad(f"readings[{i}].kind {item.kind!r} is not a known kind")
+                try:
+                    out.rows.append(_reading_row(dev, kind, item.ts, item.value, item.seq,
+                                                 now_us, limits))
+                except Bad as e:
+                    raise Bad(f"readings[{i}]: {e}") from None
+            out.status = Status(dev.id, online=True)
+        else:
+            kind = KIND_BY_LABEL.get(leaf)
+            if kind is None:
+                raise Bad(f"topic leaf {leaf!r}: expected a kind ({', '.join(KIND_BY_LABEL)}), "
+                          "\"batch\" or \"status\"")
+            r = _reading.decode(payload)
+            out.rows.append(_reading_row(dev, kind, r.ts, r.value, r.seq, now_us, limits))
+            out.status = Status(dev.id, online=True)
+    except msgspec.ValidationError as e:
+        out.rows.clear()
+        out.status = None
+        out.reject = f"payload does not match the contract: {e}"
+    except msgspec.DecodeError as e:
+        out.rows.clear()
+        out.status = None
+        out.reject = f"malformed JSON: {e}"
+    except Bad as e:
+        out.rows.clear()
+        out.status = None
+        out.reject = str(e)
+    return out
+
+
+def decode(topic: str, payload: bytes, registry: Registry, now_us: int,
+           limits: Limits = Limits()) -> Outcome:
+    """Decide what one MQTT message becomes."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return Outcome(reject=f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    if not topic.startswith(_PREFIX):
+        return Outcome(reject=f"topic outside {_PREFIX}#")
+    parts = topic[len(_PREFIX):].split("/")
+    family = parts[0]
+    if family == "devices" and len(parts) == 3:
+        dev = registry.device(parts[1])
+        if dev is None:
+            return Outcome(reject=f"unknown device {parts[1]!r}", device_uid=parts[1],
+                           unknown_device=True)
+        return decode_contract(dev, parts[2], payload, now_us, limits)
+    if family == "gateways" and len(parts) == 4:
+        dev = registry.behind_gateway(parts[1], parts[2])
+        if dev is None:
+            return Outcome(reject=f"unknown device {parts[2]!r} behind gateway {parts[1]!r}",
+                           device_uid=f"{parts[1]}.{parts[2]}", unknown_device=True)
+        return decode_contract(dev, parts[3], payload, now_us, limits)
+    if family in ("z2m", "tasmota", "shelly") and len(parts) >= 3:
+        from ingest import adapters
+
+        return adapters.decode(family, parts[1:], payload, registry, now_us, limits)
+    return Outcome(reject="topic does not follow the contract: expected "
+                          f"{_PREFIX}devices/{{device}}/{{kind|batch|status}}")
+
+
+def device_ref(id: int, uid: str, home_id: int, kind: str, tz: str = "Asia/Shanghai") -> DeviceRef:
+    return DeviceRef(id, uid, home_id, kind, DEVICE_KINDS.get(kind, frozenset()), tz)

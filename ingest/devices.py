@@ -1,0 +1,74 @@
+"""The ingest's in-memory copy of the device registry.
+
+Loaded once at start, then refreshed from `devices.updated_at`; a device not
+yet known is looked up on demand (with a short negative cache, so a flood
+from an unprovisioned device does not become a flood of queries).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+import psycopg
+
+from ingest import sql
+from ingest.decode import DeviceRef, device_ref
+
+NEGATIVE_TTL_S = 10.0
+
+
+class DeviceCache:
+    def __init__(self) -> None:
+        self._by_uid: dict[str, DeviceRef] = {}
+        self._by_gateway: dict[tuple[str, str], DeviceRef] = {}
+        self._watermark = datetime(1970, 1, 1, tzinfo=timezone.utc)
+        self._composite: set[str] = set()  # "gateway.name" of devices behind gateways
+        self._missing: dict[str, float] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_uid)
+
+    # Registry protocol (used by decode)
+    def device(self, uid: str) -> DeviceRef | None:
+        return self._by_uid.get(uid)
+
+    def behind_gateway(self, gateway_uid: str, name: str) -> DeviceRef | None:
+        return self._by_gateway.get((gateway_uid, name))
+
+    def _apply(self, rows: Iterable[tuple[Any, ...]]) -> int:
+        n = 0
+        for id_, uid, home_id, kind, tz, gw_uid, ext_name, active, updated_at in rows:
+            n += 1
+            self._missing.pop(uid, None)
+            if active:
+                ref = device_ref(id_, uid, home_id, kind, tz)
+                self._by_uid[uid] = ref
+                if gw_uid and ext_name:
+                    self._by_gateway[(gw_uid, ext_name)] = ref
+                    self._composite.add(f"{gw_uid}.{ext_name}")
+            else:
+                self._by_uid.pop(uid, None)
+                if gw_uid and ext_name:
+                    self._by_gateway.pop((gw_uid, ext_name), None)
+            if updated_at > self._watermark:
+                self._watermark = updated_at
+        return n
+
+    async def refresh(self, conn: psycopg.AsyncConnection) -> int:
+        """Apply devices added or changed since the last refresh."""
+        cur = await conn.execute(sql.LOAD_DEVICES, (self._watermark,))
+        return self._apply(await cur.fetchall())
+
+    async def lookup(self, conn: psycopg.AsyncConnection, uids: set[str]) -> None:
+        """Fetch devices not seen before; remembers misses for NEGATIVE_TTL_S."""
+        now = time.monotonic()
+        wanted = [u for u in uids if now - self._missing.get(u, -1e9) > NEGATIVE_TTL_S]
+        if not wanted:
+            return
+        cur = await conn.execute(sql.LOOKUP_DEVICES, (wanted, wanted))
+        self._apply(await cur.fetchall())
+        for u in wanted:
+            if u not in self._by_uid and u not in self._composite:
+                self._missing[u] = now

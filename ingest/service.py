@@ -1,0 +1,302 @@
+"""The ingest worker: MQTT in, committed rows out, PUBACK only after commit.
+
+    broker ──PUBLISH──▶ decode (on arrival) ──▶ Batch ──flusher──▶ COPY + commit ──▶ PUBACK
+
+The Batch is the bounded queue between receiving and writing. Its policy is
+block, never drop: when `queue_max` messages are received but not committed,
+the worker stops reading its socket, TCP pushes back on the broker, and the
+broker queues for the session (which is persistent: clean_session off).
+A failed write keeps its batch and retries with backoff; nothing received is
+ever acknowledged before its row (or its rejection) is committed.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+
+import psycopg
+
+from anju import broker, mqtt
+from anju.endpoints import MqttEndpoint
+from anju.settings import IngestSettings
+from ingest import writer
+from ingest.decode import Limits, decode
+from ingest.devices import DeviceCache
+from ingest.metrics import IngestMetrics
+from ingest.writer import Batch
+
+log = logging.getLogger("anju.ingest")
+
+TOPIC_FILTER = "anju/v1/#"
+REFRESH_S = 5.0
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with full jitter, capped."""
+
+    base: float = 0.2
+    cap: float = 10.0
+    attempt: int = 0
+
+    def next(self) -> float:
+        self.attempt += 1
+        return random.uniform(0, min(self.cap, self.base * 2 ** self.attempt))
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class IngestWorker:
+    def __init__(self, database_url: str, mqtt_endpoint: MqttEndpoint, cfg: IngestSettings,
+                 *, worker: str = "1", metrics: IngestMetrics | None = None,
+                 trace_latency: bool = False) -> None:
+        self.database_url = database_url
+        self.ep = mqtt_endpoint
+        self.cfg = cfg
+        self.worker = worker
+        self.metrics = metrics or IngestMetrics()
+        self.limits = Limits(cfg.max_future_s * 1_000_000, cfg.max_past_s * 1_000_000)
+        self.cache = DeviceCache()
+        self.batch = Batch()
+        self.in_flight = 0          # messages in the batch being written
+        self.generation = 0         # MQTT connection number; acks go only to their own
+        self.conn: mqtt.Connection | None = None
+        self.paused = False
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.committed_messages = 0
+        # Publish-to-commit latency of each reading, in ms (benchmarks only).
+        self.latencies_ms: array.array[float] | None = array.array("f") if trace_latency else None
+        self.ready = asyncio.Event()
+
+    # -- receiving ---------------------------------------------------------
+    def _on_messages(self, messages: list[mqtt.Message]) -> None:
+        now_us = time.time_ns() // 1000
+        b = self.batch
+        if not b.messages:
+            b.first_at = time.monotonic()
+        gen = self.generation
+        cache, limits = self.cache, self.limits
+        for m in messages:
+            out = decode(m.topic, m.payload, cache, now_us, limits)
+            if out.rows:
+                b.add_rows(out.rows)
+            if out.status is not None:
+                b.add_status(out.status)
+            if out.reject is not None:
+                if out.unknown_device:
+                    b.unknown.append(m)  # looked up in the registry before rejecting
+                else:
+                    b.rejects.append((m.topic, m.payload, out.reject, out.device_uid))
+            elif out.ignored:
+                b.ignored += 1
+            if m.qos:
+                b.acks.append((gen, m.packet_id))
+        b.messages += len(messages)
+        self.metrics.received.inc(len(messages))
+        if b.messages >= self.cfg.batch_size:
+            self._wake.set()
+        if b.messages + self.in_flight >= self.cfg.queue_max and not self.paused:
+            self.paused = True
+            self.metrics.blocked.inc()
+            if self.conn:
+                self.conn.pause_reading()
+
+    def _maybe_resume(self) -> None:
+        if self.paused and self.batch.messages + self.in_flight < self.cfg.queue_max // 2:
+            self.paused = False
+            if self.conn:
+                self.conn.resume_reading()
+
+    async def _mqtt_loop(self) -> None:
+        backoff = Backoff()
+        client_id = self.cfg.client_id or broker.service_client_id(
+            self.ep.username or "anju-ingest", self.ep.password or "", self.worker)
+        topic = (f"$share/{self.cfg.share_group}/{TOPIC_FILTER}" if self.cfg.share_group
+                 else TOPIC_FILTER)
+        while not self._stopping:
+            try:
+                conn = await mqtt.connect(
+                    self.ep.host, self.ep.port, client_id=client_id, username=self.ep.username,
+                    password=self.ep.password, clean_session=False, keepalive=30,
+                    on_messages=self._on_messages, tls=self.ep.tls)
+            except (OSError, mqtt.MqttError, asyncio.TimeoutError) as e:
+                delay = backoff.next()
+                log.warning("MQTT connect to %s:%s failed (%s); retrying in %.1f s",
+                            self.ep.host, self.ep.port, e, delay)
+                await asyncio.sleep(delay)
+                continue
+            self.generation += 1
+            self.conn = conn
+            if self.paused:
+                conn.pause_reading()
+            await conn.subscribe([(topic, 1)])
+            log.info("subscribed to %s as %s (session present: %s)", topic, client_id,
+                     conn.session_present)
+            backoff.reset()
+            self.ready.set()
+            try:
+                await conn.closed
+            except mqtt.MqttError as e:
+                if not self._stopping:
+                    log.warning("MQTT connection lost: %s", e)
+            self.conn = None
+            if not self._stopping:
+                self.metrics.reconnects.inc()
+                await asyncio.sleep(backoff.next())
+
+    # -- writing -----------------------------------------------------------
+    async def _connect_db(self) -> psycopg.AsyncConnection:
+        backoff = Backoff()
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self.database_url)
+                await writer.prepare(conn)
+                return conn
+            except psycopg.OperationalError as e:
+                delay = backoff.next()
+                log.warning("database unavailable (%s); retrying in %.1f s",
+                            str(e).strip().splitlines()[0] if str(e).strip() else e, delay)
+                await asyncio.sleep(delay)
+
+    async def _resolve_unknown(self, db: psycopg.AsyncConnection, b: Batch) -> None:
+        """Look up devices first heard of in this batch, then decode their messages again."""
+        unknown, b.unknown = b.unknown, []
+        uids = {_uid_of(m.topic) for m in unknown}
+        await self.cache.lookup(db, uids)
+        now_us = time.time_ns() // 1000
+        for m in unknown:
+            out = decode(m.topic, m.payload, self.cache, now_us, self.limits)
+            if out.rows:
+                b.add_rows(out.rows)
+            if out.status is not None:
+                b.add_status(out.status)
+            if out.reject is not None:
+                b.rejects.append((m.topic, m.payload, out.reject, out.device_uid))
+            elif out.ignored:
+                b.ignored += 1
+
+    async def _flusher(self) -> None:
+        db = await self._connect_db()
+        await self.cache.refresh(db)
+        await db.commit()
+        last_refresh = time.monotonic()
+        flush_s = self.cfg.flush_ms / 1000
+        backoff = Backoff()
+        while True:
+            b = self.batch
+            if not b.messages:
+                if self._stopping:
+                    break
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), flush_s)
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            wait = b.first_at + flush_s - time.monotonic()
+            if b.messages < self.cfg.batch_size and wait > 0 and not self._stopping:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), wait)
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            self.batch = Batch()
+            self.in_flight = b.messages
+            self.metrics.queue_depth.set(b.messages)
+            while True:
+                try:
+                    if time.monotonic() - last_refresh > REFRESH_S:
+                        await self.cache.refresh(db)
+                        await db.commit()
+                        last_refresh = time.monotonic()
+                    if b.unknown:
+                        await self._resolve_unknown(db, b)
+                        await db.commit()
+                    t0 = time.perf_counter()
+                    result = await writer.write(db, b)
+                    break
+                except psycopg.Error as e:
+                    self.metrics.db_errors.inc()
+                    delay = backoff.next()
+                    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                    log.warning("batch of %d messages not written (%s); retrying in %.1f s",
+                                b.messages, first, delay)
+                    await asyncio.sleep(delay)
+                    if db.closed or db.broken or isinstance(e, psycopg.OperationalError):
+                        try:
+                            await db.close()
+                        except psycopg.Error:
+                            pass
+                        db = await self._connect_db()
+            backoff.reset()
+            now = time.perf_counter()
+            self._after_commit(b, result, now - t0)
+        await db.close()
+
+    def _after_commit(self, b: Batch, result: writer.WriteResult, seconds: float) -> None:
+        gen = self.generation
+        if self.conn is not None:
+            try:
+                self.conn.ack(pid for g, pid in b.acks if g == gen)
+            except mqtt.ConnectionLost:
+                pass  # the broker redelivers; the rows are already stored once
+        m = self.metrics
+        m.batches.inc()
+        m.stored.inc(result.inserted)
+        m.duplicates.inc(result.duplicates)
+        m.rejected.inc(result.rejected)
+        m.ignored.inc(b.ignored)
+        m.batch_seconds.observe(seconds)
+        now_us = time.time_ns() // 1000
+        if b.newest_reading:
+            m.lag_seconds.observe(max(0.0, (now_us - max(b.newest_reading.values())) / 1e6))
+        if self.latencies_ms is not None:
+            self.latencies_ms.extend((now_us - r[0]) / 1000 for r in b.rows)
+        self.committed_messages += b.messages
+        self.in_flight = 0
+        m.queue_depth.set(self.batch.messages)
+        self._maybe_resume()
+
+    # -- lifecycle ---------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until `stop` is set, then flush, acknowledge and disconnect."""
+        flusher = asyncio.create_task(self._flusher(), name="ingest-flusher")
+        receiver = asyncio.create_task(self._mqtt_loop(), name="ingest-mqtt")
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({flusher, receiver, stopper},
+                                     return_when=asyncio.FIRST_COMPLETED)
+        self._stopping = True
+        if self.conn:
+            self.conn.pause_reading()
+        self._wake.set()
+        if flusher not in done:
+            await flusher  # writes what was received, then acks it
+        else:
+            flusher.result()
+        if self.conn:
+            await self.conn.disconnect()
+        receiver.cancel()
+        stopper.cancel()
+        for t in (receiver, stopper):
+            try:
+                await t
+            except (asyncio.CancelledError, mqtt.MqttError):
+                pass
+
+
+def _uid_of(topic: str) -> str:
+    parts = topic.split("/")
+    if len(parts) >= 5 and parts[2] == "gateways":
+        return f"{parts[3]}.{parts[4]}"
+    if len(parts) >= 5 and parts[2] == "z2m":
+        name = "/".join(parts[4:-1] if parts[-1] == "availability" else parts[4:])
+        return f"{parts[3]}.{name}"
+    return parts[3] if len(parts) > 3 else ""
