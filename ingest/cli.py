@@ -26,8 +26,9 @@ def cmd_ingest(args: argparse.Namespace, s: Settings) -> int:
     if port:
         start_http_server(port, addr="127.0.0.1", registry=metrics.registry)
         logging.getLogger("anju.ingest").info("metrics on http://127.0.0.1:%d/metrics", port)
+    trace = os.environ.get("ANJU_BENCH_TRACE")  # benchmarks: per-reading latency
     worker = IngestWorker(ep.database_url, ep.mqtt, s.ingest, worker=args.worker,
-                          metrics=metrics)
+                          metrics=metrics, trace_latency=bool(trace))
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -37,6 +38,13 @@ def cmd_ingest(args: argparse.Namespace, s: Settings) -> int:
         await worker.run(stop)
 
     asyncio.run(main())
+    if trace:
+        import json
+
+        with open(trace, "w") as f:
+            json.dump({"latencies_ms": list(worker.latencies_ms or ()),
+                       "seqs": list(worker.latency_seqs or ()),
+                       "committed_at": list(worker.commit_times or ())}, f)
     return 0
 
 
@@ -50,7 +58,7 @@ def register(cli) -> None:  # type: ignore[no-untyped-def]
     from anju.cli import positive_int
 
     p = cli.command("ingest", cmd_ingest, "store MQTT readings in the database (a worker)")
-    p.add_argument("--worker", default=os.environ.get("ANJU_INGEST_WORKER", socket.gethostname()),
+    p.add_argument("--worker", default=os.environ.get("ANJU_WORKER", socket.gethostname()),
                    help="this worker's name, stable across restarts (keeps its broker session)")
     p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
 
@@ -61,4 +69,6 @@ def register(cli) -> None:  # type: ignore[no-untyped-def]
     p.add_argument("--publishers", type=positive_int, default=2,
                    help="publishing processes (default 2)")
     p.add_argument("--workers", type=positive_int, default=1, help="ingest workers (default 1)")
+    p.add_argument("--rate", type=positive_int, default=10_000,
+                   help="paced rate for the latency phase, msg/s (default 10000)")
     p.add_argument("--json", action="store_true", help="print one JSON object")

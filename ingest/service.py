@@ -73,6 +73,8 @@ class IngestWorker:
         self.committed_messages = 0
         # Publish-to-commit latency of each reading, in ms (benchmarks only).
         self.latencies_ms: array.array[float] | None = array.array("f") if trace_latency else None
+        self.latency_seqs: array.array[int] | None = array.array("q") if trace_latency else None
+        self.commit_times: array.array[float] = array.array("d")
         self.ready = asyncio.Event()
 
     # -- receiving ---------------------------------------------------------
@@ -258,8 +260,10 @@ class IngestWorker:
         now_us = time.time_ns() // 1000
         if b.newest_reading:
             m.lag_seconds.observe(max(0.0, (now_us - max(b.newest_reading.values())) / 1e6))
-        if self.latencies_ms is not None:
+        if self.latencies_ms is not None and self.latency_seqs is not None:
             self.latencies_ms.extend((now_us - r[0]) / 1000 for r in b.rows)
+            self.latency_seqs.extend(r[1] for r in b.rows)
+            self.commit_times.extend([now_us / 1e6] * len(b.rows))
         self.committed_messages += b.messages
         self.in_flight = 0
         m.queue_depth.set(self.batch.messages)

@@ -1,0 +1,273 @@
+"""`anju bench ingest`: throughput, latency, loss and storage of the ingest path.
+
+Runs on a fresh embedded stack in a temporary state directory, so the
+figures are not disturbed by anything else:
+
+1. baseline: the publishers send N QoS 1 messages to a subscriber that only
+   acknowledges them (the broker and publishers' own ceiling on this machine);
+2. ingest: the same messages to `anju ingest` worker processes; the clock
+   stops when the last row is committed.
+
+Publishers are separate processes writing pre-framed packets, so they are
+not the bottleneck. Each message's device timestamp is its publish time,
+which gives publish-to-commit latency per message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+from anju import db, mqtt, registry
+from anju.embedded import Stack
+from anju.settings import Settings
+
+WINDOW = 2000  # unacknowledged messages per publishing connection
+CHUNK = 50     # messages framed and written together per device
+
+
+def _publisher(port: int, devices: list[tuple[str, str]], per_device: int, seq0: int,
+               start_at: float, rate: float, out: "mp.Queue[dict[str, float]]") -> None:
+    """Publish per_device messages from each device; rate > 0 paces them (msg/s)."""
+    chunk = 1 if rate else CHUNK
+    async def main() -> dict[str, float]:
+        conns = [await mqtt.connect("127.0.0.1", port, client_id=f"{uid}-bench",
+                                    username=uid, password=pw, keepalive=120)
+                 for uid, pw in devices]
+        topics = [mqtt._field(f"anju/v1/devices/{uid}/motion".encode()) for uid, _ in devices]
+        delay = start_at - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        t0 = time.time()
+        sent = 0
+        while sent < per_device:
+            if rate:
+                lag = t0 + sent * len(conns) / rate - time.time()
+                if lag > 0:
+                    await asyncio.sleep(lag)
+            n = min(chunk, per_device - sent)
+            for conn, topic in zip(conns, topics):
+                await conn.wait_inflight_below(WINDOW - n)
+                ids = conn.reserve_ids(n)
+                ts = time.time_ns() // 1_000_000
+                parts = []
+                for i, pid in enumerate(ids):
+                    seq = seq0 + sent + i
+                    body = topic + pid.to_bytes(2, "big") + (
+                        b'{"ts":%d,"seq":%d,"value":%d}' % (ts, seq, seq & 1))
+                    parts.append(b"\x32" + mqtt._varint(len(body)) + body)
+                conn.write_raw(b"".join(parts))
+            sent += n
+        for conn in conns:
+            await conn.wait_inflight_below(0)
+        t1 = time.time()
+        for conn in conns:
+            await conn.disconnect()
+        return {"t0": t0, "t1": t1, "sent": per_device * len(conns)}
+
+    out.put(asyncio.run(main()))
+
+
+def _null_subscriber(port: int, user: str, password: str, expect: int,
+                     ready: "mp.Event", out: "mp.Queue[dict[str, float]]") -> None:
+    """Acknowledges every message at once and does nothing else."""
+
+    async def main() -> dict[str, float]:
+        done = asyncio.Event()
+        state = {"n": 0, "last": 0.0}
+        conn: mqtt.Connection | None = None
+
+        def on_messages(msgs: list[mqtt.Message]) -> None:
+            assert conn is not None
+            conn.ack(m.packet_id for m in msgs)
+            state["n"] += len(msgs)
+            if state["n"] >= expect:
+                state["last"] = time.time()
+                done.set()
+
+        conn = await mqtt.connect("127.0.0.1", port, client_id="bench-null", username=user,
+                                  password=password, clean_session=True,
+                                  on_messages=on_messages)
+        await conn.subscribe([("anju/v1/devices/#", 1)])
+        ready.set()
+        await asyncio.wait_for(done.wait(), 600)
+        await conn.disconnect()
+        return {"received": state["n"], "last": state["last"]}
+
+    out.put(asyncio.run(main()))
+
+
+def _run_publishers(port: int, creds: list[tuple[str, str]], per_device: int, procs: int,
+                    seq0: int, rate: float = 0) -> list[dict[str, float]]:
+    ctx = mp.get_context("spawn")
+    q: mp.Queue[dict[str, float]] = ctx.Queue()
+    start_at = time.time() + 1.5 + 0.02 * len(creds)
+    groups = [creds[i::procs] for i in range(procs)]
+    ps = [ctx.Process(target=_publisher, args=(port, g, per_device, seq0, start_at,
+                                               rate / procs, q))
+          for g in groups if g]
+    for p in ps:
+        p.start()
+    results = [q.get(timeout=900) for _ in ps]
+    for p in ps:
+        p.join()
+    return results
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))
+    return values[k]
+
+
+def run_bench(args: argparse.Namespace, settings: Settings) -> int:
+    n_dev = min(args.devices, args.messages)
+    per_device = max(1, args.messages // n_dev)
+    total = per_device * n_dev
+    base = Path(tempfile.mkdtemp(prefix="anju-bench-"))
+    os.chmod(base, 0o711)
+    stack = Stack(base / "state")
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        creds_ = stack.up()
+        url = stack.database_url()
+        db.migrate(url)
+        with psycopg.connect(url) as conn:
+            registry.add_home(conn, code="bench", community="bench", resident="bench")
+            creds = []
+            for i in range(n_dev):
+                d = registry.add_device(conn, home="bench", kind="motion", room="bedroom",
+                                        uid=f"bench-{i:05d}")
+                assert d.password
+                creds.append((d.uid, d.password))
+            stack.write_broker_files(registry.broker_user_hashes(conn))
+            conn.commit()
+        stack.reload_broker()
+        time.sleep(0.3)
+        port = creds_.mqtt_port
+        say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
+
+        # 1. baseline: a subscriber that does nothing but acknowledge
+        say(f"baseline: {total} messages from {n_dev} devices to a do-nothing subscriber")
+        ctx = mp.get_context("spawn")
+        q: mp.Queue[dict[str, float]] = ctx.Queue()
+        ready = ctx.Event()
+        null = ctx.Process(target=_null_subscriber, args=(
+            port, "anju-admin", creds_.mqtt_users["anju-admin"], total, ready, q))
+        null.start()
+        ready.wait(30)
+        pubs = _run_publishers(port, creds, per_device, args.publishers, seq0=0)
+        got = q.get(timeout=900)
+        null.join()
+        t0 = min(p["t0"] for p in pubs)
+        baseline = total / (got["last"] - t0)
+        say(f"  {baseline:,.0f} msg/s")
+
+        # 2. ingest workers
+        say(f"ingest: the same {total} messages through {args.workers} ingest worker(s)")
+        env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir))
+        env.pop("ANJU_DATABASE_URL", None)
+        env.pop("ANJU_MQTT_URL", None)
+        traces = [base / f"trace-{i}.json" for i in range(args.workers)]
+        for i in range(args.workers):
+            workers.append(subprocess.Popen(
+                [sys.executable, "-m", "anju.cli", "ingest", "--worker", f"bench{i}"],
+                env=dict(env, ANJU_BENCH_TRACE=str(traces[i])),
+                stdout=subprocess.DEVNULL, stderr=(base / f"ingest-{i}.log").open("wb")))
+        paced_per_device = max(1, per_device // 4)
+        paced_total = paced_per_device * n_dev
+        with psycopg.connect(url, autocommit=True) as conn:
+            _wait_subscribed(conn, workers)
+            pubs = _run_publishers(port, creds, per_device, args.publishers, seq0=0)
+            t0 = min(p["t0"] for p in pubs)
+            pub_rate = total / (max(p["t1"] for p in pubs) - t0)
+            _wait_stored(conn, total)
+            say(f"latency: {paced_total} more messages paced at {args.rate:,} msg/s")
+            _run_publishers(port, creds, paced_per_device, args.publishers, seq0=per_device,
+                            rate=args.rate)
+            _wait_stored(conn, total + paced_total)
+            for w in workers:
+                w.send_signal(signal.SIGTERM)
+            for w in workers:
+                w.wait(60)
+            lat: list[float] = []   # paced phase
+            sat: list[float] = []   # saturated phase
+            commit_end = 0.0
+            for t in traces:
+                data = json.loads(t.read_text())
+                for ms, seq, at in zip(data["latencies_ms"], data["seqs"], data["committed_at"]):
+                    if seq >= per_device:
+                        lat.append(ms)
+                    else:
+                        sat.append(ms)
+                        commit_end = max(commit_end, at)
+            rows, distinct = conn.execute(
+                "SELECT count(*), count(DISTINCT (device_id, seq)) FROM readings").fetchone()  # type: ignore[misc]
+            size = conn.execute(
+                "SELECT hypertable_size('readings'),"
+                " (SELECT sum(total_bytes - index_bytes) FROM hypertable_detailed_size('readings'))"
+            ).fetchone()
+        result = {
+            "messages": total,
+            "paced_messages": paced_total,
+            "devices": n_dev,
+            "workers": args.workers,
+            "publishers": args.publishers,
+            "msgs_per_s": round(total / (commit_end - t0)),
+            "lost": total + paced_total - distinct,
+            "duplicates": rows - distinct,
+            "p50_ms": round(_pct(lat, 50), 1),
+            "p99_ms": round(_pct(lat, 99), 1),
+            "paced_msgs_per_s": args.rate,
+            "saturated_p50_ms": round(_pct(sat, 50), 1),
+            "saturated_p99_ms": round(_pct(sat, 99), 1),
+            "bytes_per_row": round(float(size[0]) / rows, 1) if rows else None,  # type: ignore[index]
+            "table_bytes_per_row": round(float(size[1]) / rows, 1) if rows else None,  # type: ignore[index]
+            "baseline_msgs_per_s": round(baseline),
+            "publish_msgs_per_s": round(pub_rate),
+        }
+        result["ratio_to_baseline"] = round(result["msgs_per_s"] / result["baseline_msgs_per_s"], 3)
+        if args.json:
+            print(json.dumps(result))
+        else:
+            for k, v in result.items():
+                print(f"{k:22} {v}")
+        return 0 if result["lost"] == 0 and result["duplicates"] == 0 else 1
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+        stack.down()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _wait_stored(conn: psycopg.Connection, n: int, timeout: float = 600) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        (stored,) = conn.execute("SELECT count(*) FROM readings").fetchone()  # type: ignore[misc]
+        if stored >= n:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"only {stored} of {n} readings stored after {timeout:.0f} s")
+
+
+def _wait_subscribed(conn: psycopg.Connection, workers: list[subprocess.Popen[bytes]]) -> None:
+    """Ingest workers log their subscription; give them time to reach the broker."""
+    time.sleep(1.5)
+    for w in workers:
+        if w.poll() is not None:
+            raise RuntimeError(f"ingest worker exited early with status {w.returncode}")
