@@ -75,6 +75,7 @@ class HomeRenderer:
         self.fridge_period = r.randint(38, 55)
         self.fridge_on = r.randint(10, 18)
         self.fridge_phase = r.randrange(60)
+        self.noise = [r.gauss(0, 1) for _ in range(4096)]
         # battery-drain overrides set by incidents: device -> (t0, level at t0, per day)
         self.battery_override: dict[int, tuple[int, float, float]] = {}
 
@@ -204,10 +205,11 @@ class HomeRenderer:
             if is_water:
                 total = self.water_total
                 last_txt = None
+                noise, j = self.noise, rng.randrange(4096)
                 for i in range(n):
                     b = bins[i]
                     if b:
-                        total += b * (1.0 + rng.gauss(0, 0.03))
+                        total += b * (1.0 + 0.03 * noise[(j + i) & 4095])
                     t = base + (k0 + i) * TICK_S
                     txt = f"{math.floor(total * 10) / 10:.1f}" if b or last_txt is None else last_txt
                     last_txt = txt
@@ -218,11 +220,11 @@ class HomeRenderer:
                 standby, fw = h.standby_w, h.fridge_w
                 period, on, phase = self.fridge_period, self.fridge_on, self.fridge_phase
                 energy = self.energy_total
-                gauss = rng.gauss
+                noise, j = self.noise, rng.randrange(4096)
                 for i in range(n):
                     k = k0 + i
                     w = standby + bins[i] / TICK_S + (fw if (k + phase) % period < on else 0.0)
-                    w *= 1.0 + gauss(0, 0.015)
+                    w *= 1.0 + 0.015 * noise[(j + i) & 4095]
                     energy += w / 60.0
                     t = base + k * TICK_S
                     ev.append((t, dev, "power", f"{w:.1f}"))
