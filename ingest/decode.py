@@ -193,12 +193,13 @@ def decode_contract(dev: DeviceRef, leaf: str, payload: bytes, now_us: int,
 def decode(topic: str, payload: bytes, registry: Registry, now_us: int,
            limits: Limits = Limits()) -> Outcome:
     """Decide what one MQTT message becomes."""
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        return Outcome(reject=f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     if not topic.startswith(_PREFIX):
         return Outcome(reject=f"topic outside {_PREFIX}#")
     parts = topic[len(_PREFIX):].split("/")
     family = parts[0]
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return Outcome(reject=f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}",
+                       device_uid=parts[1] if len(parts) > 1 else None)
     if family == "devices" and len(parts) == 3:
         dev = registry.device(parts[1])
         if dev is None:

@@ -16,7 +16,7 @@ import psycopg
 from ingest import sql
 from ingest.decode import DeviceRef, device_ref
 
-NEGATIVE_TTL_S = 10.0
+NEGATIVE_TTL_S = 2.0
 
 
 class DeviceCache:
@@ -24,8 +24,7 @@ class DeviceCache:
         self._by_uid: dict[str, DeviceRef] = {}
         self._by_gateway: dict[tuple[str, str], DeviceRef] = {}
         self._watermark = datetime(1970, 1, 1, tzinfo=timezone.utc)
-        self._composite: set[str] = set()  # "gateway.name" of devices behind gateways
-        self._missing: dict[str, float] = {}
+        self._missing: dict[str | tuple[str, str], float] = {}
 
     def __len__(self) -> int:
         return len(self._by_uid)
@@ -47,7 +46,7 @@ class DeviceCache:
                 self._by_uid[uid] = ref
                 if gw_uid and ext_name:
                     self._by_gateway[(gw_uid, ext_name)] = ref
-                    self._composite.add(f"{gw_uid}.{ext_name}")
+                    self._missing.pop((gw_uid, ext_name), None)
             else:
                 self._by_uid.pop(uid, None)
                 if gw_uid and ext_name:
@@ -61,14 +60,24 @@ class DeviceCache:
         cur = await conn.execute(sql.LOAD_DEVICES, (self._watermark,))
         return self._apply(await cur.fetchall())
 
-    async def lookup(self, conn: psycopg.AsyncConnection, uids: set[str]) -> None:
-        """Fetch devices not seen before; remembers misses for NEGATIVE_TTL_S."""
+    async def lookup(self, conn: psycopg.AsyncConnection,
+                     keys: set[str | tuple[str, str]]) -> None:
+        """Fetch devices not seen before, by uid or by (gateway uid, name).
+
+        Misses are remembered for NEGATIVE_TTL_S, so a device sending before it is
+        provisioned costs one query per interval, not one per message.
+        """
         now = time.monotonic()
-        wanted = [u for u in uids if now - self._missing.get(u, -1e9) > NEGATIVE_TTL_S]
+        wanted = [k for k in keys if now - self._missing.get(k, -1e9) > NEGATIVE_TTL_S]
         if not wanted:
             return
-        cur = await conn.execute(sql.LOOKUP_DEVICES, (wanted, wanted))
+        uids = [k for k in wanted if isinstance(k, str)]
+        pairs = [k for k in wanted if isinstance(k, tuple)]
+        cur = await conn.execute(sql.LOOKUP_DEVICES, (uids, [g for g, _ in pairs],
+                                                      [n for _, n in pairs]))
         self._apply(await cur.fetchall())
-        for u in wanted:
-            if u not in self._by_uid and u not in self._composite:
-                self._missing[u] = now
+        for k in wanted:
+            found = (self._by_gateway.get(k) if isinstance(k, tuple)
+                     else self._by_uid.get(k))
+            if found is None:
+                self._missing[k] = now

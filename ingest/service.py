@@ -170,8 +170,7 @@ class IngestWorker:
     async def _resolve_unknown(self, db: psycopg.AsyncConnection, b: Batch) -> None:
         """Look up devices first heard of in this batch, then decode their messages again."""
         unknown, b.unknown = b.unknown, []
-        uids = {_uid_of(m.topic) for m in unknown}
-        await self.cache.lookup(db, uids)
+        await self.cache.lookup(db, {_lookup_key(m.topic) for m in unknown})
         now_us = time.time_ns() // 1000
         for m in unknown:
             out = decode(m.topic, m.payload, self.cache, now_us, self.limits)
@@ -296,11 +295,11 @@ class IngestWorker:
                 pass
 
 
-def _uid_of(topic: str) -> str:
+def _lookup_key(topic: str) -> str | tuple[str, str]:
+    """The registry key a topic names: a device uid, or (gateway uid, name)."""
     parts = topic.split("/")
     if len(parts) >= 5 and parts[2] == "gateways":
-        return f"{parts[3]}.{parts[4]}"
+        return (parts[3], parts[4])
     if len(parts) >= 5 and parts[2] == "z2m":
-        name = "/".join(parts[4:-1] if parts[-1] == "availability" else parts[4:])
-        return f"{parts[3]}.{name}"
+        return (parts[3], "/".join(parts[4:-1] if parts[-1] == "availability" else parts[4:]))
     return parts[3] if len(parts) > 3 else ""

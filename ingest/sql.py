@@ -52,5 +52,11 @@ ORDER BY d.updated_at
 LOOKUP_DEVICES = """
 SELECT d.id, d.uid, d.home_id, d.kind, h.tz, g.uid, d.external_name, d.active, d.updated_at
 FROM devices d JOIN homes h ON h.id = d.home_id LEFT JOIN devices g ON g.id = d.gateway_id
-WHERE d.uid = ANY(%s) OR (g.uid || '.' || d.external_name) = ANY(%s)
+WHERE d.uid = ANY(%s)
+UNION ALL
+SELECT d.id, d.uid, d.home_id, d.kind, h.tz, g.uid, d.external_name, d.active, d.updated_at
+FROM unnest(%s::text[], %s::text[]) AS x(gateway, name)
+JOIN devices g ON g.uid = x.gateway
+JOIN devices d ON d.gateway_id = g.id AND d.external_name = x.name
+JOIN homes h ON h.id = d.home_id
 """
