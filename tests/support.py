@@ -96,14 +96,25 @@ async def running_worker(endpoints: Endpoints, *, group: str | None = None, work
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
+        await forget_session(endpoints, settings.client_id)
+
+
+async def forget_session(endpoints: Endpoints, client_id: str) -> None:
+    """End a persistent session, so the broker stops queueing for a worker that is gone."""
+    ep = endpoints.mqtt
+    c = await mqtt.connect(ep.host, ep.port, client_id=client_id, username=ep.username,
+                           password=ep.password, clean_session=True)
+    await c.disconnect()
 
 
 class IngestProcess:
     """`anju ingest` as a separate process, to be killed for real."""
 
-    def __init__(self, stack: Stack, worker: str, log: Path, env: dict[str, str] | None = None):
+    def __init__(self, stack: Stack, worker: str, log: Path, group: str,
+                 env: dict[str, str] | None = None):
         self.stack, self.worker, self.log = stack, worker, log
-        self.env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir), **(env or {}))
+        self.env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir),
+                        ANJU_INGEST_SHARE_GROUP=group, **(env or {}))
         for k in ("ANJU_DATABASE_URL", "ANJU_MQTT_URL", "ANJU_CONFIG"):
             self.env.pop(k, None)
         self.proc: subprocess.Popen[bytes] | None = None
