@@ -103,6 +103,30 @@ def cmd_migrate(args: argparse.Namespace, s: Settings) -> int:
     return 0
 
 
+def cmd_maintain(args: argparse.Namespace, s: Settings) -> int:
+    import asyncio
+
+    import psycopg
+
+    from anju import maintenance
+
+    async def once() -> maintenance.MaintenanceReport | None:
+        async with await psycopg.AsyncConnection.connect(resolve(s).database_url) as conn:
+            return await maintenance.run(conn, retention_days=s.retention_days,
+                                         rollup_retention_days=s.rollup_retention_days)
+
+    report = asyncio.run(once())
+    if report is None:
+        print("another process is maintaining the database right now; nothing done")
+        return 0
+    print(f"TimescaleDB license: {report.license}")
+    print(f"rollups: {report.rollup_rows} rows of 15 minutes, up to {report.rolled_up_to}")
+    print(f"retention: raw {s.retention_days} days, rollups {s.rollup_retention_days} days, "
+          f"by {report.retention}; {report.dropped_chunks} chunks dropped, "
+          f"{report.rejected_deleted} old rejected messages deleted")
+    return 0
+
+
 # -- provisioning ------------------------------------------------------------
 def _sync_broker(database_url: str, stack: Stack | None) -> None:
     if stack is None:
@@ -252,6 +276,7 @@ def build() -> CommandLine:
     dbp = commands.add_parser("db", help="database schema")
     dbs = dbp.add_subparsers(dest="db", metavar="ACTION", required=True)
     cli.command("migrate", cmd_migrate, "apply pending migrations", dbs)
+    cli.command("maintain", cmd_maintain, "roll up readings and apply retention now", dbs)
 
     hp = commands.add_parser("home", help="homes")
     hs = hp.add_subparsers(dest="home_cmd", metavar="ACTION", required=True)

@@ -28,6 +28,7 @@ class IngestSettings:
     metrics_port: int = 0
     share_group: str = "anju-ingest"
     client_id: str = ""
+    maintenance_s: int = 300  # rollups and retention every this many seconds; 0 = never
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,7 +118,8 @@ def _validate(s: Settings) -> Settings:
             raise SettingsError(f"{key}={getattr(s, key)}: expected at least 1 (days)")
     i = s.ingest
     for key, low, high in (("batch_size", 1, 100_000), ("flush_ms", 1, 10_000),
-                           ("queue_max", 100, 10_000_000), ("metrics_port", 0, 65535)):
+                           ("queue_max", 100, 10_000_000), ("metrics_port", 0, 65535),
+                           ("maintenance_s", 0, 86400)):
         value = getattr(i, key)
         if not low <= value <= high:
             raise SettingsError(f"ingest.{key}={value}: expected {low}..{high}")

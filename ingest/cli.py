@@ -28,7 +28,9 @@ def cmd_ingest(args: argparse.Namespace, s: Settings) -> int:
         logging.getLogger("anju.ingest").info("metrics on http://127.0.0.1:%d/metrics", port)
     trace = os.environ.get("ANJU_BENCH_TRACE")  # benchmarks: per-reading latency
     worker = IngestWorker(ep.database_url, ep.mqtt, s.ingest, worker=args.worker,
-                          metrics=metrics, trace_latency=bool(trace))
+                          metrics=metrics, trace_latency=bool(trace),
+                          retention_days=s.retention_days,
+                          rollup_retention_days=s.rollup_retention_days)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -55,10 +55,13 @@ class Backoff:
 class IngestWorker:
     def __init__(self, database_url: str, mqtt_endpoint: MqttEndpoint, cfg: IngestSettings,
                  *, worker: str = "1", metrics: IngestMetrics | None = None,
-                 trace_latency: bool = False) -> None:
+                 trace_latency: bool = False, retention_days: int = 90,
+                 rollup_retention_days: int = 730) -> None:
         self.database_url = database_url
         self.ep = mqtt_endpoint
         self.cfg = cfg
+        self.retention_days = retention_days
+        self.rollup_retention_days = rollup_retention_days
         self.worker = worker
         self.metrics = metrics or IngestMetrics()
         self.limits = Limits(cfg.max_future_s * 1_000_000, cfg.max_past_s * 1_000_000)
@@ -268,12 +271,31 @@ class IngestWorker:
         m.queue_depth.set(self.batch.messages)
         self._maybe_resume()
 
+    async def _maintenance(self) -> None:
+        """Rollups and retention, every maintenance_s, by one worker at a time."""
+        from anju import maintenance
+
+        while True:
+            await asyncio.sleep(self.cfg.maintenance_s)
+            try:
+                async with await psycopg.AsyncConnection.connect(self.database_url) as db:
+                    report = await maintenance.run(
+                        db, retention_days=self.retention_days,
+                        rollup_retention_days=self.rollup_retention_days)
+                if report:
+                    log.info("maintenance: %d rollup rows, %d chunks dropped",
+                             report.rollup_rows, report.dropped_chunks)
+            except psycopg.Error as e:
+                log.warning("maintenance failed (%s); next try in %d s", e, self.cfg.maintenance_s)
+
     # -- lifecycle ---------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set, then flush, acknowledge and disconnect."""
         flusher = asyncio.create_task(self._flusher(), name="ingest-flusher")
         receiver = asyncio.create_task(self._mqtt_loop(), name="ingest-mqtt")
         stopper = asyncio.create_task(stop.wait())
+        upkeep = (asyncio.create_task(self._maintenance(), name="ingest-maintenance")
+                  if self.cfg.maintenance_s else None)
         done, _ = await asyncio.wait({flusher, receiver, stopper},
                                      return_when=asyncio.FIRST_COMPLETED)
         self._stopping = True
@@ -288,7 +310,11 @@ class IngestWorker:
             await self.conn.disconnect()
         receiver.cancel()
         stopper.cancel()
-        for t in (receiver, stopper):
+        if upkeep:
+            upkeep.cancel()
+        for t in (receiver, stopper, upkeep):
+            if t is None:
+                continue
             try:
                 await t
             except (asyncio.CancelledError, mqtt.MqttError):

@@ -227,3 +227,27 @@ async def test_full_queue_blocks_instead_of_dropping(stack, endpoints, conn, hom
         await c.disconnect()
         assert w.metrics.blocked._value.get() > 0
     assert stored(conn, [dev.id]) == (3000, 3000)
+
+
+async def test_zigbee2mqtt_bridge_through_the_broker(stack, endpoints, conn, home_factory):
+    """A zigbee2mqtt bridge publishing with its gateway credentials is stored as readings."""
+    from anju import registry
+
+    home, devs = home_factory([("gateway", "hallway")])
+    gw = devs["gateway-hallway"]
+    door = registry.add_device(conn, home=home, kind="door", room="entrance", gateway=gw.uid,
+                               external_name="front_door")
+    async with running_worker(endpoints) as w:
+        c = await as_device(stack, gw)
+        c.publish(f"anju/v1/z2m/{gw.uid}/front_door",
+                  b'{"battery":91,"contact":false,"linkquality":120,"last_seen":%d}' % now_ms(),
+                  qos=1)
+        c.publish(f"anju/v1/z2m/{gw.uid}/bridge/logging", b'{"level":"info","message":"x"}',
+                  qos=1)
+        await c.wait_inflight_below(0)
+        await wait_until(lambda: w.committed_messages >= 2)
+        await c.disconnect()
+    assert conn.execute("SELECT kind, value FROM readings WHERE device_id = %s",
+                        (door.id,)).fetchall() == [(2, 1.0)]
+    assert conn.execute("SELECT battery_pct FROM devices WHERE id = %s",
+                        (door.id,)).fetchone() == (91.0,)
