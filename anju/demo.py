@@ -1,0 +1,162 @@
+"""`anju demo`: the embedded stack, the services, and a few homes publishing.
+
+The services run as child processes (`anju ingest`, …) exactly as in
+production; the homes are published by the simulators when they are
+installed (`anju sim run`), else by the small publisher below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+from anju import db, mqtt, registry
+from anju.contract import device_topic
+from anju.embedded import Stack
+
+DEMO_HOMES = [
+    ("demo-101", "南岸区·南坪街道", "王秀英", "1栋"),
+    ("demo-102", "南岸区·南坪街道", "李德华", "1栋"),
+    ("demo-201", "渝中区·解放碑街道", "张桂兰", "3栋"),
+]
+DEMO_DEVICES = [("motion", "bedroom"), ("motion", "kitchen"), ("door", "entrance"),
+                ("water", "kitchen"), ("power", "kitchen"), ("button", "bedroom")]
+
+
+def provision(stack: Stack) -> dict[str, dict[str, str]]:
+    """Create the demo homes once; their device credentials are kept in the state dir."""
+    path = stack.state_dir / "demo-credentials.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    creds: dict[str, dict[str, str]] = {}
+    with db.connect(stack.database_url()) as conn:
+        for code, community, resident, building in DEMO_HOMES:
+            registry.add_home(conn, code=code, community=community, resident=resident,
+                              building=building, address=f"{community} {building}")
+            for kind, room in DEMO_DEVICES:
+                d = registry.add_device(conn, home=code, kind=kind, room=room)
+                assert d.password
+                creds.setdefault(code, {})[f"{d.uid}|{kind}"] = d.password
+        stack.write_broker_files(registry.broker_user_hashes(conn))
+    stack.reload_broker()
+    path.write_text(json.dumps(creds, indent=1))
+    os.chmod(path, 0o600)
+    return creds
+
+
+async def publish_homes(port: int, creds: dict[str, dict[str, str]], stop: asyncio.Event) -> None:
+    """A few homes: motion now and then, the door, meters every 10 s, heartbeats."""
+    rnd = random.Random()
+    conns: list[tuple[mqtt.Connection, str, str]] = []
+    for devices in creds.values():
+        for key, password in devices.items():
+            uid, kind = key.split("|")
+            c = await mqtt.connect("127.0.0.1", port, client_id=uid, username=uid,
+                                   password=password, keepalive=60,
+                                   will=mqtt.Will(device_topic(uid, "status"),
+                                                  b'{"status":"offline"}'))
+            conns.append((c, uid, kind))
+    seq = int(time.time())
+    totals = {uid: rnd.uniform(1000, 5000) for _, uid, _ in conns}
+    for c, uid, _ in conns:
+        c.publish(device_topic(uid, "status"),
+                  json.dumps({"status": "online", "battery": rnd.randint(60, 100)}).encode(), 1)
+    tick = 0
+    while not stop.is_set():
+        now = time.time_ns() // 1_000_000
+        seq += 1
+        for c, uid, kind in conns:
+            value: float | None = None
+            if kind == "motion" and rnd.random() < 0.3:
+                value = 1
+            elif kind == "door" and rnd.random() < 0.02:
+                value = rnd.choice((0, 1))
+            elif kind == "water" and tick % 10 == 0:
+                totals[uid] += rnd.choice((0, 0, 0, rnd.uniform(0.5, 8)))
+                value = round(totals[uid], 2)
+            elif kind == "power" and tick % 10 == 0:
+                value = rnd.choice((3.5, 4.0, 85.0, 1800.0))
+            if value is not None:
+                c.publish(device_topic(uid, kind),
+                          b'{"ts":%d,"seq":%d,"value":%r}' % (now, seq, value), 1)
+        tick += 1
+        try:
+            await asyncio.wait_for(stop.wait(), 1.0)
+        except asyncio.TimeoutError:
+            pass
+    for c, _, _ in conns:
+        await c.disconnect()
+
+
+def run(state_dir: Path, duration: float | None) -> int:
+    stack = Stack(state_dir)
+    creds_ = stack.up()
+    applied = db.migrate(stack.database_url())
+    if applied:
+        print(f"schema: {', '.join(applied)}")
+    creds = provision(stack)
+    env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir))
+    log_dir = stack.state_dir / "logs"
+    log_dir.mkdir(exist_ok=True)
+    children = [subprocess.Popen([sys.executable, "-m", "anju.cli", "ingest", "--worker", "demo",
+                                  "--metrics-port", "0"], env=env,
+                                 stdout=subprocess.DEVNULL,
+                                 stderr=(log_dir / "ingest.log").open("ab"))]
+    # The first time, the ingest's broker session starts at its subscription:
+    # publish only after it, so the demo's first readings are not missed.
+    deadline = time.monotonic() + 30
+    while "subscribed to" not in (log_dir / "ingest.log").read_text(errors="replace"):
+        if children[0].poll() is not None or time.monotonic() > deadline:
+            print((log_dir / "ingest.log").read_text()[-2000:], file=sys.stderr)
+            raise SystemExit("the ingest worker did not start; its log is above")
+        time.sleep(0.1)
+    anju = "anju" if shutil.which("anju") else f"{Path(sys.executable).parent}/anju"
+    print(f"""
+anju demo is running (servers in {stack.state_dir}):
+  PostgreSQL+TimescaleDB 127.0.0.1:{creds_.pg_port}   Mosquitto 127.0.0.1:{creds_.mqtt_port}
+  ingest worker log: {log_dir / 'ingest.log'}
+  {len(creds)} homes publishing: {', '.join(creds)}
+
+Look at it from another terminal:
+  {anju} readings tail -f            the readings as they are stored
+  {anju} device list                 devices, last seen, battery
+  {anju} readings rejected           messages that could not be stored, with why
+  {anju} status                      what runs where
+Stop with Ctrl-C (the servers keep running; `{anju} down` stops them).
+""", flush=True)
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if duration:
+            loop.call_later(duration, stop.set)
+        await publish_homes(creds_.mqtt_port, creds, stop)
+
+    try:
+        asyncio.run(main())
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+    with psycopg.connect(stack.database_url()) as conn:
+        (n,) = conn.execute("SELECT count(*) FROM readings r JOIN devices d ON d.id = r.device_id"
+                            " JOIN homes h ON h.id = d.home_id WHERE h.code LIKE 'demo-%'"
+                            ).fetchone()  # type: ignore[misc]
+    print(f"demo stopped; {n} readings stored for the demo homes so far")
+    return 0
