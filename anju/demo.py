@@ -111,7 +111,7 @@ def run(state_dir: Path, duration: float | None) -> int:
     children = [subprocess.Popen([sys.executable, "-m", "anju.cli", "ingest", "--worker", "demo",
                                   "--metrics-port", "0"], env=env,
                                  stdout=subprocess.DEVNULL,
-                                 stderr=(log_dir / "ingest.log").open("ab"))]
+                                 stderr=(log_dir / "ingest.log").open("wb"))]
     # The first time, the ingest's broker session starts at its subscription:
     # publish only after it, so the demo's first readings are not missed.
     deadline = time.monotonic() + 30

@@ -1,0 +1,120 @@
+"""Settings, the command line and provisioning refuse bad input with a clear message."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from anju import db, registry
+from anju.settings import SettingsError, load
+
+
+def test_defaults_are_embedded():
+    s = load(env={})
+    assert s.embedded and s.default_tz == "Asia/Shanghai" and s.retention_days == 90
+
+
+@pytest.mark.parametrize("env, words", [
+    ({"ANJU_RETENTION_DAYS": "ninety"}, ["retention_days", "'ninety'", "whole number"]),
+    ({"ANJU_DEFAULT_TZ": "Mars/Olympus"}, ["default_tz", "IANA"]),
+    ({"ANJU_DATABASE_URL": "postgresql://u:p@h/db"}, ["mqtt_url", "ANJU_MQTT_URL"]),
+    ({"ANJU_DATABASE_URL": "mysql://u:secret@h/db", "ANJU_MQTT_URL": "mqtt://h"},
+     ["database_url", "postgresql://"]),
+    ({"ANJU_INGEST_BATCH_SIZE": "0"}, ["ingest.batch_size=0", "1..100000"]),
+    ({"ANJU_INGEST_COLOUR": "red"}, ["unknown setting", "colour", "batch_size"]),
+])
+def test_bad_settings_name_key_and_fix(env, words):
+    with pytest.raises(SettingsError) as e:
+        load(env=env)
+    for w in words:
+        assert w in str(e.value)
+    assert "secret" not in str(e.value)  # passwords are never echoed
+
+
+def test_config_file(tmp_path):
+    f = tmp_path / "anju.toml"
+    f.write_text('retention_days = 30\n[ingest]\nbatch_size = 500\n')
+    s = load(f, env={"ANJU_RETENTION_DAYS": "45"})
+    assert s.retention_days == 45 and s.ingest.batch_size == 500  # environment wins
+    f.write_text("retention_days = \n")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        load(f, env={})
+
+
+def _anju(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "anju.cli", *args], capture_output=True,
+                          text=True, env={**os.environ, **(env or {})})
+
+
+def test_cli_bad_argument_says_what_was_expected():
+    r = _anju("bench", "ingest", "--messages", "lots")
+    assert r.returncode == 2 and "expected a whole number, got 'lots'" in r.stderr
+    r = _anju("device", "add", "--home", "h", "--kind", "toaster")
+    assert r.returncode == 2 and "invalid choice: 'toaster'" in r.stderr
+
+
+def test_cli_bad_setting_exits_cleanly():
+    r = _anju("status", env={"ANJU_DEFAULT_TZ": "Nowhere/Land"})
+    assert r.returncode == 2 and r.stderr.startswith("anju: default_tz='Nowhere/Land'")
+
+
+def test_external_servers_start_nothing(stack, tmp_path):
+    env = {"ANJU_DATABASE_URL": stack.database_url(), "ANJU_MQTT_URL": stack.mqtt_url(),
+           "ANJU_STATE_DIR": str(tmp_path / "unused")}
+    r = _anju("up", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "nothing to start" in r.stdout and "schema: up to date" in r.stdout
+    assert not (tmp_path / "unused").exists()
+    r = _anju("status", "--json", env=env)
+    info = json.loads(r.stdout)
+    assert info["mode"] == "external" and stack.credentials().db_password not in r.stdout
+
+
+def test_status_of_the_embedded_stack(stack):
+    r = _anju("status", "--json", env={"ANJU_STATE_DIR": str(stack.state_dir)})
+    info = json.loads(r.stdout)
+    assert info["postgres"]["running"] and info["mosquitto"]["running"]
+    assert info["schema_version"] == max(m.version for m in db.migrations())
+
+
+def test_migrate_twice_is_a_no_op(db_url):
+    assert db.migrate(db_url) == []
+
+
+def test_provisioning_refuses_bad_input(conn, unique, tmp_path):
+    with pytest.raises(registry.ProvisioningError, match="tz='Mars/Olympus'"):
+        registry.add_home(conn, code=f"x-{unique}", community="c", resident="r", tz="Mars/Olympus")
+    registry.add_home(conn, code=f"x-{unique}", community="c", resident="r")
+    with pytest.raises(registry.ProvisioningError, match="already exists"):
+        registry.add_home(conn, code=f"x-{unique}", community="c", resident="r")
+    with pytest.raises(registry.ProvisioningError, match="uid='bad uid'"):
+        registry.add_device(conn, home=f"x-{unique}", kind="motion", room="bedroom",
+                            uid="bad uid")
+    with pytest.raises(registry.ProvisioningError, match="reserved"):
+        registry.add_device(conn, home=f"x-{unique}", kind="motion", room="bedroom",
+                            uid="anju-ingest")
+    with pytest.raises(registry.ProvisioningError, match="does not exist"):
+        registry.add_device(conn, home="nowhere", kind="motion", room="bedroom")
+    csv = tmp_path / "homes.csv"
+    csv.write_text(f"code,community,resident,tz\ni1-{unique},c,甲,\ni2-{unique},c,,Asia/Shanghai\n")
+    with pytest.raises(registry.ProvisioningError, match=r"homes.csv:3: resident"):
+        registry.import_homes(conn, csv)
+    assert conn.execute("SELECT count(*) FROM homes WHERE code = %s",
+                        (f"i1-{unique}",)).fetchone() == (0,)  # all or nothing
+    csv.write_text(f"code,community,resident\ni1-{unique},c,甲\ni2-{unique},c,乙\n")
+    assert registry.import_homes(conn, csv) == 2
+
+
+def test_device_password_is_hashed_for_the_broker(conn, unique):
+    from anju import broker
+
+    registry.add_home(conn, code=f"p-{unique}", community="c", resident="r")
+    d = registry.add_device(conn, home=f"p-{unique}", kind="water", room="kitchen")
+    (h,) = conn.execute("SELECT password_hash FROM broker_users WHERE username = %s",
+                        (d.uid,)).fetchone()
+    assert d.password not in h and h.startswith("$7$101$")
+    assert broker.verify_password(d.password, h) and not broker.verify_password("x", h)
