@@ -183,9 +183,11 @@ def home_csv(home: HomeProfile, start: int, end: int, incs: list[inc_mod.Inciden
 def _work(args) -> tuple[bytes, bytes, int]:
     spec, homes, incs = args
     start, end = spec.span()
-    cache = _CACHE.get(homes[0].tz) if homes else None
+    key = (homes[0].tz, start, end) if homes else None
+    cache = _CACHE.get(key) if homes else None
     if homes and cache is None:
-        cache = _CACHE[homes[0].tz] = _fmt_cache(homes[0].tz, start, end)
+        _CACHE.clear()
+        cache = _CACHE[key] = _fmt_cache(homes[0].tz, start, end)
     out, gt, rows = [], [], 0
     for h in homes:
         text, n = home_csv(h, start, end, incs.get(h.code, []), cache if h.tz == homes[0].tz else None)
