@@ -60,3 +60,9 @@ JOIN devices g ON g.uid = x.gateway
 JOIN devices d ON d.gateway_id = g.id AND d.external_name = x.name
 JOIN homes h ON h.id = d.home_id
 """
+
+# Tells the detectors which devices have new readings or status (payload: ids,
+# comma-separated, at most NOTIFY_CHUNK of them per notification). Delivered
+# on commit, so a listener never sees uncommitted rows.
+NOTIFY_READINGS = "SELECT pg_notify('anju_readings', %s)"
+NOTIFY_CHUNK = 800

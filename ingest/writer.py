@@ -90,6 +90,9 @@ async def write(conn: psycopg.AsyncConnection, batch: Batch) -> WriteResult:
                     [s is not None and (s.battery is not None or s.rssi is not None
                                         or s.online is False) for s in st],
                 ))
+                for i in range(0, len(ids), sql.NOTIFY_CHUNK):
+                    await cur.execute(sql.NOTIFY_READINGS,
+                                      (",".join(map(str, ids[i:i + sql.NOTIFY_CHUNK])),))
         await conn.commit()
     except BaseException:
         try:

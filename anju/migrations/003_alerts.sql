@@ -27,6 +27,9 @@ CREATE TABLE alerts (
 );
 -- Dedup: one unresolved alert per home and kind.
 CREATE UNIQUE INDEX alerts_one_open ON alerts (home_id, kind) WHERE state <> 'resolved';
+-- One alert per episode: a detector replaying history after a restart finds
+-- the episode it already reported (even if someone has resolved it since).
+CREATE UNIQUE INDEX alerts_episode ON alerts (home_id, kind, condition_at);
 CREATE INDEX alerts_board ON alerts (state, severity, opened_at) WHERE state <> 'resolved';
 CREATE INDEX alerts_home ON alerts (home_id, opened_at DESC);
 
