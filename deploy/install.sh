@@ -111,14 +111,20 @@ install_timescaledb() {
   need_root "TimescaleDB"
   log "building TimescaleDB $TSDB_SERIES (Apache-licensed) from Debian's source package"
   rm -rf "$BUILD_DIR" && mkdir -p "$BUILD_DIR"
-  (cd "$BUILD_DIR" && private_apt source -qq timescaledb >/dev/null)
+  # The source is only unpacked here; apt's download sandbox user cannot write
+  # to a root-owned build directory, so download as root.
+  (cd "$BUILD_DIR" && private_apt -o APT::Sandbox::User=root source -qq timescaledb >/dev/null)
   local src
   src=$(find "$BUILD_DIR" -maxdepth 1 -mindepth 1 -type d -name 'timescaledb-*' | head -1)
   [ -n "$src" ] || die "apt-get source timescaledb produced no source tree in $BUILD_DIR"
   case "$src" in *"-$TSDB_SERIES."*) ;; *) log "note: source is $(basename "$src"), expected $TSDB_SERIES.x";; esac
-  (cd "$src" && ./bootstrap -DAPACHE_ONLY=1 -DREGRESS_CHECKS=OFF -DTAP_CHECKS=OFF \
-      -DWARNINGS_AS_ERRORS=OFF -DPG_CONFIG="$PG_CONFIG" >/dev/null \
-    && make -C build -j"$(nproc)" >/dev/null && make -C build install >/dev/null)
+  local buildlog="$BUILD_DIR/build.log"
+  if ! (cd "$src" && ./bootstrap -DAPACHE_ONLY=1 -DREGRESS_CHECKS=OFF -DTAP_CHECKS=OFF \
+        -DWARNINGS_AS_ERRORS=OFF -DPG_CONFIG="$PG_CONFIG" \
+      && make -C build -j"$(nproc)" && make -C build install) >"$buildlog" 2>&1; then
+    tail -30 "$buildlog" >&2
+    die "building TimescaleDB failed; the whole log is $buildlog"
+  fi
   log "TimescaleDB installed into $libdir"
 }
 
