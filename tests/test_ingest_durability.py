@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+import urllib.request
+
+from anju.embedded import free_port
 
 from tests.support import IngestProcess, as_device, publish_series, stored, wait_until
 
@@ -25,11 +29,16 @@ async def test_kill_9_mid_stream_then_restart(stack, conn, home_factory, tmp_pat
                                                          "living_room")])
     devs = list(devmap.values())
     ids = [d.id for d in devs]
-    worker = IngestProcess(stack, f"k9-{unique}", tmp_path / "ingest.log", group=f"k9-{unique}")
+    port = free_port()
+    worker = IngestProcess(stack, f"k9-{unique}", tmp_path / "ingest.log", group=f"k9-{unique}",
+                           env={"ANJU_INGEST_METRICS_PORT": str(port)})
     worker.start()
     await worker.wait_subscribed()
     publishing = asyncio.create_task(_publish_all(stack, devs, pace=0.0004))
     await wait_until(lambda: stored(conn, ids)[0] >= 3000, timeout=60)
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    received = float(re.search(r"^anju_ingest_received_total (\S+)$", metrics, re.M).group(1))
+    assert received >= 3000 and "anju_ingest_queue_depth" in metrics
     worker.kill()                       # mid-stream, with a batch in the air
     killed_at = stored(conn, ids)[0]
     await asyncio.sleep(1.0)            # the broker queues for the dead worker's session
