@@ -1,0 +1,309 @@
+"""Learning a home's baselines from its past events.
+
+The inactivity threshold (see docs/detectors.md):
+
+1. Replay the history through the same activity rules the monitor uses
+   (detectors/activity.py) and cut it into still periods: at home, from one
+   sign of life to the next; away, from the entrance door to the return.
+2. For every local day and 15-minute slot, the longest stillness reached in
+   that slot (a still period that began at 21:40 and ended at 06:10 reaches
+   8 h 30 min in the 06:00 slot).
+3. Per slot, the usual longest stillness u = the largest of those values
+   over the past days within +-`window_min` of the slot, weekdays and
+   weekends apart (weekends fall back to all days while fewer than 3 of them).
+4. threshold = u x (1 + margin / sensitivity) + slack / sensitivity,
+   clamped to [floor, cap]. Before `min_days` full days of history, a fixed
+   `default_min` (field practice: 12 hours).
+
+Still periods longer than a day are gaps in the data (or a holiday), not
+stillness: they and the days they cover are left out. Only full local days
+before the last event count. The result is a few compact arrays (about
+1 KB); the history itself is not kept.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from statistics import median
+from typing import Iterable
+from zoneinfo import ZoneInfo
+
+from detectors.activity import ACT, AWAY, DOOR, HOME, Meter, Presence, classify
+from detectors.config import DetectorConfig
+from detectors.events import Event
+
+SLOT_S = 900
+SLOTS = 96
+DAY_S = 86400
+
+
+class LocalClock:
+    """Local day boundaries of a zone, cached for the current day."""
+
+    __slots__ = ("tz", "lo", "hi", "weekday")
+
+    def __init__(self, tz: str) -> None:
+        self.tz = ZoneInfo(tz)
+        self.lo = self.hi = 0.0
+        self.weekday = 0
+
+    def day(self, t: float) -> float:
+        """Local midnight at or before t (and sets hi, weekday)."""
+        if not self.lo <= t < self.hi:
+            dt = datetime.fromtimestamp(t, self.tz)
+            mid = datetime(dt.year, dt.month, dt.day, tzinfo=self.tz)
+            nxt = mid.date() + timedelta(days=1)
+            self.lo = mid.timestamp()
+            self.hi = datetime(nxt.year, nxt.month, nxt.day, tzinfo=self.tz).timestamp()
+            self.weekday = mid.weekday()
+        return self.lo
+
+    def slot(self, t: float) -> int:
+        """Slot index 0..191: weekdays 0..95, weekends 96..191."""
+        lo = self.day(t)
+        s = min(SLOTS - 1, int((t - lo) // SLOT_S))
+        return s + (SLOTS if self.weekday >= 5 else 0)
+
+    def minute(self, t: float) -> int:
+        return int((t - self.day(t)) // 60)
+
+    def hhmm(self, t: float) -> str:
+        return datetime.fromtimestamp(t, self.tz).strftime("%H:%M")
+
+
+@dataclass
+class Baseline:
+    """What was learned about one home: compact, a few hundred bytes of arrays."""
+
+    days: int = 0                                  # full days of history learned from
+    home_thr: array = field(default_factory=lambda: array("H"))   # minutes, 192 slots
+    away_thr: array = field(default_factory=lambda: array("H"))
+    wake_mean: int = -1                            # minute of the day the resident is usually up
+    wake_sd: int = 0
+    daily_acts: int = -1                           # median activity events a day
+    base_w: float = -1.0                           # base electrical load (W)
+    high_load_min: int = -1                        # longest high load seen (minutes)
+    water_min_l: float = -1.0                      # least water used in any `low_hours` window
+    recent: list[int] = field(default_factory=list)   # activity counts of the last full days
+    last_day: float = 0.0                          # local midnight starting the last full day
+
+    @property
+    def learned(self) -> bool:
+        return len(self.home_thr) == 2 * SLOTS
+
+
+@dataclass
+class Tail:
+    """The state at the end of the history, merged into a running monitor."""
+
+    last_act: float | None = None
+    last_room: str = ""
+    last_device: str = ""
+    last_door: float | None = None
+    last_seen: dict[str, float] = field(default_factory=dict)
+    heartbeats: set[str] = field(default_factory=set)
+    last_trigger: dict[str, float] = field(default_factory=dict)
+    first_ts: float | None = None
+
+
+def _defaults(cfg: DetectorConfig) -> tuple[array, array]:
+    d = cfg.inactivity.default_min
+    return array("H", [d] * (2 * SLOTS)), array("H", [max(d, cfg.away.floor_min)] * (2 * SLOTS))
+
+
+def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig
+          ) -> tuple[Baseline, Tail]:
+    clock = LocalClock(tz)
+    pres = Presence(cfg)
+    meters: dict[str, Meter] = {}
+    tail = Tail()
+    intervals: list[tuple[int, float, float]] = []
+    acts: list[float] = []
+    power: list[tuple[float, float]] = []
+    water: list[tuple[float, float]] = []
+    last_t = None
+    for ev in history:
+        t = ev.ts
+        if t > now:
+            break
+        last_t = t
+        if tail.first_ts is None:
+            tail.first_ts = t
+        tail.last_seen[ev.device] = t
+        kind = ev.kind
+        if kind == "heartbeat":
+            tail.heartbeats.add(ev.device)
+            continue
+        if kind in ("water", "power"):
+            m = meters.get(ev.device)
+            if m is None:
+                m = meters[ev.device] = Meter()
+            (water if kind == "water" else power).append((t, ev.value))
+        else:
+            m = None
+        c = classify(kind, ev.value, t, m, cfg)
+        if c == 0:
+            continue
+        if kind == "motion":
+            tail.last_trigger[ev.device] = t
+        ctx0, ref0 = pres.context(), pres.reference()
+        if c == ACT:
+            if pres.act(t, ev.room, ev.device):
+                acts.append(t)
+        elif c == DOOR:
+            pres.door(t)
+        ref1 = pres.reference()
+        if ref0 is not None and (pres.context() != ctx0 or ref1 != ref0):
+            intervals.append((ctx0, ref0, t))
+    tail.last_act, tail.last_room, tail.last_device = pres.last_act, pres.last_room, pres.last_device
+    tail.last_door = pres.last_door
+    base = Baseline()
+    if last_t is None or tail.first_ts is None:
+        base.home_thr, base.away_thr = _defaults(cfg)
+        return base, tail
+    # full local days between the first and the last event
+    d0 = clock.day(tail.first_ts)
+    if d0 < tail.first_ts:
+        d0 = clock.hi
+    starts: list[float] = []
+    weekend: list[bool] = []
+    d = d0
+    while True:
+        clock.day(d)
+        if clock.hi > last_t:
+            break
+        starts.append(d)
+        weekend.append(clock.weekday >= 5)
+        d = clock.hi
+    n = len(starts)
+    if n > cfg.inactivity.learn_days:
+        cut = n - cfg.inactivity.learn_days
+        starts, weekend, n = starts[cut:], weekend[cut:], cfg.inactivity.learn_days
+    if n == 0:
+        base.home_thr, base.away_thr = _defaults(cfg)
+        return base, tail
+    index = {s: i for i, s in enumerate(starts)}
+    lo_t, hi_t = starts[0], starts[-1] + DAY_S + 7200
+    v = [array("f", bytes(4 * n * SLOTS)), array("f", bytes(4 * n * SLOTS))]
+    valid = [True] * n
+    for ctx, a, e in intervals:
+        if e <= lo_t or a >= hi_t:
+            continue
+        if e - a > DAY_S:
+            i0, i1 = index.get(clock.day(max(a, lo_t))), index.get(clock.day(min(e, starts[-1])))
+            if i0 is not None and i1 is not None:
+                for i in range(i0, i1 + 1):
+                    valid[i] = False
+            continue
+        arr = v[ctx]
+        t = max(a, lo_t)
+        while t < e:
+            day = clock.day(t)
+            i = index.get(day)
+            if i is None:
+                t = clock.hi
+                if t >= hi_t:
+                    break
+                continue
+            s = min(SLOTS - 1, int((t - day) // SLOT_S))
+            end = min(e, day + (s + 1) * SLOT_S if s < SLOTS - 1 else clock.hi)
+            k = i * SLOTS + s
+            val = (end - a) / 60.0
+            if val > arr[k]:
+                arr[k] = val
+            t = end
+    good = [i for i in range(n) if valid[i]]
+    base.days = len(good)
+    if base.days < cfg.inactivity.min_days:
+        base.home_thr, base.away_thr = _defaults(cfg)
+        return base, tail
+    sens = cfg.sensitivity
+    w = cfg.inactivity.window_min // 15
+    thr = []
+    for ctx, floor, cap in ((HOME, cfg.inactivity.floor_min, cfg.inactivity.cap_min),
+                            (AWAY, cfg.away.floor_min, cfg.away.cap_min)):
+        arr = v[ctx]
+        out = array("H", [0] * (2 * SLOTS))
+        for we in (False, True):
+            days = [i for i in good if weekend[i] == we]
+            if len(days) < 3:
+                days = good
+            for s in range(SLOTS):
+                u = 0.0
+                for i in days:
+                    k0 = max(0, i * SLOTS + s - w)
+                    k1 = min(n * SLOTS, i * SLOTS + s + w + 1)
+                    x = max(arr[k0:k1])
+                    if x > u:
+                        u = x
+                t_min = u * (1 + cfg.inactivity.margin / sens) + cfg.inactivity.slack_min / sens
+                out[s + (SLOTS if we else 0)] = int(min(cap, max(floor, t_min)))
+        thr.append(out)
+    base.home_thr, base.away_thr = thr
+    # when the resident is usually up: end of the night's long stillness
+    wakes = []
+    for ctx, a, e in intervals:
+        if ctx == HOME and e - a >= 3 * 3600 and e - a <= DAY_S:
+            day = clock.day(e)
+            if day in index and valid[index[day]]:
+                m = (e - day) / 60
+                if 180 <= m < 780:
+                    wakes.append((index[day], e - a, m))
+    best: dict[int, tuple[float, float]] = {}
+    for i, dur, m in wakes:
+        if i not in best or dur > best[i][0]:
+            best[i] = (dur, m)
+    if len(best) >= 3:
+        ms = [m for _, m in best.values()]
+        mean = sum(ms) / len(ms)
+        base.wake_mean = int(mean)
+        base.wake_sd = int(max(10.0, (sum((x - mean) ** 2 for x in ms) / len(ms)) ** 0.5))
+    # activity a day
+    counts = [0] * n
+    for t in acts:
+        i = index.get(clock.day(t)) if lo_t <= t < hi_t else None
+        if i is not None:
+            counts[i] += 1
+    cs = [counts[i] for i in good]
+    base.daily_acts = int(median(cs)) if cs else -1
+    base.recent = counts[-cfg.decline.days:]
+    base.last_day = starts[-1]
+    _learn_power(base, power, cfg)
+    _learn_water(base, water, starts[good[0]], starts[good[-1]] + DAY_S, cfg)
+    return base, tail
+
+
+def _learn_power(base: Baseline, power: list[tuple[float, float]], cfg: DetectorConfig) -> None:
+    if len(power) < 60:
+        return
+    vals = sorted(p for _, p in power)
+    base.base_w = vals[len(vals) // 10]
+    limit = base.base_w + cfg.power.high_w
+    longest, start = 0.0, None
+    for t, p in power:
+        if p > limit:
+            if start is None:
+                start = t
+        elif start is not None:
+            longest = max(longest, t - start)
+            start = None
+    base.high_load_min = int(longest // 60)
+
+
+def _learn_water(base: Baseline, water: list[tuple[float, float]], lo: float, hi: float,
+                 cfg: DetectorConfig) -> None:
+    window = cfg.water.low_hours * 3600
+    pts = [(t, v) for t, v in water if lo <= t < hi]
+    if len(pts) < 2 or pts[-1][0] - pts[0][0] < window:
+        return
+    least = float("inf")
+    j = 0
+    for i in range(len(pts)):
+        t, v = pts[i]
+        while pts[j][0] < t - window:
+            j += 1
+        if t - pts[0][0] >= window:
+            least = min(least, v - pts[j][1])
+    base.water_min_l = least if least != float("inf") else -1.0

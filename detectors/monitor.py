@@ -1,0 +1,587 @@
+"""HomeMonitor: one home's detectors, fed events and time, answering with Findings.
+
+Pure and deterministic: the same events and the same `now`s give the same
+findings; nothing reads the wall clock. The live service and the evaluation
+harness drive the same class.
+
+- observe(ev): first lets time run up to ev.ts (deadlines that passed before
+  the event fire, stamped with their own time), then applies the event.
+- advance(now): fires every deadline <= now.
+- next_deadline(): the earliest time advance() could return a finding.
+- learn(history, now): re-learns the baselines (detectors/baseline.py) and
+  merges the end state of the history (last activity, last door, devices'
+  last messages), so that a new monitor after a restart knows a stillness
+  that began long before the replayed day.
+
+A finding kind is opened once and cleared once; `open_findings()` lists what
+holds now. Device-level kinds are keyed by kind and device.
+"""
+
+from __future__ import annotations
+
+from array import array
+from typing import Iterable
+
+from detectors import texts
+from detectors.activity import ACT, AWAY, DOOR, HOME, Meter, Presence, classify
+from detectors.baseline import DAY_S, SLOT_S, SLOTS, Baseline, LocalClock, Tail, learn
+from detectors.config import DetectorConfig
+from detectors.events import Event, Finding, HomeInfo, Severity
+
+IMMEDIATE = {"smoke": "smoke", "gas": "gas", "leak": "leak"}
+_WATCHED_DEAD = frozenset({"motion"})
+_NEVER = float("inf")
+
+
+class _Dev:
+    __slots__ = ("last_seen", "hb_s", "last_trigger", "kind", "battery")
+
+    def __init__(self, kind: str, hb_s: int) -> None:
+        self.last_seen = 0.0
+        self.hb_s = hb_s            # heartbeat period; 0 until a heartbeat is seen (not watched)
+        self.last_trigger = 0.0     # PIRs: last detection
+        self.kind = kind
+        self.battery = -1.0
+
+
+class HomeMonitor:
+    __slots__ = ("home", "cfg", "clock", "base", "pres", "meters", "devs", "open", "explicit",
+                 "door_open_since", "last_water", "last_power_edge", "water_ring",
+                 "left_home_at", "day_lo", "day_count", "recent", "last_day", "silent_since",
+                 "still_cache", "pre_at", "last_ts", "_dl", "started")
+
+    def __init__(self, home: HomeInfo, config: DetectorConfig) -> None:
+        self.home = home
+        self.cfg = config
+        self.clock = LocalClock(home.tz)
+        self.base = Baseline()
+        self.base.home_thr = array("H", [config.inactivity.default_min] * (2 * SLOTS))
+        self.base.away_thr = array("H", [max(config.inactivity.default_min,
+                                             config.away.floor_min)] * (2 * SLOTS))
+        self.pres = Presence(config)
+        self.meters: dict[str, Meter] = {}
+        self.devs: dict[str, _Dev] = {}
+        for d in home.devices:
+            self.devs[d.uid] = _Dev(d.kind, 0)
+        self.open: dict[str, Finding] = {}
+        self.explicit: tuple[float, float | None, str] | None = None
+        self.door_open_since: float | None = None
+        self.last_water: float | None = None      # last time water started to flow
+        self.last_power_edge: float | None = None
+        self.water_ring = array("d")              # (t, total) pairs about an hour apart
+        self.left_home_at: float | None = None    # last time the resident was away
+        self.day_lo = 0.0
+        self.day_count = 0
+        self.recent = array("H")
+        self.last_day = 0.0
+        self.silent_since: float | None = None
+        self.still_cache: tuple[float, int, int, float] | None = None
+        self.pre_at: float | None = None          # pre-alarm raised at (waiting for the button)
+        self.last_ts = 0.0
+        self._dl: float | None = None
+        self.started: float | None = None
+
+    # -- learning --------------------------------------------------------------------------
+    def learn(self, history: Iterable[Event], now: float) -> None:
+        base, tail = learn(history, now, self.home.tz, self.cfg)
+        self.base = base
+        self._merge(tail)
+        if base.last_day > self.last_day:
+            self.recent = array("H", [min(65535, c) for c in base.recent])
+            self.last_day = base.last_day
+        self.still_cache = None
+        self._dl = None
+
+    def _merge(self, tail: Tail) -> None:
+        p = self.pres
+        if tail.last_act is not None and (p.last_act is None or tail.last_act > p.last_act):
+            p.last_act, p.last_room, p.last_device = tail.last_act, tail.last_room, tail.last_device
+        if tail.last_door is not None and (p.last_door is None or tail.last_door > p.last_door):
+            p.last_door = tail.last_door
+        for uid, t in tail.last_seen.items():
+            d = self._dev(uid)
+            d.last_seen = max(d.last_seen, t)
+            if uid in tail.heartbeats and not d.hb_s:
+                d.hb_s = self._hb_period(uid)
+        for uid, t in tail.last_trigger.items():
+            d = self._dev(uid)
+            d.last_trigger = max(d.last_trigger, t)
+        if tail.first_ts is not None and (self.started is None or tail.first_ts < self.started):
+            self.started = tail.first_ts
+
+    def _hb_period(self, uid: str) -> int:
+        for d in self.home.devices:
+            if d.uid == uid:
+                return d.heartbeat_s
+        return 900
+
+    def _dev(self, uid: str) -> _Dev:
+        d = self.devs.get(uid)
+        if d is None:
+            d = self.devs[uid] = _Dev("", 0)
+        return d
+
+    # -- away --------------------------------------------------------------------------------
+    def set_away(self, start: float, end: float | None, reason: str) -> None:
+        self.explicit = (start, end, reason)
+        self.still_cache = None
+        self._dl = None
+
+    def clear_away(self, now: float) -> list[Finding]:
+        self.explicit = None
+        self.still_cache = None
+        self._dl = None
+        return self._clear("not_back", now, "away_cleared")
+
+    def _explicit_at(self, t: float) -> bool:
+        e = self.explicit
+        return e is not None and e[0] <= t and (e[1] is None or t < e[1])
+
+    # -- findings ----------------------------------------------------------------------------
+    def open_findings(self) -> list[Finding]:
+        return sorted(self.open.values(), key=lambda f: (f.at, f.kind, f.device or ""))
+
+    def _open(self, kind: str, at: float, severity: Severity, since: float | None = None,
+              device: str | None = None, **evidence: object) -> list[Finding]:
+        if not self.cfg.on(kind) and kind != "prealarm":
+            return []
+        key = f"{kind}:{device}" if device else kind
+        if key in self.open:
+            return []
+        ev = {k: v for k, v in evidence.items() if v is not None}
+        f = Finding(kind, "open", at, severity, since, device, ev,
+                    texts.render(kind, "open", ev))
+        self.open[key] = f
+        self._dl = None
+        return [f]
+
+    def _clear(self, kind: str, at: float, reason: str, device: str | None = None,
+               **evidence: object) -> list[Finding]:
+        key = f"{kind}:{device}" if device else kind
+        f = self.open.pop(key, None)
+        if f is None:
+            return []
+        ev = {"reason": reason, "at_time": self.clock.hhmm(at),
+              **{k: v for k, v in evidence.items() if v is not None}}
+        self._dl = None
+        return [Finding(kind, "clear", at, f.severity, f.since, device, ev,
+                        texts.render(kind, "clear", ev))]
+
+    def _hm(self, t: float | None) -> str | None:
+        return None if t is None else self.clock.hhmm(t)
+
+    # -- events --------------------------------------------------------------------------------
+    def observe(self, ev: Event) -> list[Finding]:
+        t = ev.ts
+        out = self._advance(t, strict=True) if t > self.last_ts else []
+        if t > self.last_ts:
+            self.last_ts = t
+        if self.started is None:
+            self.started = t
+        self._dl = None
+        kind = ev.kind
+        d = self._dev(ev.device)
+        if not d.kind:
+            d.kind = kind if kind != "heartbeat" else ""
+        was_silent = self.silent_since is not None
+        d.last_seen = max(d.last_seen, t)
+        if was_silent:
+            out += self._clear("home_silent", t, "devices_back", silent_min=int(
+                (t - self.silent_since) // 60))
+            # we lost sight of the home: stillness is counted from when it came back
+            if self.pres.last_act is not None and self.pres.context() == HOME:
+                self.pres.last_act = max(self.pres.last_act, t)
+            self.silent_since = None
+            self.still_cache = None
+        if f"device_offline:{ev.device}" in self.open:
+            out += self._clear("device_offline", t, "device_back", device=ev.device)
+        if kind == "heartbeat":
+            if not d.hb_s:
+                d.hb_s = self._hb_period(ev.device)
+            return out + self._battery(ev, d)
+        imm = IMMEDIATE.get(kind)
+        if imm is not None:
+            if ev.value >= 1:
+                return out + self._open(imm, t, "critical", t, ev.device, room=ev.room)
+            return out + self._clear(imm, t, "alarm_reset", device=ev.device)
+        meter = None
+        if kind == "water" or kind == "power":
+            meter = self.meters.get(ev.device)
+            if meter is None:
+                meter = self.meters[ev.device] = Meter()
+        c = classify(kind, ev.value, t, meter, self.cfg)
+        if kind == "water":
+            out += self._water(ev, meter, c)
+        elif kind == "power":
+            out += self._power(ev, meter, c)
+        if kind == "button" and ev.value >= 1:
+            if self.pre_at is not None:
+                out += self._clear("prealarm", t, "cancelled_by_resident")
+                self.pre_at = None
+            else:
+                out += self._open("button", t, "critical", t, ev.device, room=ev.room)
+        if c == 0:
+            return out
+        if kind == "motion":
+            d.last_trigger = t
+            if f"sensor_dead:{ev.device}" in self.open:
+                out += self._clear("sensor_dead", t, "triggered", device=ev.device)
+        ctx0 = self.pres.context()
+        if c == DOOR:
+            out += self._door(ev)
+        elif self.pres.act(t, ev.room, ev.device):
+            self.day_count += 1
+            out += self._moved(t, ev, ctx0)
+        self.still_cache = None
+        return out
+
+    def _moved(self, t: float, ev: Event, ctx0: int) -> list[Finding]:
+        out: list[Finding] = []
+        room = ev.room
+        if self.pre_at is not None:
+            out += self._clear("prealarm", t, "moved", room=room)
+            self.pre_at = None
+        out += self._clear("inactivity", t, "moved", room=room)
+        if ctx0 == AWAY:
+            self.left_home_at = t
+            out += self._clear("not_back", t, "back_home", room=room)
+            out += self._clear("night_wandering", t, "back_home", room=room)
+        e = self.explicit
+        if e is not None and t > e[0] + 1800 and (e[1] is None or t < e[1] + DAY_S):
+            # somebody is at home again: the explicit away is over
+            self.explicit = None
+            out += self._clear("not_back", t, "back_home", room=room)
+        return out
+
+    def _door(self, ev: Event) -> list[Finding]:
+        t = ev.ts
+        out: list[Finding] = []
+        if self.pres.context() == HOME and self.pres.last_act is not None:
+            self.left_home_at = t
+        self.pres.door(t)
+        if ev.value >= 1:
+            if self.door_open_since is None:
+                self.door_open_since = t
+            c = self.cfg.doors
+            m = self.clock.minute(t) // 60
+            night = (c.night_from <= m or m < c.night_to) if c.night_from > c.night_to \
+                else c.night_from <= m < c.night_to
+            if night:
+                out += self._open("night_wandering", t, "high", t, ev.device,
+                                  at_time=self._hm(t))
+        else:
+            if self.door_open_since is not None:
+                out += self._clear("door_left_open", t, "closed",
+                                   open_min=int((t - self.door_open_since) // 60))
+            self.door_open_since = None
+        return out
+
+    def _battery(self, ev: Event, d: _Dev) -> list[Finding]:
+        v = ev.value
+        d.battery = v
+        lim = self.cfg.devices.battery_pct
+        if v < lim:
+            return self._open("battery_low", ev.ts, "low", ev.ts, ev.device, battery_pct=round(v),
+                              limit_pct=lim)
+        if v >= lim + 5:
+            return self._clear("battery_low", ev.ts, "battery_replaced", device=ev.device,
+                               battery_pct=round(v))
+        return []
+
+    def _water(self, ev: Event, m: Meter, c: int) -> list[Finding]:
+        t, cfg = ev.ts, self.cfg.water
+        out: list[Finding] = []
+        if c == ACT:
+            self.last_water = t
+            out += self._clear("no_water", t, "water_used")
+        if m.flowing:
+            run = t - m.run_start
+            if run >= cfg.running_min * 60:
+                out += self._open("water_running", t, "high", m.run_start, ev.device,
+                                  running_min=int(run // 60), since_time=self._hm(m.run_start))
+        else:
+            out += self._clear("water_running", t, "stopped", device=ev.device)
+        # no_water: hourly samples of the total over `low_hours`
+        ring = self.water_ring
+        if not ring or t - ring[-2] >= 3600:
+            ring.extend((t, ev.value))
+            keep = 2 * (cfg.low_hours + 2)
+            if len(ring) > keep:
+                del ring[:len(ring) - keep]
+        window = cfg.low_hours * 3600
+        old = None
+        for i in range(len(ring) - 2, -1, -2):
+            if t - ring[i] >= window:
+                old = i
+                break
+        if old is not None and self.pres.context() == HOME and not self._explicit_at(t):
+            since = ring[old]
+            if (self.left_home_at is None or self.left_home_at < since) and \
+                    (self.explicit is None or (self.explicit[1] or _NEVER) < since):
+                used = ev.value - ring[old + 1]
+                lim = cfg.low_litres
+                if self.base.water_min_l >= 0:
+                    lim = min(lim, 0.5 * self.base.water_min_l)
+                if used < lim:
+                    out += self._open("no_water", t, "medium", self.last_water, ev.device,
+                                      litres=round(used, 1), hours=cfg.low_hours,
+                                      limit_l=round(lim, 1), last_water=self._hm(self.last_water))
+        return out
+
+    def _power(self, ev: Event, m: Meter, c: int) -> list[Finding]:
+        t, cfg = ev.ts, self.cfg.power
+        out: list[Finding] = []
+        if c == ACT:
+            self.last_power_edge = t
+            out += self._clear("power_flat", t, "switched_on")
+        base_w = self.base.base_w if self.base.base_w >= 0 else 100.0
+        if ev.value > base_w + cfg.high_w:
+            if not m.high_start:
+                m.high_start = t
+            usual = self.base.high_load_min
+            lim = (max(cfg.high_floor_min, cfg.high_factor * usual) if usual >= 0
+                   else 2 * cfg.high_floor_min)
+            run = t - m.high_start
+            if run >= lim * 60:
+                out += self._open("power_high", t, "high", m.high_start, ev.device,
+                                  watts=round(ev.value), running_min=int(run // 60),
+                                  usual_max_min=usual if usual >= 0 else None,
+                                  since_time=self._hm(m.high_start))
+        else:
+            m.high_start = 0.0
+            out += self._clear("power_high", t, "load_off", device=ev.device)
+        return out
+
+    # -- time ----------------------------------------------------------------------------------
+    def _still(self) -> tuple[int, float, float] | None:
+        """(context, reference, deadline) of the stillness / absence alarm."""
+        p = self.pres
+        ref = p.reference()
+        if ref is None:
+            return None
+        ctx = p.context()
+        c = self.still_cache
+        if c is not None and c[0] == ref and c[1] == ctx:
+            return ctx, ref, c[3]
+        arr = self.base.home_thr if ctx == HOME else self.base.away_thr
+        clock = self.clock
+        t = ref
+        dl = _NEVER
+        for _ in range(4 * SLOTS):
+            lo = clock.day(t)
+            s = min(SLOTS - 1, int((t - lo) // SLOT_S))
+            end = lo + (s + 1) * SLOT_S if s < SLOTS - 1 else clock.hi
+            d = ref + arr[s + (SLOTS if clock.weekday >= 5 else 0)] * 60
+            if d < end:
+                dl = max(t, d)
+                break
+            t = end
+        self.still_cache = (ref, ctx, 0, dl)
+        return ctx, ref, dl
+
+    def _deadlines(self) -> list[tuple[float, str]]:
+        out: list[tuple[float, str]] = []
+        cfg = self.cfg
+        st = self._still()
+        if st is not None and self.silent_since is None:
+            ctx, ref, dl = st
+            if ctx == HOME and "inactivity" not in self.open and cfg.on("inactivity"):
+                if self.pre_at is not None:
+                    out.append((self.pre_at + cfg.prealarm.minutes * 60, "inactivity"))
+                else:
+                    out.append((dl, "still"))
+            elif ctx == AWAY and "not_back" not in self.open and cfg.on("not_back"):
+                out.append((dl, "not_back"))
+        e = self.explicit
+        if e is not None and e[1] is not None and "not_back" not in self.open and \
+                cfg.on("not_back"):
+            out.append((e[1] + cfg.away.explicit_grace_min * 60, "not_back_explicit"))
+        if self.door_open_since is not None and "door_left_open" not in self.open and \
+                cfg.on("door_left_open"):
+            out.append((self.door_open_since + cfg.doors.open_min * 60, "door"))
+        if self.last_power_edge is not None and "power_flat" not in self.open and \
+                cfg.on("power_flat"):
+            out.append((self.last_power_edge + cfg.power.flat_hours * 3600, "power_flat"))
+        latest = 0.0
+        watched = False
+        offline = cfg.on("device_offline") and self.silent_since is None
+        k = cfg.devices.missed_heartbeats
+        for uid, d in self.devs.items():
+            if d.last_seen > latest:
+                latest = d.last_seen
+            if d.hb_s:
+                watched = True
+                if offline and d.last_seen and f"device_offline:{uid}" not in self.open:
+                    out.append((d.last_seen + k * d.hb_s, "offline"))
+        if watched and self.silent_since is None:
+            out.append((latest + cfg.devices.silent_min * 60, "silent"))
+        if self.started is not None:
+            self.clock.day(max(self.day_lo, self.started))
+            out.append((self.clock.hi, "day"))
+        return out
+
+    def next_deadline(self) -> float | None:
+        if self._dl is None:
+            dls = self._deadlines()
+            self._dl = min((d for d, _ in dls), default=_NEVER)
+        return None if self._dl == _NEVER else self._dl
+
+    def advance(self, now: float) -> list[Finding]:
+        return self._advance(now, strict=False)
+
+    def _advance(self, now: float, strict: bool) -> list[Finding]:
+        out: list[Finding] = []
+        for _ in range(1000):
+            dl = self.next_deadline()
+            if dl is None or dl > now or (strict and dl == now):
+                break
+            due = sorted(x for x in self._deadlines() if x[0] == dl)
+            for t, what in due:
+                out += self._fire(t, what)
+            self._dl = None
+        if now > self.last_ts:
+            self.last_ts = now
+        return out
+
+    def _fire(self, t: float, what: str) -> list[Finding]:
+        cfg = self.cfg
+        if what == "still":
+            e = self.explicit
+            if self._explicit_at(t) or (e is not None and e[0] >= (self.pres.last_act or 0)):
+                return self._recheck_later(t)
+            if cfg.prealarm.minutes and cfg.on("inactivity"):
+                self.pre_at = t
+                self._dl = None
+                return self._open("prealarm", t, "low", self.pres.last_act,
+                                  minutes=cfg.prealarm.minutes, **self._still_evidence(t))
+            return self._inactivity(t)
+        if what == "inactivity":
+            self.pre_at = None
+            self.open.pop("prealarm", None)
+            if self._explicit_at(t):
+                return []
+            return self._inactivity(t)
+        if what == "not_back":
+            if self.explicit is not None:
+                return self._recheck_later(t)
+            p = self.pres
+            arr = self.base.away_thr
+            return self._open("not_back", t, "high", p.last_door,
+                              left_at=self._hm(p.last_door), away_min=int((t - p.last_door) // 60),
+                              usual_max_min=arr[self.clock.slot(t)], learned=self.base.learned)
+        if what == "not_back_explicit":
+            e = self.explicit
+            assert e is not None and e[1] is not None
+            return self._open("not_back", t, "high", e[0], reason=e[2],
+                              expected_back=self._hm(e[1]),
+                              grace_min=cfg.away.explicit_grace_min)
+        if what == "door":
+            return self._open("door_left_open", t, "medium", self.door_open_since,
+                              since_time=self._hm(self.door_open_since),
+                              open_min=int((t - (self.door_open_since or t)) // 60))
+        if what == "power_flat":
+            if self._explicit_at(t) or self.pres.context() == AWAY:
+                self.last_power_edge = t   # look again a full period later
+                return []
+            return self._open("power_flat", t, "medium", self.last_power_edge,
+                              hours=cfg.power.flat_hours, last_switch=self._hm(self.last_power_edge))
+        if what == "offline":
+            return self._offline(t)
+        if what == "silent":
+            latest = max(d.last_seen for d in self.devs.values())
+            self.silent_since = latest
+            self._dl = None
+            # device_offline findings are superseded by the whole home being silent
+            return self._open("home_silent", t, "high", latest, since_time=self._hm(latest),
+                              devices=len(self.devs))
+        if what == "day":
+            return self._day(t)
+        return []
+
+    def _recheck_later(self, t: float) -> list[Finding]:
+        # explicit away: inactivity is not raised; look again when it ends
+        e = self.explicit
+        assert e is not None
+        again = e[1] if e[1] is not None and e[1] > t and e[0] < (self.pres.last_act or 0) \
+            else _NEVER
+        self.still_cache = (self.pres.reference() or t, self.pres.context(), 0, again)
+        self._dl = None
+        return []
+
+    def _still_evidence(self, t: float) -> dict[str, object]:
+        p = self.pres
+        b = self.base
+        slot = self.clock.slot(t)
+        ev: dict[str, object] = {
+            "last_activity": self._hm(p.last_act), "last_room": p.last_room,
+            "last_device": p.last_device, "still_min": int((t - (p.last_act or t)) // 60),
+            "threshold_min": b.home_thr[slot], "learned": b.learned, "days_learned": b.days}
+        if b.wake_mean >= 0:
+            ev["usual_up"] = f"{b.wake_mean // 60:02d}:{b.wake_mean % 60:02d}"
+            ev["usual_up_sd_min"] = b.wake_sd
+        if self.last_water is not None:
+            ev["last_water"] = self._hm(self.last_water)
+        return ev
+
+    def _inactivity(self, t: float) -> list[Finding]:
+        ev = self._still_evidence(t)
+        p = self.pres
+        collapse = p.last_room not in ("bedroom",) or (
+            self.base.wake_mean >= 0 and
+            self.clock.minute(t) > self.base.wake_mean + 3 * self.base.wake_sd + 60)
+        return self._open("inactivity", t, "critical" if collapse else "high", p.last_act, **ev)
+
+    def _offline(self, t: float) -> list[Finding]:
+        out: list[Finding] = []
+        k = self.cfg.devices.missed_heartbeats
+        others = 0
+        for uid, d in self.devs.items():
+            if d.hb_s and d.last_seen and t - d.last_seen < k * d.hb_s:
+                others += 1
+        for uid, d in self.devs.items():
+            if d.hb_s and d.last_seen and d.last_seen + k * d.hb_s <= t:
+                out += self._open("device_offline", d.last_seen + k * d.hb_s, "medium",
+                                  d.last_seen, uid, last_seen=self._hm(d.last_seen),
+                                  missed_heartbeats=k, others_reporting=others)
+        return out
+
+    def _day(self, t: float) -> list[Finding]:
+        """Local midnight: close the day's count, check decline and silent PIRs."""
+        out: list[Finding] = []
+        clock = self.clock
+        day = clock.day(t - 1)
+        if day > self.last_day:
+            if self.day_lo == day:
+                self.recent.append(min(65535, self.day_count))
+                n = self.cfg.decline.days
+                if len(self.recent) > n:
+                    del self.recent[:len(self.recent) - n]
+            self.last_day = day
+        self.day_lo = clock.day(t)
+        self.day_count = 0
+        out += self._decline(t)
+        dead = self.cfg.devices.dead_days * DAY_S
+        p = self.pres
+        for uid, d in self.devs.items():
+            if d.kind in _WATCHED_DEAD and d.last_trigger and t - d.last_trigger >= dead and \
+                    p.last_act is not None and t - p.last_act < DAY_S and p.last_device != uid \
+                    and not self._explicit_at(t):
+                out += self._open("sensor_dead", t, "low", d.last_trigger, uid,
+                                  last_trigger=clock.hhmm(d.last_trigger),
+                                  days=int((t - d.last_trigger) // DAY_S))
+        self._dl = None
+        return out
+
+    def _decline(self, t: float) -> list[Finding]:
+        usual = self.base.daily_acts
+        n = self.cfg.decline.days
+        if usual < 20 or len(self.recent) < n:
+            return []
+        mean = sum(self.recent[-n:]) / n
+        if mean < self.cfg.decline.fraction * usual:
+            return self._open("activity_decline", t, "low", None, days=n,
+                              mean_per_day=round(mean), usual_per_day=usual)
+        if mean >= 0.8 * usual:
+            return self._clear("activity_decline", t, "recovered", mean_per_day=round(mean),
+                               usual_per_day=usual)
+        return []
