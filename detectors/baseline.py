@@ -128,11 +128,13 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig
         t = ev.ts
         if t > now:
             break
+        kind = ev.kind
+        if kind == "energy" or kind == "temperature":
+            continue
         last_t = t
         if tail.first_ts is None:
             tail.first_ts = t
         tail.last_seen[ev.device] = t
-        kind = ev.kind
         if kind == "heartbeat":
             tail.heartbeats.add(ev.device)
             continue
