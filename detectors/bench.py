@@ -1,0 +1,180 @@
+"""`anju bench detect`: deadline lag and memory of the live detector service at scale.
+
+On a fresh embedded stack in a temporary directory: N homes (three sensors
+each) are provisioned in bulk, the detector service starts and rebuilds all
+of them from the database, then every home gets one motion reading timed so
+that its inactivity deadline falls due during the next `--seconds` seconds
+of wall-clock time. The service runs in this process; the figures are how
+late each deadline was handled (deadline_lag_*), the process's peak RSS, and
+the start-up time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import random
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+from anju import db
+from anju.embedded import Stack
+from detectors.events import DeviceInfo, Event, HomeInfo
+
+DEVICES = (("motion", "bedroom"), ("motion", "kitchen"), ("door", "entrance"))
+
+
+def _provision(url: str, n: int) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO communities (code, name) VALUES ('bench', 'bench')")
+        conn.execute(
+            "INSERT INTO homes (code, community_id, resident_name, tz)"
+            " SELECT 'b' || i, (SELECT id FROM communities WHERE code = 'bench'), 'r',"
+            " 'Asia/Shanghai' FROM generate_series(1, %s) i", (n,))
+        for j, (kind, room) in enumerate(DEVICES):
+            conn.execute(
+                "INSERT INTO devices (uid, home_id, kind, room)"
+                " SELECT code || '-' || %s, id, %s, %s FROM homes", (j, kind, room))
+        conn.commit()
+
+
+def _start_times(n: int, window_start: float, seconds: float, rnd: random.Random) -> list[float]:
+    """For each home, when its one reading must be, so its deadline falls in the window.
+
+    Every bench home has the same sensors and no history, so one probe
+    monitor (the same code the service runs) answers for all of them.
+    """
+    from detectors.config import merge
+    from detectors.monitor import HomeMonitor
+
+    info = HomeInfo("probe", "Asia/Shanghai", tuple(DeviceInfo(f"p-{j}", k, r)
+                                                    for j, (k, r) in enumerate(DEVICES)))
+    cache: dict[int, float] = {}
+
+    def delay(t0: float) -> float:
+        key = int(t0 // 60)
+        if key not in cache:
+            m = HomeMonitor(info, merge({}, {}))
+            m.learn([], t0)
+            m.observe(Event(key * 60.0, "p-0", "motion", 1.0, "bedroom"))
+            d = m.next_deadline()
+            if d is None:
+                raise SystemExit("the detectors set no deadline after motion: nothing to measure")
+            cache[key] = d - key * 60.0
+        return cache[key]
+
+    out = []
+    for _ in range(n):
+        target = window_start + rnd.uniform(0, seconds)
+        t0 = target - delay(target)
+        for _ in range(3):
+            t0 += target - (t0 + delay(t0))
+        out.append(t0)
+    return out
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from detectors.service import DetectorService
+
+    say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
+    base = Path(tempfile.mkdtemp(prefix="anju-bench-detect-"))
+    os.chmod(base, 0o711)
+    stack = Stack(base / "state")
+    try:
+        stack.up()
+        url = stack.database_url()
+        db.migrate(url)
+        t = time.perf_counter()
+        _provision(url, args.homes)
+        say(f"{args.homes} homes provisioned in {time.perf_counter() - t:.1f} s")
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        service = DetectorService(url, record_lags=True, refresh_s=30)
+        result = asyncio.run(_drive(service, url, args, say))
+        result["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        result["rss_before_service_mb"] = round(rss_before)
+        if args.json:
+            print(json.dumps(result))
+        else:
+            for k, v in result.items():
+                print(f"{k:26} {v}")
+        return 0 if result["deadlines_missed"] == 0 else 1
+    finally:
+        stack.down()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+async def _drive(service, url: str, args: argparse.Namespace, say) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    stop = asyncio.Event()
+    t_start = time.perf_counter()
+    task = asyncio.create_task(service.run(stop))
+    while not service.homes or len(service.homes) < args.homes or not service.ready.is_set():
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.2)
+    # the rebuild has finished once the loop has committed its first pass
+    while service._changed is None:
+        await asyncio.sleep(0.1)
+    startup = time.perf_counter() - t_start
+    say(f"service watching {len(service.homes)} homes after {startup:.1f} s")
+    rnd = random.Random(7)
+    window_start = time.time() + 10
+    starts = _start_times(args.homes, window_start, args.seconds, rnd)
+    service.stats.deadline_lags.clear()
+
+    def feed() -> None:
+        buf = io.StringIO()
+        with psycopg.connect(url) as conn:
+            ids = [r[0] for r in conn.execute(
+                "SELECT d.id FROM devices d JOIN homes h ON h.id = d.home_id"
+                " WHERE d.uid LIKE '%%-0' ORDER BY h.id")]
+            for did, t0 in zip(ids, starts):
+                buf.write(f"{int(t0 * 1e6)}\t0\t1\t{did}\t1\n")
+            with conn.cursor() as cur:
+                cur.execute("CREATE TEMP TABLE s (ts_us bigint, seq bigint, value float8,"
+                            " device_id int, kind smallint)")
+                with cur.copy("COPY s FROM STDIN") as copy:
+                    copy.write(buf.getvalue())
+                cur.execute("INSERT INTO readings (ts, seq, value, device_id, kind)"
+                            " SELECT timestamptz 'epoch' + ts_us * interval '1 microsecond',"
+                            " seq, value, device_id, kind FROM s")
+                for i in range(0, len(ids), 800):
+                    cur.execute("SELECT pg_notify('anju_readings', %s)",
+                                (",".join(map(str, ids[i:i + 800])),))
+            conn.commit()
+
+    await asyncio.to_thread(feed)
+    say(f"one reading per home stored; deadlines fall due over {args.seconds} s")
+    end = window_start + args.seconds + 15
+    while time.time() < end:
+        await asyncio.sleep(1)
+    stop.set()
+    service.wake.set()
+    await asyncio.wait_for(task, 60)
+    lags = service.stats.deadline_lags
+    fired = len(lags)
+    return {
+        "homes": args.homes,
+        "deadlines": fired,
+        "deadlines_missed": max(0, args.homes - fired),
+        "deadline_lag_p50_s": round(_pct(lags, 50), 3),
+        "deadline_lag_p99_s": round(_pct(lags, 99), 3),
+        "deadline_lag_max_s": round(max(lags), 3) if lags else None,
+        "alerts_opened": service.stats.alerts_opened,
+        "startup_s": round(startup, 1),
+    }

@@ -1,0 +1,334 @@
+"""The live detector service (`anju detect`): readings and time in, alerts out.
+
+- On start it rebuilds everything from the database: each home's monitor
+  learns from its stored history, replays the last `replay_s` of events and
+  is advanced to now. A countdown killed mid-way therefore fires on time
+  after a restart, and conditions found again are not alerted twice (an
+  alert is one per home, kind and episode).
+- New readings arrive by LISTEN anju_readings (the ingest notifies the device
+  ids of each committed batch); the service reads them from the readings
+  table after each device's cursor.
+- Time: every home's next deadline sits in one heap; the loop sleeps until
+  the earliest, so 100,000 homes cost nothing while nothing is due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterable
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from anju.contract import Kind
+from detectors import sql
+from detectors.config import ConfigError, merge
+from detectors.events import DeviceInfo, Event, Finding, HomeInfo
+from detectors.monitor import HomeMonitor
+from detectors.scheduler import Deadlines
+
+log = logging.getLogger("anju.detect")
+UTC = timezone.utc
+_KIND_LABEL = {int(k): k.label for k in Kind}
+
+
+def _ts(dt: datetime) -> float:
+    return dt.timestamp()
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+@dataclass
+class Home:
+    id: int
+    code: str
+    tz: str
+    community_id: int
+    monitor: HomeMonitor
+    devices: dict[int, DeviceInfo] = field(default_factory=dict)
+    last_ts: float = 0.0          # newest event observed: older ones are skipped
+    learned_at: float = 0.0
+
+
+@dataclass
+class Stats:
+    events: int = 0
+    findings: int = 0
+    alerts_opened: int = 0
+    alerts_cleared: int = 0
+    deadline_lags: list[float] = field(default_factory=list)
+
+
+class DetectorService:
+    def __init__(self, database_url: str, *, clock: Callable[[], float] = time.time,
+                 replay_s: float = 86400, learn_days: int = 28, relearn_s: float = 86400,
+                 refresh_s: float = 10.0, record_lags: bool = False) -> None:
+        self.database_url = database_url
+        self.clock = clock
+        self.replay_s = replay_s
+        self.learn_days = learn_days
+        self.relearn_s = relearn_s
+        self.refresh_s = refresh_s
+        self.homes: dict[int, Home] = {}
+        self.device_home: dict[int, int] = {}
+        self.device_uid: dict[str, int] = {}
+        self.cursor: dict[int, datetime] = {}     # device id -> newest reading ts read
+        self.seen: dict[int, datetime] = {}       # device id -> last_seen read
+        self.deadlines = Deadlines()
+        self.pending: set[int] = set()
+        self.wake = asyncio.Event()
+        self.stats = Stats()
+        self.record_lags = record_lags
+        self.ready = asyncio.Event()
+        self._settings: dict[tuple[str, int], dict[str, Any]] = {}
+        self._away_seen = 0
+        self._changed: tuple[Any, ...] | None = None
+
+    # -- building monitors -------------------------------------------------
+    def _config(self, home_id: int, community_id: int) -> Any:
+        try:
+            return merge(self._settings.get(("community", community_id), {}),
+                         self._settings.get(("home", home_id), {}))
+        except ConfigError as e:
+            log.error("home %s: detector settings refused (%s); using defaults", home_id, e)
+            return merge({}, {})
+
+    async def _load_registry(self, db: psycopg.AsyncConnection) -> list[int]:
+        """Read homes, devices and settings; returns the ids of homes new or changed."""
+        self._settings = {(scope, sid): s for scope, sid, s in
+                          await (await db.execute(sql.LOAD_SETTINGS)).fetchall()}
+        devices: dict[int, list[tuple[int, DeviceInfo]]] = {}
+        for did, uid, home_id, kind, room, hb, last_seen in \
+                await (await db.execute(sql.LOAD_DEVICES)).fetchall():
+            devices.setdefault(home_id, []).append((did, DeviceInfo(uid, kind, room, hb)))
+            self.device_home[did] = home_id
+            self.device_uid[uid] = did
+        changed = []
+        for hid, code, tz, community_id in await (await db.execute(sql.LOAD_HOMES)).fetchall():
+            devs = dict(devices.get(hid, []))
+            old = self.homes.get(hid)
+            info = HomeInfo(code, tz, tuple(devs.values()))
+            if old is not None and old.devices == devs and old.tz == tz:
+                continue
+            monitor = HomeMonitor(info, self._config(hid, community_id))
+            self.homes[hid] = Home(hid, code, tz, community_id, monitor, devs)
+            changed.append(hid)
+        return changed
+
+    async def _histories(self, db: psycopg.AsyncConnection, hids: list[int], start: float,
+                         end: float) -> dict[int, list[Event]]:
+        """The events of many homes at once (one query per few hundred homes)."""
+        out: dict[int, list[Event]] = {h: [] for h in hids}
+        for i in range(0, len(hids), 500):
+            devs = [d for h in hids[i:i + 500] for d in self.homes[h].devices]
+            cur = await db.execute(sql.HOME_READINGS, (devs, _dt(start), _dt(end)))
+            for ts, did, kind, value in await cur.fetchall():
+                hid = self.device_home[did]
+                dev = self.homes[hid].devices[did]
+                out[hid].append(Event(_ts(ts), dev.uid, _KIND_LABEL[kind], value, dev.room))
+        return out
+
+    async def _rebuild_all(self, db: psycopg.AsyncConnection, hids: list[int], now: float) -> None:
+        for i in range(0, len(hids), 500):
+            chunk = hids[i:i + 500]
+            histories = await self._histories(db, chunk, now - self.learn_days * 86400, now)
+            for hid in chunk:
+                await self._write(db, hid, self._rebuild(hid, histories[hid], now))
+            await db.commit()
+
+    def _rebuild(self, hid: int, history: list[Event], now: float) -> list[Finding]:
+        """Learn from history, replay the recent past, advance to now."""
+        home = self.homes[hid]
+        replay_from = now - self.replay_s
+        # Read on from what this history holds: a reading committed after the
+        # history query is newer than the cursor and is read by the loop.
+        for did in home.devices:
+            self.cursor[did] = _dt(replay_from)
+        for e in history:
+            did = self.device_uid[e.device]
+            if e.ts > self.cursor[did].timestamp():
+                self.cursor[did] = _dt(e.ts)
+        if not home.devices:
+            return []
+        home.monitor.learn([e for e in history if e.ts < replay_from] or history, now)
+        home.learned_at = now
+        findings = []
+        for e in history:
+            if e.ts >= replay_from:
+                findings.extend(home.monitor.observe(e))
+                home.last_ts = e.ts
+        findings.extend(home.monitor.advance(now))
+        self.deadlines.set(hid, home.monitor.next_deadline())
+        return findings
+
+    async def _apply_away(self, db: psycopg.AsyncConnection) -> None:
+        for hid, starts, ends, reason in await (await db.execute(sql.LOAD_AWAY)).fetchall():
+            home = self.homes.get(hid)
+            if home is not None:
+                home.monitor.set_away(_ts(starts), _ts(ends) if ends else None, reason)
+                self.deadlines.set(hid, home.monitor.next_deadline())
+
+    # -- writing alerts ----------------------------------------------------
+    async def _write(self, db: psycopg.AsyncConnection, hid: int,
+                     findings: Iterable[Finding]) -> None:
+        for f in findings:
+            self.stats.findings += 1
+            if f.state == "open":
+                row = await (await db.execute(sql.OPEN_ALERT, (
+                    hid, f.kind, f.severity, self.device_uid.get(f.device or ""), _dt(f.at),
+                    _dt(f.since) if f.since else None, Jsonb(f.evidence),
+                    f.text.get("zh-CN", f.kind), f.text.get("en", f.kind)))).fetchone()
+                if row:
+                    await db.execute(sql.ALERT_EVENT, (row[0], _dt(f.at), "open", None, "open",
+                                                       f.text.get("en")))
+                    await db.execute(sql.NOTIFY_ALERT, (str(row[0]),))
+                    self.stats.alerts_opened += 1
+            else:
+                rows = await (await db.execute(sql.CLEARABLE, (hid, f.kind, _dt(f.at)))).fetchall()
+                reason = f.text.get("en") or str(f.evidence.get("reason", "condition cleared"))
+                for alert_id, state in rows:
+                    await db.execute(sql.CLEAR_ALERT, (_dt(f.at), reason, _dt(f.at), alert_id))
+                    await db.execute(sql.ALERT_EVENT, (alert_id, _dt(f.at), "resolve", state,
+                                                       "resolved", reason))
+                    await db.execute(sql.NOTIFY_ALERT, (str(alert_id),))
+                    self.stats.alerts_cleared += 1
+
+    # -- the loop ----------------------------------------------------------
+    async def _read_new(self, db: psycopg.AsyncConnection) -> dict[int, list[Finding]]:
+        ids = [d for d in self.pending if d in self.device_home]
+        self.pending.clear()
+        if not ids:
+            return {}
+        rows = await (await db.execute(
+            sql.NEW_READINGS, (ids, [self.cursor.get(d, _dt(0)) for d in ids]))).fetchall()
+        seen = await (await db.execute(sql.DEVICES_SEEN, (ids,))).fetchall()
+        events: dict[int, list[Event]] = {}
+        for ts, did, kind, value in rows:
+            hid = self.device_home[did]
+            dev = self.homes[hid].devices.get(did)
+            if dev is None:
+                continue
+            if ts > self.cursor.get(did, _dt(0)):
+                self.cursor[did] = ts
+            events.setdefault(hid, []).append(
+                Event(_ts(ts), dev.uid, _KIND_LABEL[kind], value, dev.room))
+        for did, last_seen, battery in seen:
+            if last_seen is None or last_seen <= self.seen.get(did, _dt(0)):
+                continue
+            self.seen[did] = last_seen
+            hid = self.device_home[did]
+            dev = self.homes[hid].devices.get(did)
+            if dev is not None:
+                # A heartbeat's value is the battery level; NaN when the device has none.
+                events.setdefault(hid, []).append(Event(
+                    _ts(last_seen), dev.uid, "heartbeat",
+                    float("nan") if battery is None else float(battery), dev.room))
+        out: dict[int, list[Finding]] = {}
+        for hid, evs in events.items():
+            home = self.homes[hid]
+            evs.sort(key=lambda e: e.ts)
+            found: list[Finding] = []
+            for e in evs:
+                if e.ts < home.last_ts:
+                    continue  # older than what this home has seen: too late to matter
+                home.last_ts = e.ts
+                found.extend(home.monitor.observe(e))
+                self.stats.events += 1
+            if found:
+                out[hid] = found
+            self.deadlines.set(hid, home.monitor.next_deadline())
+        return out
+
+    def _due(self, now: float) -> dict[int, list[Finding]]:
+        out: dict[int, list[Finding]] = {}
+        for deadline, hid in self.deadlines.pop_due(now):
+            home = self.homes.get(hid)  # type: ignore[call-overload]
+            if home is None:
+                continue
+            if self.record_lags:
+                self.stats.deadline_lags.append(now - deadline)
+            found = home.monitor.advance(now)
+            if found:
+                out[hid] = found  # type: ignore[index]
+            self.deadlines.set(hid, home.monitor.next_deadline())
+        return out
+
+    async def _listen(self, url: str) -> None:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            await conn.execute("LISTEN anju_readings")
+            self.ready.set()
+            async for n in conn.notifies():
+                self.pending.update(int(x) for x in n.payload.split(",") if x)
+                self.wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        listener = asyncio.create_task(self._listen(self.database_url))
+        try:
+            await self._serve(stop, listener)
+        finally:
+            listener.cancel()
+            try:
+                await listener
+            except (asyncio.CancelledError, psycopg.Error):
+                pass
+
+    async def _serve(self, stop: asyncio.Event, listener: asyncio.Task[None]) -> None:
+        async with await psycopg.AsyncConnection.connect(self.database_url) as db:
+            # Listen first, then rebuild: a reading committed in between is
+            # both in the history and notified, and the cursor skips it once.
+            await asyncio.wait({listener, asyncio.ensure_future(self.ready.wait())},
+                               return_when=asyncio.FIRST_COMPLETED)
+            if listener.done():
+                listener.result()
+            now = self.clock()
+            changed = await self._load_registry(db)
+            await self._rebuild_all(db, changed, now)
+            await self._apply_away(db)
+            self._changed = await (await db.execute(sql.CHANGED)).fetchone()
+            await db.commit()
+            log.info("watching %d homes", len(self.homes))
+            next_refresh = time.monotonic() + self.refresh_s
+            while not stop.is_set():
+                nxt = self.deadlines.next()
+                timeout = min(self.refresh_s, max(0.0, (nxt - self.clock())) if nxt else 1e9)
+                self.wake.clear()
+                if not self.pending:
+                    try:
+                        await asyncio.wait_for(self.wake.wait(), timeout)
+                    except asyncio.TimeoutError:
+                        pass
+                if listener.done():
+                    listener.result()  # the LISTEN connection died: fail loudly
+                found = await self._read_new(db)
+                for hid, fs in self._due(self.clock()).items():
+                    found.setdefault(hid, []).extend(fs)
+                for hid, fs in found.items():
+                    await self._write(db, hid, fs)
+                await db.commit()
+                if time.monotonic() >= next_refresh:
+                    await self._refresh(db)
+                    next_refresh = time.monotonic() + self.refresh_s
+
+    async def _refresh(self, db: psycopg.AsyncConnection) -> None:
+        """Pick up new homes, devices, settings and away periods; relearn stale homes."""
+        now = self.clock()
+        changed_now = await (await db.execute(sql.CHANGED)).fetchone()
+        if changed_now != self._changed:
+            self._changed = changed_now
+            await self._rebuild_all(db, await self._load_registry(db), now)
+            await self._apply_away(db)
+        stale = [h.id for h in self.homes.values() if now - h.learned_at > self.relearn_s][:500]
+        if stale:
+            histories = await self._histories(db, stale, now - self.learn_days * 86400, now)
+            for hid in stale:
+                home = self.homes[hid]
+                home.monitor.learn(histories[hid], now)
+                home.learned_at = now
+                self.deadlines.set(hid, home.monitor.next_deadline())
+        await db.commit()

@@ -1,0 +1,72 @@
+"""The detector service's SQL, in one place."""
+
+LOAD_HOMES = """
+SELECT h.id, h.code, h.tz, h.community_id FROM homes h
+"""
+
+LOAD_DEVICES = """
+SELECT d.id, d.uid, d.home_id, d.kind, d.room, d.heartbeat_s, d.last_seen
+FROM devices d WHERE d.active AND d.kind <> 'gateway'
+"""
+
+LOAD_SETTINGS = "SELECT scope, scope_id, settings FROM detector_settings"
+
+LOAD_AWAY = """
+SELECT home_id, starts_at, ends_at, reason FROM home_away
+WHERE ends_at IS NULL OR ends_at > now()
+"""
+
+# History to learn from and recent events to replay, per home.
+HOME_READINGS = """
+SELECT r.ts, r.device_id, r.kind, r.value
+FROM readings r
+WHERE r.device_id = ANY(%s) AND r.ts >= %s AND r.ts <= %s
+ORDER BY r.ts
+"""
+
+# New readings of the devices named in a notification, after each one's cursor.
+NEW_READINGS = """
+SELECT r.ts, r.device_id, r.kind, r.value
+FROM readings r
+JOIN unnest(%s::int[], %s::timestamptz[]) AS c(id, since)
+  ON r.device_id = c.id AND r.ts > c.since
+ORDER BY r.ts
+"""
+
+DEVICES_SEEN = "SELECT id, last_seen, battery_pct FROM devices WHERE id = ANY(%s)"
+
+CHANGED = """
+SELECT (SELECT max(updated_at) FROM devices), (SELECT count(*) FROM homes),
+       (SELECT max(updated_at) FROM detector_settings),
+       (SELECT max(id) FROM home_away)
+"""
+
+# Open an alert unless this episode (or an unresolved alert of this kind) exists.
+OPEN_ALERT = """
+INSERT INTO alerts (home_id, kind, severity, device_id, condition_at, since, evidence,
+                    summary_zh, summary_en)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT DO NOTHING
+RETURNING id
+"""
+
+ALERT_EVENT = """
+INSERT INTO alert_events (alert_id, at, action, from_state, to_state, actor, channel, note)
+VALUES (%s, %s, %s, %s, %s, 'detector', 'system', %s)
+"""
+
+# The condition went away: the unresolved alert of this kind whose episode
+# began no later than the clearing is resolved, the reason kept.
+CLEARABLE = """
+SELECT id, state FROM alerts
+WHERE home_id = %s AND kind = %s AND state <> 'resolved' AND condition_at <= %s
+FOR UPDATE
+"""
+
+CLEAR_ALERT = """
+UPDATE alerts SET state = 'resolved', cleared_at = %s, clear_reason = %s, resolved_at = %s,
+       resolved_by = 'detector', outcome = 'condition_cleared', updated_at = now()
+WHERE id = %s
+"""
+
+NOTIFY_ALERT = "SELECT pg_notify('anju_alerts', %s)"

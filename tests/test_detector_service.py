@@ -1,0 +1,165 @@
+"""The live detector service against the real database (and broker, end to end)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timezone
+
+import psycopg
+
+from detectors.service import DetectorService
+from tests.support import as_device, now_ms, reading, running_worker, wait_until
+
+UTC = timezone.utc
+
+
+def _insert(conn, device_id: int, kind: int, ts: float, value: float, seq: int = 0) -> None:
+    conn.execute("INSERT INTO readings (ts, seq, value, device_id, kind) VALUES (%s,%s,%s,%s,%s)",
+                 (datetime.fromtimestamp(ts, UTC), seq, value, device_id, kind))
+
+
+def _alerts(conn, home: str) -> list[tuple]:
+    return conn.execute(
+        "SELECT a.kind, a.state, a.condition_at, a.evidence, a.summary_zh, a.summary_en,"
+        " a.clear_reason FROM alerts a JOIN homes h ON h.id = a.home_id WHERE h.code = %s"
+        " ORDER BY a.id", (home,)).fetchall()
+
+
+class Service:
+    """A detector service in this event loop, on a clock the test moves."""
+
+    def __init__(self, db_url: str, now: float | None = None) -> None:
+        self.now = now
+        clock = time.time if now is None else (lambda: self.now)
+        self.svc = DetectorService(db_url, clock=clock, refresh_s=0.5)
+        self.stop = asyncio.Event()
+        self.task = asyncio.create_task(self.svc.run(self.stop))
+
+    async def started(self) -> None:
+        await wait_until(lambda: self.svc._changed is not None or self.task.done(), 30)
+        if self.task.done():
+            self.task.result()
+
+    def kill(self) -> None:
+        """Gone at once, as with kill -9: nothing is flushed or cleaned up."""
+        self.task.cancel()
+
+    async def close(self) -> None:
+        self.stop.set()
+        self.svc.wake.set()
+        await asyncio.wait_for(self.task, 10)
+
+
+async def test_button_alert_within_a_second(stack, endpoints, db_url, conn, home_factory):
+    """An emergency button published over MQTT opens a critical alert within a second."""
+    home, devs = home_factory([("button", "bedroom"), ("motion", "bedroom")])
+    btn = devs["button-bedroom"]
+    svc = Service(db_url)
+    await svc.started()
+    async with running_worker(endpoints) as w:
+        c = await as_device(stack, btn)
+        t0 = time.time()
+        c.publish(f"anju/v1/devices/{btn.uid}/button", reading(1, 1, now_ms()), qos=1)
+        await wait_until(lambda: any(a[0] == "button" for a in _alerts(conn, home)), 5, 0.02)
+        elapsed = time.time() - t0
+        await c.disconnect()
+    await svc.close()
+    alerts = _alerts(conn, home)
+    assert [(a[0], a[1]) for a in alerts] == [("button", "open")]
+    assert elapsed < 1.0, f"{elapsed:.2f} s from publish to alert"
+    (sev,) = conn.execute("SELECT severity FROM alerts a JOIN homes h ON h.id = a.home_id"
+                          " WHERE h.code = %s", (home,)).fetchone()
+    assert sev == "critical"
+
+
+async def test_countdown_survives_a_kill(db_url, conn, home_factory):
+    """Killed mid-countdown, restarted after the deadline: the alert opens, once, on time."""
+    home, devs = home_factory([("motion", "bedroom"), ("water", "kitchen")])
+    pir, meter = devs["motion-bedroom"].id, devs["water-kitchen"].id
+    t0 = time.time() - 20 * 3600
+    _insert(conn, pir, 1, t0, 1)                       # the last movement
+    for i in range(0, 20 * 6):                         # the meter keeps reporting, no flow
+        _insert(conn, meter, 5, t0 - 600 + i * 600, 1000.0, i)
+
+    a = Service(db_url, t0 + 120)
+    await a.started()
+    hid = conn.execute("SELECT id FROM homes WHERE code = %s", (home,)).fetchone()[0]
+    deadline = a.svc.homes[hid].monitor.next_deadline()
+    assert deadline is not None and t0 + 120 < deadline < time.time()
+    a.kill()
+    assert _alerts(conn, home) == []
+
+    b = Service(db_url)                                # restarted long after the deadline
+    await b.started()
+    alerts = [x for x in _alerts(conn, home) if x[0] == "inactivity"]
+    assert len(alerts) == 1 and alerts[0][1] == "open"
+    fired_at = alerts[0][2].timestamp()
+    assert t0 < fired_at <= time.time()
+    assert alerts[0][3].get("last_activity") or alerts[0][3]
+    assert "卧室" in alerts[0][4] or "bedroom" in alerts[0][5]
+    await b.close()
+
+    c = Service(db_url)                                # and again: still one alert
+    await c.started()
+    assert len([x for x in _alerts(conn, home) if x[0] == "inactivity"]) == 1
+    # the person moves again: the alert is resolved with the reason kept
+    _insert(conn, pir, 1, time.time() - 1, 1, 99)
+    conn.execute("SELECT pg_notify('anju_readings', %s)", (str(pir),))
+
+    def inactivity_state() -> str:
+        return [x for x in _alerts(conn, home) if x[0] == "inactivity"][0][1]
+
+    try:
+        await wait_until(lambda: inactivity_state() == "resolved", 10)
+    except AssertionError:
+        raise AssertionError(f"alerts now: {_alerts(conn, home)}") from None
+    await c.close()
+    inact = [x for x in _alerts(conn, home) if x[0] == "inactivity"][0]
+    assert inact[1] == "resolved" and inact[6]
+    events = conn.execute(
+        "SELECT e.action, e.to_state FROM alert_events e JOIN alerts a ON a.id = e.alert_id"
+        " JOIN homes h ON h.id = a.home_id WHERE h.code = %s AND a.kind = 'inactivity'"
+        " ORDER BY e.id", (home,)).fetchall()
+    assert events == [("open", "open"), ("resolve", "resolved")]
+
+
+async def test_simulated_collapse_end_to_end(stack, endpoints, db_url, conn, tmp_path, unique):
+    """A week of a simulated resident, then a collapse, published over MQTT and stored by the
+    ingest: the detector service opens exactly one alert, with evidence, in both languages."""
+    import random
+    from zoneinfo import ZoneInfo
+
+    from anju.endpoints import MqttEndpoint
+    from simulators import fleet
+    from simulators import incidents as inc_mod
+    from simulators.homes import make_fleet
+    from tests.conftest import sync_broker
+
+    tz = ZoneInfo("Asia/Shanghai")
+    profile = make_fleet(1, seed=3, prefix=f"e2e{unique}", persona_names=["early_riser"])[0]
+    end = int(datetime(2024, 3, 12, 18, 0, tzinfo=tz).timestamp())
+    start = end - 9 * 86400          # a week to learn from, and the day of the fall
+    fall = int(datetime(2024, 3, 12, 9, 30, tzinfo=tz).timestamp())
+    collapse = inc_mod.make("collapse", profile, random.Random(1), fall, start, end,
+                            duration=end - fall)
+    homes = fleet.provision(conn, [profile], credentials=tmp_path / "c.json", gateway_mode=True,
+                            community=f"e2e-{unique}")
+    sync_broker(stack, conn)
+    shift = time.time() - end             # the simulated evening is now
+    async with running_worker(endpoints, max_past_s=10 * 86400) as w:
+        stats = await fleet.publish_fleet(MqttEndpoint.from_url(stack.mqtt_url()), homes, start,
+                                          end, speed=0, shift=shift,
+                                          incidents={profile.code: [collapse]})
+        await wait_until(lambda: w.committed_messages >= stats.messages, 60)
+    svc = Service(db_url)
+    await svc.started()
+    await svc.close()
+    alerts = _alerts(conn, profile.code)
+    open_alerts = [a for a in alerts if a[1] == "open"]
+    assert [a[0] for a in open_alerts] == ["inactivity"], alerts
+    kind, state, condition_at, evidence, zh, en, _ = open_alerts[0]
+    fired = condition_at.timestamp() - shift
+    assert fall < fired < fall + 3 * 3600      # within three hours of the fall
+    assert evidence["last_activity"] and evidence["threshold_min"] < 180
+    assert "无活动" in zh and "No sign of life" in en
