@@ -78,6 +78,7 @@ class Baseline:
     """What was learned about one home: compact, a few hundred bytes of arrays."""
 
     days: int = 0                                  # full days of history learned from
+    learned: bool = False                          # thresholds learned (else the defaults)
     home_thr: array = field(default_factory=lambda: array("H"))   # minutes, 192 slots
     away_thr: array = field(default_factory=lambda: array("H"))
     wake_mean: int = -1                            # minute of the day the resident is usually up
@@ -89,9 +90,6 @@ class Baseline:
     recent: list[int] = field(default_factory=list)   # activity counts of the last full days
     last_day: float = 0.0                          # local midnight starting the last full day
 
-    @property
-    def learned(self) -> bool:
-        return len(self.home_thr) == 2 * SLOTS
 
 
 @dataclass
@@ -244,6 +242,7 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig
                 out[s + (SLOTS if we else 0)] = int(min(cap, max(floor, t_min)))
         thr.append(out)
     base.home_thr, base.away_thr = thr
+    base.learned = True
     # when the resident is usually up: end of the night's long stillness
     wakes = []
     for ctx, a, e in intervals:

@@ -30,6 +30,7 @@ from detectors.events import Event, Finding, HomeInfo, Severity
 
 IMMEDIATE = {"smoke": "smoke", "gas": "gas", "leak": "leak"}
 _WATCHED_DEAD = frozenset({"motion"})
+MOMENTARY = frozenset({"button"})    # a finding of its own each time; nothing to clear
 _NEVER = float("inf")
 
 
@@ -89,6 +90,10 @@ class HomeMonitor:
         if base.last_day > self.last_day:
             self.recent = array("H", [min(65535, c) for c in base.recent])
             self.last_day = base.last_day
+        if not self.day_lo:
+            # a new monitor counts today's activity from what it observes (the replay)
+            self.day_lo = self.clock.day(now)
+            self.last_day = max(self.last_day, self.day_lo - DAY_S)
         self.still_cache = None
         self._dl = None
 
@@ -151,7 +156,8 @@ class HomeMonitor:
         ev = {k: v for k, v in evidence.items() if v is not None}
         f = Finding(kind, "open", at, severity, since, device, ev,
                     texts.render(kind, "open", ev))
-        self.open[key] = f
+        if kind not in MOMENTARY:
+            self.open[key] = f
         self._dl = None
         return [f]
 
@@ -230,7 +236,8 @@ class HomeMonitor:
         if c == DOOR:
             out += self._door(ev)
         elif self.pres.act(t, ev.room, ev.device):
-            self.day_count += 1
+            if t >= self.day_lo:
+                self.day_count += 1
             out += self._moved(t, ev, ctx0)
         self.still_cache = None
         return out
@@ -267,8 +274,8 @@ class HomeMonitor:
             night = (c.night_from <= m or m < c.night_to) if c.night_from > c.night_to \
                 else c.night_from <= m < c.night_to
             if night:
-                out += self._open("night_wandering", t, "high", t, ev.device,
-                                  at_time=self._hm(t))
+                out += self._open("night_wandering", t, "high", t, at_time=self._hm(t),
+                                  door=ev.device)
         else:
             if self.door_open_since is not None:
                 out += self._clear("door_left_open", t, "closed",

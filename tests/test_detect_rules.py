@@ -1,0 +1,275 @@
+"""Detectors against constructed event sequences, with the clock driven by the test."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from detectors.config import DetectorConfig, from_dict
+from detectors.events import DeviceInfo, Event, HomeInfo
+from detectors.monitor import HomeMonitor
+
+H, M, D = 3600, 60, 86400
+T0 = 1_710_115_200.0          # 2024-03-11 00:00 UTC, a Monday
+
+DEVICES = (DeviceInfo("bed", "motion", "bedroom"), DeviceInfo("liv", "motion", "living_room"),
+           DeviceInfo("bath", "motion", "bathroom"), DeviceInfo("door", "door", "entrance"),
+           DeviceInfo("water", "water", "kitchen"), DeviceInfo("power", "power", "other"),
+           DeviceInfo("btn", "button", "bedroom"), DeviceInfo("smoke", "smoke", "kitchen"))
+HOME = HomeInfo("t-1", "UTC", DEVICES)
+
+
+def mon(**settings: object) -> HomeMonitor:
+    return HomeMonitor(HOME, from_dict(dict(settings)) if settings else DetectorConfig())
+
+
+def mv(t: float, dev: str = "liv", room: str = "living_room") -> Event:
+    return Event(t, dev, "motion", 1, room)
+
+
+def opened(fs, kind):
+    return [f for f in fs if f.kind == kind and f.state == "open"]
+
+
+def routine(days: int, start: float = T0) -> list[Event]:
+    """A regular resident: up 07:00, moving every 10 min until 22:00, asleep until 07:00."""
+    out = []
+    for d in range(days):
+        day = start + d * D
+        for t in range(int(day + 7 * H), int(day + 22 * H), 10 * M):
+            out.append(mv(float(t), "liv" if (t // 600) % 3 else "bath",
+                          "living_room" if (t // 600) % 3 else "bathroom"))
+        out.append(mv(day + 22 * H, "bed", "bedroom"))
+    return out
+
+
+def run(m: HomeMonitor, events, until: float):
+    fs = []
+    for e in events:
+        fs += m.observe(e)
+    return fs + m.advance(until)
+
+
+def test_immediate_kinds_are_returned_by_observe_at_once():
+    """Smoke opens and clears on its readings; a button press is a finding of its own."""
+    m = mon()
+    f = m.observe(Event(T0 + 10, "smoke", "smoke", 1, "kitchen"))
+    assert [(x.kind, x.state, x.severity, x.at) for x in f] == [("smoke", "open", "critical", T0 + 10)]
+    assert m.observe(Event(T0 + 20, "smoke", "smoke", 0, "kitchen"))[0].state == "clear"
+    b1 = opened(m.observe(Event(T0 + 30, "btn", "button", 1, "bedroom")), "button")
+    b2 = opened(m.observe(Event(T0 + 90, "btn", "button", 1, "bedroom")), "button")
+    assert len(b1) == len(b2) == 1 and b1[0].text["en"] and b1[0].text["zh-CN"]
+
+
+def test_default_window_before_learning_fires_at_its_deadline_and_clears_on_movement():
+    """Before 7 days of history a fixed 12 h window applies; movement clears with a reason."""
+    m = mon()
+    assert m.observe(mv(T0 + 8 * H)) == []
+    assert m.next_deadline() == pytest.approx(T0 + 20 * H)
+    assert opened(m.advance(T0 + 20 * H - 1), "inactivity") == []
+    f = opened(m.advance(T0 + 21 * H), "inactivity")
+    assert len(f) == 1 and f[0].at == pytest.approx(T0 + 20 * H)
+    assert f[0].evidence["last_room"] == "living_room" and not f[0].evidence["learned"]
+    c = m.observe(mv(T0 + 22 * H, "bath", "bathroom"))
+    assert [(x.kind, x.state, x.evidence["reason"]) for x in c] == [("inactivity", "clear", "moved")]
+    assert "bathroom" in c[0].text["en"] and "卫生间" in c[0].text["zh-CN"]
+
+
+def test_learned_threshold_quiet_on_a_normal_night_fast_on_a_daytime_collapse():
+    """After 10 regular days: a normal night raises nothing; a 10:00 collapse fires within 3 h."""
+    hist = routine(10)
+    now = T0 + 10 * D
+    m = mon()
+    m.learn(hist, now)
+    assert m.base.learned and m.base.days >= 7
+    night = routine(1, now)
+    fs = run(m, night, now + D)
+    assert opened(fs, "inactivity") == []
+    # next day: last movement at 10:00 in the bathroom, then nothing
+    day = now + D
+    fs = run(m, [e for e in routine(1, day) if e.ts <= day + 10 * H], day + 16 * H)
+    inact = opened(fs, "inactivity")
+    assert len(inact) == 1
+    assert 30 * M <= inact[0].at - (day + 10 * H) <= 3 * H
+    assert inact[0].severity == "critical"
+    assert "usually up by 07:" in inact[0].text["en"]
+
+
+def test_restart_mid_countdown_fires_on_time():
+    """learn(history) + replay of the last 24 h + advance(now) == the uninterrupted run."""
+    hist = routine(10)
+    now = T0 + 10 * D
+    last = now + 10 * H
+    events = hist + [e for e in routine(1, now) if e.ts <= last]
+    a = mon()
+    a.learn(hist, now)
+    for e in events[len(hist):]:
+        a.observe(e)
+    restart_at = last + 40 * M                     # killed mid-countdown
+    a.advance(restart_at)
+    b = mon()
+    b.learn([e for e in events if e.ts < restart_at], restart_at)
+    for e in events:
+        if e.ts >= restart_at - D:
+            b.observe(e)
+    b.advance(restart_at)
+    assert b.next_deadline() == a.next_deadline()
+    fa, fb = a.advance(now + D), b.advance(now + D)
+    assert [(f.kind, f.at) for f in opened(fa, "inactivity")] == \
+        [(f.kind, f.at) for f in opened(fb, "inactivity")]
+    assert [f.kind for f in a.open_findings()] == [f.kind for f in b.open_findings()]
+
+
+def test_restart_after_the_deadline_reports_what_holds_now():
+    """A stillness older than the replayed day is known from learn() after a restart."""
+    hist = routine(10)
+    now = T0 + 10 * D + 10 * H
+    m = mon()
+    m.learn(hist + [mv(now - 30 * H)], now)
+    fs = m.advance(now)
+    assert [f.kind for f in opened(fs, "inactivity")] == ["inactivity"]
+
+
+def test_inferred_away_suppresses_inactivity_but_not_not_back():
+    """Door then silence: no inactivity however long; not_back once the absence is unusual."""
+    m = mon()
+    m.observe(mv(T0 + 9 * H))
+    m.observe(Event(T0 + 9 * H + 60, "door", "door", 1, "entrance"))
+    m.observe(Event(T0 + 9 * H + 70, "door", "door", 0, "entrance"))
+    fs = m.advance(T0 + 30 * H)
+    assert opened(fs, "inactivity") == []
+    nb = opened(fs, "not_back")
+    assert len(nb) == 1 and nb[0].evidence["left_at"] == "09:01"
+    back = m.observe(mv(T0 + 31 * H))
+    assert [(f.kind, f.state) for f in back] == [("not_back", "clear")]
+
+
+def test_explicit_away_suppresses_inactivity_and_raises_not_back_after_its_end():
+    m = mon()
+    m.observe(mv(T0 + 8 * H))
+    m.set_away(T0 + 9 * H, T0 + 3 * D, "holiday")
+    fs = m.advance(T0 + 3 * D + 60 * M)
+    assert opened(fs, "inactivity") == [] and opened(fs, "not_back") == []
+    fs = m.advance(T0 + 3 * D + 3 * H)
+    nb = opened(fs, "not_back")
+    assert len(nb) == 1 and nb[0].at == pytest.approx(T0 + 3 * D + 2 * H)
+    assert nb[0].evidence["reason"] == "holiday"
+    assert opened(m.advance(T0 + 4 * D), "inactivity") == []
+
+
+def heartbeats(devs, t0, t1, period=900):
+    out = []
+    for i, d in enumerate(devs):
+        t = t0 + i * 7
+        while t < t1:
+            out.append(Event(t, d, "heartbeat", 90, "other"))
+            t += period
+    return sorted(out, key=lambda e: e.ts)
+
+
+def test_device_offline_is_told_apart_from_a_still_person():
+    """Heartbeats on, nobody moving: no device finding. One device stops: device_offline."""
+    m = mon(**{"enabled": ["device_offline", "home_silent"]})
+    devs = ["bed", "liv", "bath"]
+    hb = heartbeats(devs, T0, T0 + 10 * H)
+    fs = run(m, [e for e in hb if not (e.device == "bath" and e.ts > T0 + 2 * H)], T0 + 10 * H)
+    off = opened(fs, "device_offline")
+    assert [f.device for f in off] == ["bath"] and opened(fs, "home_silent") == []
+    last = max(e.ts for e in hb if e.device == "bath" and e.ts <= T0 + 2 * H)
+    assert off[0].at == pytest.approx(last + 3 * 900)
+    assert off[0].evidence["others_reporting"] == 2
+
+
+def test_home_silent_instead_of_every_device_offline():
+    m = mon()
+    hb = heartbeats(["bed", "liv", "bath"], T0, T0 + 2 * H)
+    fs = run(m, hb, T0 + 5 * H)
+    assert len(opened(fs, "home_silent")) == 1
+    assert opened(fs, "device_offline") == [] and opened(fs, "inactivity") == []
+    back = m.observe(Event(T0 + 5 * H + 5, "bed", "heartbeat", 90, "bedroom"))
+    assert [(f.kind, f.state) for f in back] == [("home_silent", "clear")]
+
+
+def test_water_running_within_the_target_and_cleared_when_it_stops():
+    m = mon()
+    total, fs = 1000.0, []
+    for k in range(60):
+        total += 6.0 if 10 <= k < 55 else 0.0
+        fs += m.observe(Event(T0 + 8 * H + k * 60, "water", "water", total, "kitchen"))
+    run_open = opened(fs, "water_running")
+    assert len(run_open) == 1 and run_open[0].at - (T0 + 8 * H + 9 * 60) <= 45 * M
+    assert [f.state for f in fs if f.kind == "water_running"] == ["open", "clear"]
+
+
+def test_door_left_open_and_night_wandering():
+    m = mon()
+    f = m.observe(Event(T0 + 2 * H, "door", "door", 1, "entrance"))
+    assert [x.kind for x in opened(f, "night_wandering")] == ["night_wandering"]
+    fs = m.advance(T0 + 2 * H + 20 * M)
+    assert [x.at for x in opened(fs, "door_left_open")] == [T0 + 2 * H + 15 * M]
+    assert m.observe(Event(T0 + 2 * H + 21 * M, "door", "door", 0, "entrance"))[0].state == "clear"
+    # a door opened in the afternoon is no wandering
+    assert opened(m.observe(Event(T0 + 15 * H, "door", "door", 1, "entrance")), "night_wandering") == []
+
+
+def test_battery_low_and_power_high():
+    m = mon()
+    assert opened(m.observe(Event(T0, "bed", "heartbeat", 12, "bedroom")), "battery_low")
+    fs = []
+    for k in range(200):
+        fs += m.observe(Event(T0 + 12 * H + k * 60, "power", "power", 1600 if k >= 10 else 60, "other"))
+    hi = opened(fs, "power_high")
+    assert len(hi) == 1 and hi[0].evidence["watts"] == 1600
+
+
+def test_prealarm_cancelled_by_the_button():
+    """With a pre-alarm the resident's button within N minutes stops the alert."""
+    m = mon(**{"prealarm.minutes": 5})
+    m.observe(mv(T0 + 8 * H))
+    fs = m.advance(T0 + 20 * H + 1)
+    assert [f.kind for f in fs] == ["prealarm"]
+    fs = m.observe(Event(T0 + 20 * H + 3 * M, "btn", "button", 1, "bedroom"))
+    assert [(f.kind, f.state, f.evidence["reason"]) for f in fs] == \
+        [("prealarm", "clear", "cancelled_by_resident")]
+    # not cancelled: the inactivity finding opens N minutes after the pre-alarm
+    m2 = mon(**{"prealarm.minutes": 5})
+    m2.observe(mv(T0 + 8 * H))
+    fs = m2.advance(T0 + 21 * H)
+    assert [(f.kind, f.at) for f in fs] == [("prealarm", T0 + 20 * H),
+                                            ("inactivity", T0 + 20 * H + 5 * M)]
+
+
+def test_disabled_detector_does_not_run():
+    m = mon(disabled=["inactivity"])
+    m.observe(mv(T0))
+    assert m.advance(T0 + 2 * D) == []
+
+
+def test_deterministic():
+    evs = routine(9) + [mv(T0 + 9 * D + 9 * H)]
+    outs = []
+    for _ in range(2):
+        m = mon()
+        m.learn(evs[:-1], T0 + 9 * D)
+        outs.append([(f.kind, f.state, f.at, f.text["en"]) for f in run(m, evs[-1:], T0 + 10 * D)])
+    assert outs[0] == outs[1] and outs[0]
+
+
+def test_monitor_stays_small():
+    """A learned monitor with its devices is a few KB (100,000 per process)."""
+    import tracemalloc
+    hist = routine(10) + heartbeats(["bed", "liv", "bath", "door", "water", "power"], T0, T0 + 10 * D)
+    hist.sort(key=lambda e: e.ts)
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    ms = []
+    for i in range(50):
+        m = HomeMonitor(replace(HOME, home=f"t-{i}"), DetectorConfig())
+        m.learn(hist, T0 + 10 * D)
+        m.advance(T0 + 10 * D)
+        ms.append(m)
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    per = sum(s.size_diff for s in after.compare_to(before, "filename")) / len(ms)
+    assert per < 8192, per
