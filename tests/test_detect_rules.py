@@ -264,7 +264,7 @@ def test_monitor_stays_small():
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
     ms = []
-    for i in range(50):
+    for i in range(8):
         m = HomeMonitor(replace(HOME, home=f"t-{i}"), DetectorConfig())
         m.learn(hist, T0 + 10 * D)
         m.advance(T0 + 10 * D)

@@ -1,0 +1,83 @@
+"""The evaluation harness: output shape and sane figures on simulated homes and house A."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from anju.cli import CommandLine
+from detectors import evaluate
+from detectors.config import DetectorConfig
+
+DATA = Path("/work/shared/data/kasteren")
+MAPS = Path(__file__).resolve().parent.parent / "simulators" / "maps"
+needs_data = pytest.mark.skipif(not (DATA / "houseA.sensors").exists(),
+                                reason="van Kasteren data not present")
+
+
+def _check_shape(rep: dict) -> None:
+    assert set(rep) >= {"home_days", "false_alarms_per_home_day", "incidents", "runtime_s"}
+    for v in rep["incidents"].values():
+        assert set(v) == {"n", "detected", "recall", "median_delay_min", "p90_delay_min"}
+        assert 0 <= v["detected"] <= v["n"]
+
+
+def test_simulated_homes_shape_and_figures():
+    """Three homes, two weeks: immediate kinds found at once, few false alarms."""
+    rep = evaluate.evaluate_simulated(3, 14, seed=3, per_week=3.0,
+                                      kinds=["collapse", "smoke", "button", "water_running"]).as_dict()
+    _check_shape(rep)
+    assert rep["home_days"] == pytest.approx(21.0)
+    assert rep["false_alarms_per_home_day"] <= 0.2
+    inc = rep["incidents"]
+    assert sum(v["n"] for v in inc.values()) >= 5
+    for k in ("smoke", "button"):
+        if k in inc:
+            assert inc[k]["recall"] == 1.0 and inc[k]["median_delay_min"] == 0.0
+    if "water_running" in inc and inc["water_running"]["detected"]:
+        assert inc["water_running"]["p90_delay_min"] <= 45
+
+
+@needs_data
+def test_house_a_with_injected_collapses():
+    info, events = evaluate.load_log(str(DATA / "houseA.sensors"), "kasteren",
+                                     map_path=str(MAPS / "kasteren-houseA.json"))
+    rep = evaluate.evaluate_log(info, events, incidents=12, seed=1).as_dict()
+    _check_shape(rep)
+    assert 15 < rep["home_days"] < 25
+    c = rep["incidents"]["collapse"]
+    assert c["n"] == 12 and c["recall"] >= 0.5
+    assert rep["false_alarms_per_home_day"] < 0.4          # the anchor's figure on house A
+    # a harsher setting finds collapses sooner
+    fast = evaluate.evaluate_log(info, events, incidents=12, seed=1,
+                                 cfg=DetectorConfig(sensitivity=3.0)).as_dict()
+    assert fast["incidents"]["collapse"]["median_delay_min"] <= c["median_delay_min"]
+
+
+@needs_data
+def test_cli_json(capsys):
+    """`anju eval --events ... --json` prints one JSON object."""
+    parser = argparse.ArgumentParser(prog="anju")
+    sub = parser.add_subparsers(dest="command")
+    cli = CommandLine(parser, sub, sub)
+    evaluate.register(cli)
+    args = parser.parse_args(["eval", "--events", str(DATA / "houseA.sensors"), "--format",
+                              "kasteren", "--map", str(MAPS / "kasteren-houseA.json"),
+                              "--incidents", "3", "--json"])
+    assert args.handler(args, None) == 0
+    rep = json.loads(capsys.readouterr().out)
+    _check_shape(rep)
+    assert rep["incidents"]["collapse"]["n"] == 3
+
+
+def test_cli_refuses_a_bad_setting(capsys):
+    parser = argparse.ArgumentParser(prog="anju")
+    sub = parser.add_subparsers(dest="command")
+    cli = CommandLine(parser, sub, sub)
+    evaluate.register(cli)
+    args = parser.parse_args(["eval", "--simulate", "--config", '{"inactivity.floor_min": 5}'])
+    assert args.handler(args, None) == 2
+    assert "inactivity.floor_min=5: expected 30..720 minutes" in capsys.readouterr().err
