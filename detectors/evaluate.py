@@ -3,7 +3,11 @@
 Two sources:
 - simulated homes (simulators/): their ground truth says what happened when;
 - a recorded log (generic CSV, CASAS, van Kasteren): collapses are injected at
-  seeded random times T by removing every event in (T, T + 24 h].
+  seeded random times T by removing every event in (T, T + 24 h]. As in the
+  simulator, a collapse strikes someone who is up and at home: T is drawn
+  uniformly and redrawn until a sign of life (motion, contact, mat, button)
+  lies in the hour before it, so T never falls in a night's sleep, an outing
+  seen as silence, or a gap in the recording.
 
 Protocol: learn on the first 7 full local days, evaluate on the rest. The
 monitor is driven as the service drives it: learn(history) at the start and
@@ -268,8 +272,14 @@ def evaluate_log(info: HomeInfo, events: list[Event], *, incidents: int = 20, se
     run = HomeRun(info.home, label or info.home, (end - eval_start) / DAY, events=len(events))
     _score(drive(info, events, ts, eval_start, end, cfg, learn_from=ts[0]), [], eval_start, run)
     rng = random.Random(f"collapse:{seed}:{info.home}")
+    acts = [e.ts for e in events if _is_sign(e)]
     for _ in range(incidents):
-        T = rng.uniform(eval_start, end - WINDOW)
+        # a collapse strikes someone up and at home: a sign of life in the hour before T
+        for _ in range(1000):
+            T = rng.uniform(eval_start, end - WINDOW)
+            k = bisect.bisect_right(acts, T)
+            if k and T - acts[k - 1] <= 3600:
+                break
         cut_lo = bisect.bisect_right(ts, T)
         cut_hi = bisect.bisect_right(ts, T + DAY)
         evs = events[:cut_lo] + events[cut_hi:]
@@ -287,6 +297,10 @@ def evaluate_log(info: HomeInfo, events: list[Event], *, incidents: int = 20, se
         run.outcomes.append(("collapse", hit if hit is not None and hit <= WINDOW else None))
     return Report(f"{label or info.home}: {len(events)} events", [run],
                   time.perf_counter() - t0, cfg.sensitivity)
+
+
+def _is_sign(e: Event) -> bool:
+    return (e.kind in ("motion", "button") and e.value >= 1) or e.kind in ("contact", "presence")
 
 
 # -- output ----------------------------------------------------------------------------------------
