@@ -66,10 +66,11 @@ def _start_times(n: int, window_start: float, seconds: float, rnd: random.Random
             m = HomeMonitor(info, merge({}, {}))
             m.learn([], t0)
             m.observe(Event(key * 60.0, "p-0", "motion", 1.0, "bedroom"))
-            d = m.next_deadline()
-            if d is None:
-                raise SystemExit("the detectors set no deadline after motion: nothing to measure")
-            cache[key] = d - key * 60.0
+            # the stillness deadline itself, not the day's book-keeping at midnight
+            still = [d for d, what in m._deadlines() if what == "still"]
+            if not still:
+                raise SystemExit("the detectors set no stillness deadline after motion")
+            cache[key] = still[0] - key * 60.0
         return cache[key]
 
     out = []

@@ -177,27 +177,51 @@ class DetectorService:
     # -- writing alerts ----------------------------------------------------
     async def _write(self, db: psycopg.AsyncConnection, hid: int,
                      findings: Iterable[Finding]) -> None:
-        for f in findings:
+        await self._write_all(db, [(hid, f) for f in findings])
+
+    async def _write_all(self, db: psycopg.AsyncConnection,
+                         findings: list[tuple[int, Finding]]) -> None:
+        """Findings in order: opens are written in batches, a clear after the opens before it."""
+        opens: list[tuple[int, Finding]] = []
+        for hid, f in findings:
             self.stats.findings += 1
             if f.state == "open":
-                row = await (await db.execute(sql.OPEN_ALERT, (
-                    hid, f.kind, f.severity, self.device_uid.get(f.device or ""), _dt(f.at),
-                    _dt(f.since) if f.since else None, Jsonb(f.evidence),
-                    f.text.get("zh-CN", f.kind), f.text.get("en", f.kind)))).fetchone()
+                opens.append((hid, f))
+                continue
+            await self._open_alerts(db, opens)
+            opens = []
+            rows = await (await db.execute(sql.CLEARABLE, (hid, f.kind, _dt(f.at)))).fetchall()
+            reason = f.text.get("en") or str(f.evidence.get("reason", "condition cleared"))
+            for alert_id, state in rows:
+                await db.execute(sql.CLEAR_ALERT, (_dt(f.at), reason, _dt(f.at), alert_id))
+                await db.execute(sql.ALERT_EVENT, (alert_id, _dt(f.at), "resolve", state,
+                                                   "resolved", reason))
+                await db.execute(sql.NOTIFY_ALERT, (str(alert_id),))
+                self.stats.alerts_cleared += 1
+        await self._open_alerts(db, opens)
+
+    async def _open_alerts(self, db: psycopg.AsyncConnection,
+                           opens: list[tuple[int, Finding]]) -> None:
+        if not opens:
+            return
+        async with db.cursor() as cur:
+            await cur.executemany(sql.OPEN_ALERT, [(
+                hid, f.kind, f.severity, self.device_uid.get(f.device or ""), _dt(f.at),
+                _dt(f.since) if f.since else None, Jsonb(f.evidence),
+                f.text.get("zh-CN", f.kind), f.text.get("en", f.kind)) for hid, f in opens],
+                returning=True)
+            opened: list[tuple[int, Finding]] = []
+            for _, f in opens:
+                row = await cur.fetchone()
                 if row:
-                    await db.execute(sql.ALERT_EVENT, (row[0], _dt(f.at), "open", None, "open",
-                                                       f.text.get("en")))
-                    await db.execute(sql.NOTIFY_ALERT, (str(row[0]),))
-                    self.stats.alerts_opened += 1
-            else:
-                rows = await (await db.execute(sql.CLEARABLE, (hid, f.kind, _dt(f.at)))).fetchall()
-                reason = f.text.get("en") or str(f.evidence.get("reason", "condition cleared"))
-                for alert_id, state in rows:
-                    await db.execute(sql.CLEAR_ALERT, (_dt(f.at), reason, _dt(f.at), alert_id))
-                    await db.execute(sql.ALERT_EVENT, (alert_id, _dt(f.at), "resolve", state,
-                                                       "resolved", reason))
-                    await db.execute(sql.NOTIFY_ALERT, (str(alert_id),))
-                    self.stats.alerts_cleared += 1
+                    opened.append((row[0], f))
+                if not cur.nextset():
+                    break
+            if opened:
+                await cur.executemany(sql.ALERT_EVENT, [
+                    (aid, _dt(f.at), "open", None, "open", f.text.get("en")) for aid, f in opened])
+                await cur.executemany(sql.NOTIFY_ALERT, [(str(aid),) for aid, _ in opened])
+        self.stats.alerts_opened += len(opened)
 
     # -- the loop ----------------------------------------------------------
     async def _read_new(self, db: psycopg.AsyncConnection) -> dict[int, list[Finding]]:
@@ -308,8 +332,7 @@ class DetectorService:
                 found = await self._read_new(db)
                 for hid, fs in self._due(self.clock()).items():
                     found.setdefault(hid, []).extend(fs)
-                for hid, fs in found.items():
-                    await self._write(db, hid, fs)
+                await self._write_all(db, [(hid, f) for hid, fs in found.items() for f in fs])
                 await db.commit()
                 if time.monotonic() >= next_refresh:
                     await self._refresh(db)

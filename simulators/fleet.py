@@ -97,6 +97,10 @@ def provision(conn, homes: list[HomeProfile], *, credentials: Path, gateway_mode
         out.append(ph)
         dirty = True
         if len(known) % 500 == 0:
+            # Commit as we go: one transaction with hundreds of thousands of
+            # savepoints slows PostgreSQL down, and the file must not name
+            # homes a crash would roll back.
+            conn.commit()
             save_credentials(credentials, known)
     if dirty:
         save_credentials(credentials, known)
