@@ -7,8 +7,7 @@ import asyncio
 import json
 import logging
 import signal
-import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from anju import db
@@ -83,15 +82,8 @@ def cmd_detector_set(args: argparse.Namespace, s: Settings) -> int:
             settings[key] = json.loads(value)
         except json.JSONDecodeError:
             settings[key] = value
-    nested: dict[str, object] = {}
-    for key, value in settings.items():
-        section, _, name = key.partition(".")
-        if name:
-            nested.setdefault(section, {})[name] = value  # type: ignore[index]
-        else:
-            nested[key] = value
     try:
-        from_dict(nested)
+        from_dict(settings)
     except ConfigError as e:
         raise SystemExit(f"anju: {e}") from None
     with db.connect(resolve(s).database_url) as conn:
@@ -105,12 +97,11 @@ def cmd_detector_set(args: argparse.Namespace, s: Settings) -> int:
             scope, sid = "community", row[0]
         old = conn.execute("SELECT settings FROM detector_settings WHERE scope = %s AND"
                            " scope_id = %s", (scope, sid)).fetchone()
-        merged = dict(old[0]) if old else {}
-        for section, value in nested.items():
-            if isinstance(value, dict) and isinstance(merged.get(section), dict):
-                merged[section] = {**merged[section], **value}
-            else:
-                merged[section] = value
+        merged = {**(old[0] if old else {}), **settings}
+        try:
+            from_dict(merged)  # the settings together must make sense too
+        except ConfigError as e:
+            raise SystemExit(f"anju: {e}") from None
         from psycopg.types.json import Jsonb
         conn.execute("INSERT INTO detector_settings (scope, scope_id, settings) VALUES (%s,%s,%s)"
                      " ON CONFLICT (scope, scope_id) DO UPDATE SET settings = EXCLUDED.settings,"

@@ -87,7 +87,7 @@ class DetectorService:
         self.record_lags = record_lags
         self.ready = asyncio.Event()
         self._settings: dict[tuple[str, int], dict[str, Any]] = {}
-        self._away_seen = 0
+        self.away: dict[int, list[tuple[float, float | None, str]]] = {}
         self._changed: tuple[Any, ...] | None = None
 
     # -- building monitors -------------------------------------------------
@@ -143,8 +143,9 @@ class DetectorService:
             await db.commit()
 
     def _rebuild(self, hid: int, history: list[Event], now: float) -> list[Finding]:
-        """Learn from history, replay the recent past, advance to now."""
+        """A fresh monitor: learn from history, replay the recent past, advance to now."""
         home = self.homes[hid]
+        home.monitor = HomeMonitor(home.monitor.home, self._config(hid, home.community_id))
         replay_from = now - self.replay_s
         # Read on from what this history holds: a reading committed after the
         # history query is newer than the cursor and is read by the loop.
@@ -158,6 +159,7 @@ class DetectorService:
             return []
         home.monitor.learn([e for e in history if e.ts < replay_from] or history, now)
         home.learned_at = now
+        self._apply_away(hid)
         findings = []
         for e in history:
             if e.ts >= replay_from:
@@ -167,12 +169,22 @@ class DetectorService:
         self.deadlines.set(hid, home.monitor.next_deadline())
         return findings
 
-    async def _apply_away(self, db: psycopg.AsyncConnection) -> None:
+    async def _load_away(self, db: psycopg.AsyncConnection) -> list[int]:
+        """Read current away periods; returns the homes whose periods changed."""
+        away: dict[int, list[tuple[float, float | None, str]]] = {}
         for hid, starts, ends, reason in await (await db.execute(sql.LOAD_AWAY)).fetchall():
-            home = self.homes.get(hid)
-            if home is not None:
-                home.monitor.set_away(_ts(starts), _ts(ends) if ends else None, reason)
-                self.deadlines.set(hid, home.monitor.next_deadline())
+            away.setdefault(hid, []).append((_ts(starts), _ts(ends) if ends else None, reason))
+        changed = [h for h in set(away) | set(self.away) if away.get(h) != self.away.get(h)]
+        self.away = away
+        return changed
+
+    def _apply_away(self, hid: int) -> None:
+        home = self.homes.get(hid)
+        if home is None:
+            return
+        for start, end, reason in self.away.get(hid, ()):
+            home.monitor.set_away(start, end, reason)
+        self.deadlines.set(hid, home.monitor.next_deadline())
 
     # -- writing alerts ----------------------------------------------------
     async def _write(self, db: psycopg.AsyncConnection, hid: int,
@@ -312,8 +324,8 @@ class DetectorService:
                 listener.result()
             now = self.clock()
             changed = await self._load_registry(db)
+            await self._load_away(db)
             await self._rebuild_all(db, changed, now)
-            await self._apply_away(db)
             self._changed = await (await db.execute(sql.CHANGED)).fetchone()
             await db.commit()
             log.info("watching %d homes", len(self.homes))
@@ -344,8 +356,9 @@ class DetectorService:
         changed_now = await (await db.execute(sql.CHANGED)).fetchone()
         if changed_now != self._changed:
             self._changed = changed_now
-            await self._rebuild_all(db, await self._load_registry(db), now)
-            await self._apply_away(db)
+            changed = set(await self._load_registry(db)) | set(await self._load_away(db))
+            # a changed away period is replayed too: its effect depends on the events
+            await self._rebuild_all(db, sorted(h for h in changed if h in self.homes), now)
         stale = [h.id for h in self.homes.values() if now - h.learned_at > self.relearn_s][:500]
         if stale:
             histories = await self._histories(db, stale, now - self.learn_days * 86400, now)

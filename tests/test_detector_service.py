@@ -163,3 +163,44 @@ async def test_simulated_collapse_end_to_end(stack, endpoints, db_url, conn, tmp
     assert fall < fired < fall + 3 * 3600      # within three hours of the fall
     assert evidence["last_activity"] and evidence["threshold_min"] < 180
     assert "无活动" in zh and "No sign of life" in en
+
+
+def test_detector_settings_are_validated_and_stored(stack, conn, home_factory):
+    """A bad setting names the key, the value and what is allowed; a good one is stored."""
+    import os
+    import subprocess
+    import sys
+
+    home, _ = home_factory([("motion", "bedroom")])
+    env = {**os.environ, "ANJU_STATE_DIR": str(stack.state_dir)}
+
+    def anju(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "anju.cli", *args], env=env,
+                              capture_output=True, text=True)
+
+    r = anju("detector", "set", "--home", home, "inactivity.floor_min=5")
+    assert r.returncode != 0 and "inactivity.floor_min" in r.stderr and "5" in r.stderr
+    r = anju("detector", "set", "--home", home, "inactivity.colour=red")
+    assert r.returncode != 0 and "inactivity.colour" in r.stderr
+    r = anju("detector", "set", "--home", home, "inactivity.floor_min=120", "sensitivity=0.8")
+    assert r.returncode == 0, r.stderr
+    (stored,) = conn.execute(
+        "SELECT s.settings FROM detector_settings s JOIN homes h ON h.id = s.scope_id"
+        " WHERE s.scope = 'home' AND h.code = %s", (home,)).fetchone()
+    assert stored == {"inactivity.floor_min": 120, "sensitivity": 0.8}
+
+
+async def test_explicit_away_suppresses_inactivity(db_url, conn, home_factory):
+    """Away set in the database (a hospital stay): no inactivity alert while it lasts."""
+    home, devs = home_factory([("motion", "bedroom"), ("door", "entrance")])
+    pir = devs["motion-bedroom"].id
+    hid = conn.execute("SELECT id FROM homes WHERE code = %s", (home,)).fetchone()[0]
+    t0 = time.time() - 20 * 3600
+    _insert(conn, pir, 1, t0, 1)
+    conn.execute("INSERT INTO home_away (home_id, starts_at, ends_at, reason) VALUES"
+                 " (%s, %s, %s, 'hospital')", (hid, datetime.fromtimestamp(t0 + 60, UTC),
+                                               datetime.fromtimestamp(time.time() + 86400, UTC)))
+    svc = Service(db_url)
+    await svc.started()
+    await svc.close()
+    assert [a[0] for a in _alerts(conn, home) if a[0] == "inactivity"] == []
