@@ -29,6 +29,8 @@ DEMO_HOMES = [
     ("demo-102", "南岸区·南坪街道", "李德华", "1栋"),
     ("demo-201", "渝中区·解放碑街道", "张桂兰", "3栋"),
 ]
+# The services, each a child process as in production; logs in STATE/logs/NAME.log.
+SERVICES = [["ingest", "--worker", "demo", "--metrics-port", "0"], ["detect"]]
 DEMO_DEVICES = [("motion", "bedroom"), ("motion", "kitchen"), ("door", "entrance"),
                 ("water", "kitchen"), ("power", "kitchen"), ("button", "bedroom")]
 
@@ -86,6 +88,8 @@ async def publish_homes(port: int, creds: dict[str, dict[str, str]], stop: async
                 value = round(totals[uid], 2)
             elif kind == "power" and tick % 10 == 0:
                 value = rnd.choice((3.5, 4.0, 85.0, 1800.0))
+            elif kind == "button" and tick % 120 == 60 and rnd.random() < 0.5:
+                value = 1  # now and then a resident presses the emergency button
             if value is not None:
                 c.publish(device_topic(uid, kind),
                           b'{"ts":%d,"seq":%d,"value":%r}' % (now, seq, value), 1)
@@ -108,10 +112,10 @@ def run(state_dir: Path, duration: float | None) -> int:
     env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir))
     log_dir = stack.state_dir / "logs"
     log_dir.mkdir(exist_ok=True)
-    children = [subprocess.Popen([sys.executable, "-m", "anju.cli", "ingest", "--worker", "demo",
-                                  "--metrics-port", "0"], env=env,
+    children = [subprocess.Popen([sys.executable, "-m", "anju.cli", *cmd], env=env,
                                  stdout=subprocess.DEVNULL,
-                                 stderr=(log_dir / "ingest.log").open("wb"))]
+                                 stderr=(log_dir / f"{cmd[0]}.log").open("wb"))
+                for cmd in SERVICES]
     # The first time, the ingest's broker session starts at its subscription:
     # publish only after it, so the demo's first readings are not missed.
     deadline = time.monotonic() + 30
@@ -124,11 +128,12 @@ def run(state_dir: Path, duration: float | None) -> int:
     print(f"""
 anju demo is running (servers in {stack.state_dir}):
   PostgreSQL+TimescaleDB 127.0.0.1:{creds_.pg_port}   Mosquitto 127.0.0.1:{creds_.mqtt_port}
-  ingest worker log: {log_dir / 'ingest.log'}
+  services: {', '.join(c[0] for c in SERVICES)} (logs in {log_dir})
   {len(creds)} homes publishing: {', '.join(creds)}
 
 Look at it from another terminal:
   {anju} readings tail -f            the readings as they are stored
+  {anju} alerts --all                alerts the detectors opened (a button is pressed now and then)
   {anju} device list                 devices, last seen, battery
   {anju} readings rejected           messages that could not be stored, with why
   {anju} status                      what runs where
