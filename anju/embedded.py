@@ -44,6 +44,25 @@ def free_port(preferred: int = 0) -> int:
     raise StackError("no free loopback port")
 
 
+def raise_fd_limit(want: int = 65536) -> int:
+    """Raise this process's open-file limit (inherited by the servers it starts).
+
+    A broker holding a district's connections, or a simulator opening them,
+    needs more descriptors than the usual default; root may raise the hard
+    limit too. Returns the soft limit now in force.
+    """
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    for new_hard in (max(hard, want), hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, new_hard), new_hard))
+            break
+        except (ValueError, OSError):
+            continue
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def _service_user() -> str | None:
     if os.geteuid() != 0:
         return None
@@ -225,6 +244,7 @@ class Stack:
             self.write_broker_files({})
         self._own(self.mqtt_dir)
         # Started as root, Mosquitto drops to `user` itself after binding.
+        raise_fd_limit()
         r = subprocess.run([MOSQUITTO, "-c", str(conf), "-d"], capture_output=True, text=True)
         if r.returncode != 0:
             raise StackError(f"Mosquitto did not start: {r.stderr.strip()}")
