@@ -18,11 +18,13 @@ from zoneinfo import ZoneInfo
 from simulators.resident import RATE_BUSY, RATE_SIT, RATE_WALK, DayPlan, STOVE_W
 
 H = 3600
+COLLAPSE_S = 24 * H     # a collapse without a given duration lasts until help comes, a day later
 
 # kind -> what it means (the order is the catalogue's; `collapse` first).
 KINDS: dict[str, str] = {
     "collapse": "a fall or collapse: all activity stops at start, in any room; meters fall to "
-                "standby; heartbeats go on; end is when help arrives",
+                "standby; heartbeats go on; end is when help arrives (24 h later unless a "
+                "duration is given: a person who collapses alone does not get up by themselves)",
     "illness": "activity reduced by details.fraction for days: later up, fewer meals and outings",
     "water_running": "a tap left running at details.litres_per_min from start to end",
     "stove_left_on": "the stove draws details.watts from start to end",
@@ -95,7 +97,9 @@ def make(kind: str, home, rng: random.Random, start: int | None, sim_start: int,
 
     if kind == "collapse":
         t = start if pinned else at_hour(7, 21)
-        inc = Incident(home.code, kind, t, t + dur(2, 14))
+        # nobody who collapses alone gets up again by themselves: the readings stay still
+        # until help arrives (as the evaluation of recorded logs removes 24 h of events)
+        inc = Incident(home.code, kind, t, t + (duration if duration is not None else COLLAPSE_S))
     elif kind == "illness":
         t = start if pinned else at_hour(0, 0)
         days = duration // 86400 if duration else rng.randint(2, 6)

@@ -49,6 +49,18 @@ def test_collapse_stops_all_activity_until_help_arrives(seed):
     assert inc.details["room"] in ("bedroom", "living_room", "kitchen", "bathroom", "entrance")
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_a_collapse_lasts_until_help_comes_a_day_later(seed):
+    """Without a given duration nobody gets up again by themselves: 24 h (or the end of the span)
+    of stillness, then help comes through the entrance door."""
+    h, inc, events = _run("collapse", seed)
+    assert inc.end == min(inc.start + inc_mod.COLLAPSE_S, END)
+    assert not [e for e in _between(events, inc.start, inc.end) if e[2] in ACTIVITY and e[3] == "1"]
+    if inc.end < END - 600:
+        door = h.index("door")
+        assert [e for e in _between(events, inc.end, inc.end + 600) if e[1] == door]
+
+
 def test_collapse_happens_in_the_bathroom_too():
     rooms = {_run("collapse", s)[1].details["room"] for s in range(30)}
     assert "bathroom" in rooms and len(rooms) >= 3
