@@ -345,7 +345,10 @@ async def connect(host: str, port: int, *, client_id: str, username: str | None 
     sock = transport.get_extra_info("socket")
     if sock is not None:
         import socket
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass  # closed already: the CONNACK wait below reports it
     transport.write(connect_packet(client_id, username=username, password=password,
                                    clean_session=clean_session, keepalive=keepalive, will=will))
     conn.closed.add_done_callback(lambda f: f.cancelled() or f.exception())
