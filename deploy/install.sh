@@ -186,10 +186,17 @@ install_venv() {
   printf '%s\n' "$want" >"$stamp"
 }
 
-install_postgres
-install_timescaledb
-install_mosquitto
-install_chromium
-ensure_service_user
-install_venv
-log "ready"
+main() {
+  install_postgres
+  install_timescaledb
+  install_mosquitto
+  install_chromium
+  ensure_service_user
+  install_venv
+  log "ready"
+}
+
+# Sourced (e.g. to run one step by hand), it only defines the steps.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  main
+fi
