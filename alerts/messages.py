@@ -127,8 +127,8 @@ def alert_messages(a: AlertView, lang: str, link: str, *, expires_at: datetime,
         title = f"[anju {sev}] {a.resident}: {label}"
     ev = _evidence(a.evidence)
     sep = "：" if lang == "zh-CN" else ": "
-    chat_lines = [f"{t['what']}{sep}{what}", f"{t['where']}{sep}{where}",
-                  f"{t['since']}{sep}{since_s}"]
+    who_where = f"{a.resident}（{where}）" if lang == "zh-CN" else f"{a.resident} ({where})"
+    chat_lines = [who_where, f"{t['what']}{sep}{what}", f"{t['since']}{sep}{since_s}"]
     if ev:
         chat_lines.append(f"{t['evidence']}{sep}" + "; ".join(ev[:3]))
     chat_lines.append(f"{t['ack']}{sep}{link}")
@@ -164,7 +164,7 @@ SUMMARY_TEXT = {
               "no_water": "用水：今天未见用水", "active": "活动：{h} 个小时有活动",
               "unusual": "需要留意：", "fine": "今天一切平稳。"},
     "en": {"title": "[anju] {who}'s day ({day})", "up": "Up at about {t}",
-           "no_up": "No morning activity seen", "out": "Went out {n} times, about {m} min in all",
+           "no_up": "No morning activity seen", "out": "Went out: {n} (about {m} min away)",
            "no_out": "Did not go out", "meals": "Meals (kitchen activity): {n} of 3",
            "water": "Water: about {l} L", "no_water": "No water used today",
            "active": "Active in {h} hours of the day", "unusual": "Worth a look:",
