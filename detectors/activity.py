@@ -20,6 +20,16 @@ NONE, ACT, DOOR = 0, 1, 2
 HOME, AWAY = 0, 1
 
 _BINARY_ACT = frozenset({"contact", "presence"})
+
+# Where the last sign of life was: in bed (bedroom, bed mat), in the bathroom or toilet, or
+# anywhere else in the home. Each has its own learned limit on the stillness that follows.
+BED, WET, DAY = 0, 1, 2
+GROUPS = ("bed", "wet", "day")
+_GROUP = {"bedroom": BED, "bathroom": WET, "toilet": WET}
+
+
+def room_group(room: str) -> int:
+    return _GROUP.get(room, DAY)
 _PASSAGE_ROOMS = frozenset({"entrance", "hallway"})
 
 

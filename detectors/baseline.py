@@ -30,7 +30,7 @@ from statistics import median
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
-from detectors.activity import ACT, AWAY, DOOR, HOME, Meter, Presence, classify
+from detectors.activity import ACT, AWAY, BED, DAY, DOOR, GROUPS, HOME, Meter, Presence, classify, room_group
 from detectors.config import DetectorConfig
 from detectors.events import Event
 
@@ -81,8 +81,15 @@ class Baseline:
     learned: bool = False                          # thresholds learned (else the defaults)
     home_thr: array = field(default_factory=lambda: array("H"))   # minutes, 192 slots
     away_thr: array = field(default_factory=lambda: array("H"))
+    # minutes, per room group (activity.GROUPS) x 96 slots of the day the stillness began;
+    # 0 where there is too little to go on (the time-of-day threshold alone applies)
+    room_thr: array = field(default_factory=lambda: array("H"))
     wake_mean: int = -1                            # minute of the day the resident is usually up
     wake_sd: int = 0
+    # the night, minutes of the day: from the earliest bedtime seen to the latest getting-up
+    # (-1: not known); stillness after activity in bed in this span is sleep
+    sleep_from: int = -1
+    sleep_to: int = -1
     daily_acts: int = -1                           # median activity events a day
     base_w: float = -1.0                           # base electrical load (W)
     high_load_min: int = -1                        # longest high load seen (minutes)
@@ -117,7 +124,7 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig
     pres = Presence(cfg)
     meters: dict[str, Meter] = {}
     tail = Tail()
-    intervals: list[tuple[int, float, float]] = []
+    intervals: list[tuple[int, float, float, int]] = []
     acts: list[float] = []
     power: list[tuple[float, float]] = []
     water: list[tuple[float, float]] = []
@@ -148,7 +155,7 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig
             continue
         if kind == "motion":
             tail.last_trigger[ev.device] = t
-        ctx0, ref0 = pres.context(), pres.reference()
+        ctx0, ref0, room0 = pres.context(), pres.reference(), pres.last_room
         if c == ACT:
             if pres.act(t, ev.room, ev.device):
                 acts.append(t)
@@ -156,7 +163,7 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig
             pres.door(t)
         ref1 = pres.reference()
         if ref0 is not None and (pres.context() != ctx0 or ref1 != ref0):
-            intervals.append((ctx0, ref0, t))
+            intervals.append((ctx0, ref0, t, room_group(room0)))
     tail.last_act, tail.last_room, tail.last_device = pres.last_act, pres.last_room, pres.last_device
     tail.last_door = pres.last_door
     base = Baseline()
@@ -188,7 +195,7 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig
     lo_t, hi_t = starts[0], starts[-1] + DAY_S + 7200
     v = [array("f", bytes(4 * n * SLOTS)), array("f", bytes(4 * n * SLOTS))]
     valid = [True] * n
-    for ctx, a, e in intervals:
+    for ctx, a, e, _ in intervals:
         if e <= lo_t or a >= hi_t:
             continue
         if e - a > DAY_S:
@@ -242,25 +249,32 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig
                 out[s + (SLOTS if we else 0)] = int(min(cap, max(floor, t_min)))
         thr.append(out)
     base.home_thr, base.away_thr = thr
+    base.room_thr = _room_thresholds(intervals, clock, index, valid, good, n, cfg)
     base.learned = True
     # when the resident is usually up: end of the night's long stillness
     wakes = []
-    for ctx, a, e in intervals:
+    for j, (ctx, a, e, _) in enumerate(intervals):
         if ctx == HOME and e - a >= 3 * 3600 and e - a <= DAY_S:
             day = clock.day(e)
             if day in index and valid[index[day]]:
                 m = (e - day) / 60
                 if 180 <= m < 780:
-                    wakes.append((index[day], e - a, m))
-    best: dict[int, tuple[float, float]] = {}
-    for i, dur, m in wakes:
+                    wakes.append((index[day], e - a, m, j))
+    best: dict[int, tuple[float, float, int]] = {}
+    for i, dur, m, j in wakes:
         if i not in best or dur > best[i][0]:
-            best[i] = (dur, m)
+            best[i] = (dur, m, j)
     if len(best) >= 3:
-        ms = [m for _, m in best.values()]
+        ms = [m for _, m, _ in best.values()]
         mean = sum(ms) / len(ms)
         base.wake_mean = int(mean)
         base.wake_sd = int(max(10.0, (sum((x - mean) ** 2 for x in ms) / len(ms)) ** 0.5))
+        beds = [b for b in (_bedtime(intervals, j, clock) for _, _, j in best.values())
+                if b is not None]
+        if len(beds) >= 3:
+            # minutes after noon, so that the night does not wrap; the widest night seen
+            base.sleep_from = int((min(beds) + 720) % 1440)
+            base.sleep_to = int(max(ms))
     # activity a day
     counts = [0] * n
     for t in acts:
@@ -274,6 +288,71 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig
     _learn_power(base, power, cfg)
     _learn_water(base, water, starts[good[0]], starts[good[-1]] + DAY_S, cfg)
     return base, tail
+
+
+def _bedtime(intervals: list[tuple[int, float, float, int]], j: int, clock: LocalClock
+             ) -> float | None:
+    """When the night that ended with still period j began, in minutes after noon: the first
+    sign of life in bed after the last one elsewhere in the home (the bathroom and toilet are
+    part of the night). None when the night does not begin in bed."""
+    end = intervals[j][2]
+    first = None
+    while j >= 0:
+        ctx, a, e, g = intervals[j]
+        if ctx != HOME or end - a > 16 * 3600 or (j < len(intervals) - 1 and
+                                                  e < intervals[j + 1][1]):
+            break
+        if g == DAY:
+            break
+        if g == BED:
+            first = a
+        j -= 1
+    if first is None:
+        return None
+    return ((first - clock.day(first)) / 60 - 720) % 1440
+
+
+def _room_thresholds(intervals: list[tuple[int, float, float, int]], clock: LocalClock,
+                     index: dict[float, int], valid: list[bool], good: list[int], n: int,
+                     cfg: DetectorConfig) -> array:
+    """Per room group and slot of the day a stillness began: the longest stillness that followed
+    a sign of life in that group within +-window of that time (the days' maxima, all days
+    together), turned into a limit like the time-of-day one. 0 where fewer than `room_days`
+    days saw such a stillness: the time-of-day threshold alone applies there."""
+    ic = cfg.inactivity
+    out = array("H", [0] * (len(GROUPS) * SLOTS))
+    if ic.room_days <= 0:
+        return out
+    v = [array("f", bytes(4 * n * SLOTS)) for _ in GROUPS]
+    for ctx, a, e, g in intervals:
+        if ctx != HOME or e <= a or e - a > DAY_S:
+            continue
+        day = clock.day(a)
+        i = index.get(day)
+        if i is None or not valid[i]:
+            continue
+        k = i * SLOTS + min(SLOTS - 1, int((a - day) // SLOT_S))
+        d = (e - a) / 60.0
+        if d > v[g][k]:
+            v[g][k] = d
+    sens = cfg.sensitivity
+    w = ic.window_min // 15
+    for g, arr in enumerate(v):
+        for s in range(SLOTS):
+            seen = 0
+            u = 0.0
+            for i in good:
+                k0 = max(0, i * SLOTS + s - w)
+                k1 = min(n * SLOTS, i * SLOTS + s + w + 1)
+                x = max(arr[k0:k1])
+                if x > 0:
+                    seen += 1
+                    if x > u:
+                        u = x
+            if seen >= ic.room_days:
+                t_min = u * (1 + ic.margin / sens) + ic.slack_min / sens
+                out[g * SLOTS + s] = int(min(ic.cap_min, max(ic.floor_min, t_min)))
+    return out
 
 
 def _learn_power(base: Baseline, power: list[tuple[float, float]], cfg: DetectorConfig) -> None:

@@ -42,6 +42,8 @@ class Inactivity:
     margin: float = 0.3          # threshold = longest usual stillness x (1 + margin) + slack
     slack_min: int = 45
     window_min: int = 60         # "usual stillness at this time" looks this far either side
+    room_days: int = 5           # a room's own limit needs stillness seen after activity there at
+                                 # this time of day on this many days (0: time of day only)
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,7 @@ _RANGES: dict[str, dict[str, Any]] = {
     "inactivity.margin": _num(0.0, 3.0),
     "inactivity.slack_min": _num(0, 240, "minutes", True),
     "inactivity.window_min": _num(0, 180, "minutes", True),
+    "inactivity.room_days": _num(0, 60, "days (0 = off)", True),
     "away.door_grace_s": _num(0, 600, "seconds", True),
     "away.floor_min": _num(30, 1440, "minutes", True),
     "away.cap_min": _num(60, 2880, "minutes", True),

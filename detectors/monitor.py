@@ -23,7 +23,7 @@ from array import array
 from typing import Iterable
 
 from detectors import texts
-from detectors.activity import ACT, AWAY, DOOR, HOME, Meter, Presence, classify
+from detectors.activity import ACT, AWAY, BED, DOOR, GROUPS, HOME, Meter, Presence, classify, room_group
 from detectors.baseline import DAY_S, SLOT_S, SLOTS, Baseline, LocalClock, Tail, learn
 from detectors.config import DetectorConfig
 from detectors.events import Event, Finding, HomeInfo, Severity
@@ -76,7 +76,8 @@ class HomeMonitor:
         self.recent = array("H")
         self.last_day = 0.0
         self.silent_since: float | None = None
-        self.still_cache: tuple[float, int, int, float] | None = None
+        # (reference, context, room limit applied (min, 0: none), deadline, last room)
+        self.still_cache: tuple[float, int, int, float, str] | None = None
         self.pre_at: float | None = None          # pre-alarm raised at (waiting for the button)
         self.last_ts = 0.0
         self._dl: float | None = None
@@ -361,14 +362,18 @@ class HomeMonitor:
 
     # -- time ----------------------------------------------------------------------------------
     def _still(self) -> tuple[int, float, float] | None:
-        """(context, reference, deadline) of the stillness / absence alarm."""
+        """(context, reference, deadline) of the stillness / absence alarm.
+
+        At home the deadline is the earlier of: the first moment the running stillness exceeds
+        the time-of-day threshold of the slot it is in; and the last activity plus the limit
+        learned for stillness after activity in that room group at that time of day."""
         p = self.pres
         ref = p.reference()
         if ref is None:
             return None
         ctx = p.context()
         c = self.still_cache
-        if c is not None and c[0] == ref and c[1] == ctx:
+        if c is not None and c[0] == ref and c[1] == ctx and c[4] == p.last_room:
             return ctx, ref, c[3]
         arr = self.base.home_thr if ctx == HOME else self.base.away_thr
         clock = self.clock
@@ -383,8 +388,48 @@ class HomeMonitor:
                 dl = max(t, d)
                 break
             t = end
-        self.still_cache = (ref, ctx, 0, dl)
+        basis = 0
+        if ctx == HOME:
+            basis = self._room_limit(ref)
+            if basis and ref + basis * 60 < dl:
+                dl = ref + basis * 60
+            else:
+                basis = 0
+            up = self._asleep_until(ref)
+            if up is not None and dl < up:
+                dl, basis = up, -1
+        self.still_cache = (ref, ctx, basis, dl, p.last_room)
         return ctx, ref, dl
+
+    def _asleep_until(self, ref: float) -> float | None:
+        """Last activity in bed during this home's night (earliest bedtime .. latest getting-up
+        seen): sleep, not alarming before the latest getting-up time plus the slack (and never
+        later than the cap)."""
+        b = self.base
+        if b.sleep_from < 0 or room_group(self.pres.last_room) != BED:
+            return None
+        clock = self.clock
+        day = clock.day(ref)
+        m = (ref - day) / 60
+        ic = self.cfg.inactivity
+        slack = ic.slack_min / self.cfg.sensitivity
+        # the night seen, widened by the slack at both ends
+        lo, hi = (b.sleep_from - slack - 720) % 1440, (b.sleep_to - 720) % 1440
+        if not lo <= (m - 720) % 1440 < hi:
+            return None
+        up = day + b.sleep_to * 60
+        if up <= ref:
+            up = clock.hi + b.sleep_to * 60     # (a DST day is an hour off; harmless here)
+        return min(up + slack * 60, ref + ic.cap_min * 60)
+
+    def _room_limit(self, ref: float) -> int:
+        """The learned limit (minutes) on stillness after activity in the last activity's room
+        group at the time of day it happened; 0 when not learned."""
+        rt = self.base.room_thr
+        if not rt:
+            return 0
+        s = self.clock.slot(ref) % SLOTS
+        return rt[room_group(self.pres.last_room) * SLOTS + s]
 
     def _deadlines(self) -> list[tuple[float, str]]:
         out: list[tuple[float, str]] = []
@@ -511,7 +556,8 @@ class HomeMonitor:
         assert e is not None
         again = e[1] if e[1] is not None and e[1] > t and e[0] < (self.pres.last_act or 0) \
             else _NEVER
-        self.still_cache = (self.pres.reference() or t, self.pres.context(), 0, again)
+        self.still_cache = (self.pres.reference() or t, self.pres.context(), 0, again,
+                            self.pres.last_room)
         self._dl = None
         return []
 
@@ -523,6 +569,14 @@ class HomeMonitor:
             "last_activity": self._hm(p.last_act), "last_room": p.last_room,
             "last_device": p.last_device, "still_min": int((t - (p.last_act or t)) // 60),
             "threshold_min": b.home_thr[slot], "learned": b.learned, "days_learned": b.days}
+        c = self.still_cache
+        if c is not None and c[2] and c[0] == p.last_act and c[3] <= t:
+            if c[2] > 0:     # the room's own limit was reached first
+                ev["threshold_min"] = c[2]
+                ev["threshold_room"] = GROUPS[room_group(p.last_room)]
+            else:            # in bed at night: waited for the latest usual getting-up time
+                ev["threshold_min"] = int((c[3] - c[0]) // 60)
+                ev["asleep_until"] = f"{b.sleep_to // 60:02d}:{b.sleep_to % 60:02d}"
         if b.wake_mean >= 0:
             ev["usual_up"] = f"{b.wake_mean // 60:02d}:{b.wake_mean % 60:02d}"
             ev["usual_up_sd_min"] = b.wake_sd

@@ -47,7 +47,13 @@ def _still(e: dict) -> tuple[str, str]:
     zt, et = _dur(e.get("threshold_min"))
     zh = f"自{e.get('last_activity')}（{zr}）起无活动，已{zd}"
     en = f"No sign of life since {e.get('last_activity')} in {er} ({ed})"
-    if e.get("learned"):
+    if e.get("learned") and e.get("asleep_until"):
+        zh += f"；在床上的夜间静止，平时最晚{e['asleep_until']}起床"
+        en += f"; still in bed at night, and usually up by {e['asleep_until']} at the latest"
+    elif e.get("learned") and e.get("threshold_room"):
+        zh += f"；此时段在{zr}活动之后，平时静止不超过{zt}"
+        en += f"; at this time of day the stillness after activity in {er} usually stays under {et}"
+    elif e.get("learned"):
         zh += f"；此时段平时最长静止约在{zt}以内"
         en += f"; at this time of day the usual stillness stays under {et}"
     else:
