@@ -418,8 +418,8 @@ def register(cli) -> None:  # type: ignore[no-untyped-def]
                     "button press to notification: latency and loss through the whole stack",
                     cli.bench)
     p.add_argument("--json", action="store_true")
-    p.add_argument("--presses", type=positive_int, default=200)
-    p.add_argument("--homes", type=positive_int, default=50, help="homes with a button")
+    p.add_argument("--presses", type=positive_int, default=200,
+                   help="button presses, one home each")
     p.add_argument("--load-homes", type=positive_int, default=200,
                    help="homes publishing background readings")
     p.add_argument("--load-rate", type=positive_int, default=500,
