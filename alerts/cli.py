@@ -46,7 +46,6 @@ def _time(text: str):  # type: ignore[no-untyped-def]
 
 # -- the router -------------------------------------------------------------------
 def cmd_route(args: argparse.Namespace, s: Settings) -> int:
-    from alerts import watchdog
     from alerts.http import AckServer
     from alerts.router import Router, RouterConfig
 
@@ -70,22 +69,10 @@ def cmd_route(args: argparse.Namespace, s: Settings) -> int:
             print(f"anju: unknown community among {', '.join(args.community)}", file=sys.stderr)
             return 2
         cfg.communities = [r[0] for r in rows]
+    cfg.watchdog = not args.no_watchdog
+    cfg.watchdog_stale_s = args.stale_s
+    cfg.watchdog_urls = _watchdog_urls()
     router = Router(url, cfg)
-    last_check = [0.0]
-
-    async def on_tick() -> None:
-        loop = asyncio.get_running_loop()
-        if args.no_watchdog or loop.time() - last_check[0] < 15:
-            return
-        last_check[0] = loop.time()
-        assert router.pool is not None
-        async with router.pool.connection() as conn:
-            await conn.set_autocommit(True)
-            try:
-                await watchdog.check(conn, router.clock(), stale_s=args.stale_s,
-                                     extra_urls=_watchdog_urls())
-            finally:
-                await conn.set_autocommit(False)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -93,7 +80,7 @@ def cmd_route(args: argparse.Namespace, s: Settings) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         ready = asyncio.Event()
-        task = asyncio.create_task(router.run(stop, on_tick=on_tick, ready=ready))
+        task = asyncio.create_task(router.run(stop, ready=ready))
         await asyncio.wait({task, asyncio.create_task(ready.wait())},
                            return_when=asyncio.FIRST_COMPLETED)
         server = None

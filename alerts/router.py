@@ -37,6 +37,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from alerts import policy as policies
 from alerts import summary as summaries
+from alerts import watchdog
 from alerts.api import stop_escalation
 from alerts.contacts import Shift, message_format, on_duty, quiet_until, redact
 from alerts.messages import AlertView, alert_messages, summary_messages
@@ -89,6 +90,11 @@ class RouterConfig:
     retry: Retry = field(default_factory=Retry)
     summaries: bool = True
     communities: list[int] | None = None   # serve only these communities (None: all)
+    watchdog: bool = False                  # check the other services' heartbeats too
+    watchdog_every_s: float = 15
+    watchdog_stale_s: float = 90
+    watchdog_urls: list[str] = field(default_factory=list)   # besides operator contacts
+    watchdog_services: list[str] | None = None               # None: every service that beats
 
 
 def _step_label(roles: tuple[str, ...]) -> str:
@@ -147,6 +153,17 @@ class Router:
             total += n
             if n == 0:
                 return total
+
+    async def watch(self) -> "watchdog.WatchdogReport":
+        """One watchdog check, told directly through apprise (not through deliveries)."""
+        async with self._pool().connection() as conn:
+            await conn.set_autocommit(True)
+            try:
+                return await watchdog.check(
+                    conn, self.clock(), stale_s=self.cfg.watchdog_stale_s,
+                    services=self.cfg.watchdog_services, extra_urls=self.cfg.watchdog_urls)
+            finally:
+                await conn.set_autocommit(False)
 
     async def heartbeat(self) -> None:
         async with self._pool().connection() as conn:
@@ -502,8 +519,7 @@ class Router:
             return self.cfg.poll_s
         return max(0.0, min(self.cfg.poll_s, (row[0] - self.clock()).total_seconds()))
 
-    async def run(self, stop: asyncio.Event, *, on_tick: Callable[[], Awaitable[None]] | None = None,
-                  ready: asyncio.Event | None = None) -> None:
+    async def run(self, stop: asyncio.Event, *, ready: asyncio.Event | None = None) -> None:
         """Serve until `stop` is set: LISTEN for new alerts, poll as a fallback."""
         await self.open()
         alert_wake = self._main_wake = asyncio.Event()
@@ -514,6 +530,8 @@ class Router:
             ready.set()
         log.info("router %s running (%d senders)", self.cfg.worker, self.cfg.concurrency)
         backoff = 0.5
+        loop = asyncio.get_running_loop()
+        last_watch = -1e9
         try:
             while not stop.is_set():
                 try:
@@ -523,8 +541,9 @@ class Router:
                     await self.escalate_due()
                     if self.cfg.summaries:
                         await self.summaries_due()
-                    if on_tick is not None:
-                        await on_tick()
+                    if self.cfg.watchdog and loop.time() - last_watch >= self.cfg.watchdog_every_s:
+                        last_watch = loop.time()
+                        await self.watch()
                     self._wake()
                     wait = await self.next_due_in()
                     backoff = 0.5

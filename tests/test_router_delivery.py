@@ -465,3 +465,41 @@ def test_unparseable_url_and_wrong_scope_are_refused(conn, home_factory) -> None
         contact(conn, "family", "x", ["json://127.0.0.1/"], community="c")
     with pytest.raises(ContactError, match="lang"):
         contact(conn, "family", "x", ["json://127.0.0.1/"], home=home, lang="fr")
+
+
+async def test_running_router_reacts_at_once_and_its_watchdog_tells_operators(
+        conn, db_url: str, home_factory, unique: str, http_sink: HttpSink) -> None:
+    """The service loop: NOTIFY wakes it (well under the poll interval); its watchdog reports a
+    stopped service straight to the operators' URL."""
+    import asyncio
+    import time as _time
+
+    home, _ = home_factory([("button", "bedroom")])
+    cid, _ = community_of(conn, home)
+    pf, po = path(), path()
+    contact(conn, "family", "家属", [http_sink.url(pf)], home=home)
+    dead = f"detectors-{unique}"
+    conn.execute("INSERT INTO service_heartbeats (service, instance, beat_at)"
+                 " VALUES (%s, 'd1', now() - interval '10 minutes')", (dead,))
+    cfg = RouterConfig(secret=SECRET, link_base="http://127.0.0.1:9", communities=[cid],
+                       poll_s=5.0, watchdog=True, watchdog_services=[dead],
+                       watchdog_urls=[http_sink.url(po)], worker=f"loop-{unique}")
+    router = Router(db_url, cfg)
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(router.run(stop, ready=ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        await asyncio.sleep(0.5)
+        t0 = _time.time()
+        open_alert(conn, home)
+        got = await asyncio.to_thread(http_sink.wait_for, pf, 1, 5)
+        assert got[0].at - t0 < 2.0          # not waiting for the 5 s poll
+        msg = (await asyncio.to_thread(http_sink.wait_for, po, 1, 5))[0].body
+        assert dead in msg["message"] and "停止工作" in msg["message"]
+        row = conn.execute("SELECT beat_at > now() - interval '1 minute' FROM service_heartbeats"
+                           " WHERE service = 'router' AND instance = %s",
+                           (cfg.worker,)).fetchone()
+        assert row == (True,)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
