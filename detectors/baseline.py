@@ -251,7 +251,7 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig
     base.home_thr, base.away_thr = thr
     base.room_thr = _room_thresholds(intervals, clock, index, valid, good, n, cfg)
     base.learned = True
-    # when the resident is usually up: end of the night's long stillness
+    # when the resident is usually up: end of the night's last long stillness
     wakes = []
     for j, (ctx, a, e, _) in enumerate(intervals):
         if ctx == HOME and e - a >= 3 * 3600 and e - a <= DAY_S:
@@ -262,7 +262,8 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig
                     wakes.append((index[day], e - a, m, j))
     best: dict[int, tuple[float, float, int]] = {}
     for i, dur, m, j in wakes:
-        if i not in best or dur > best[i][0]:
+        # the last long stillness of the morning ends the night (not one cut short by the toilet)
+        if i not in best or m > best[i][1]:
             best[i] = (dur, m, j)
     if len(best) >= 3:
         ms = [m for _, m, _ in best.values()]

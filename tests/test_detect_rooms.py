@@ -1,0 +1,98 @@
+"""Stillness limits per room of the last activity, and the night in bed."""
+
+from __future__ import annotations
+
+from detectors.events import Event
+from tests.test_detect_rules import D, H, M, T0, mon, opened, run
+
+
+def mv(t: float, dev: str, room: str) -> Event:
+    return Event(t, dev, "motion", 1, room)
+
+
+def day_of(day: float, missed_return: bool = False) -> list[Event]:
+    """Up 07:00; bathroom; living room all day; dinner in the kitchen 18:00-19:30; reading in
+    the living room without a trigger 19:40-21:50; bathroom, bed at 22:00; toilet at 03:00."""
+    out = [mv(day + 3 * H, "bath", "bathroom")]
+    if not missed_return:
+        out.append(mv(day + 3 * H + 5 * M, "bed", "bedroom"))
+    out.append(mv(day + 7 * H, "bed", "bedroom"))
+    out += [mv(day + 7 * H + k * 5 * M, "bath", "bathroom") for k in range(1, 12)]
+    out += [mv(t, "liv", "living_room") for t in range(int(day + 8 * H), int(day + 18 * H), 600)]
+    out += [mv(t, "kit", "kitchen") for t in range(int(day + 18 * H), int(day + 19.5 * H) + 1, 300)]
+    out.append(mv(day + 19 * H + 40 * M, "liv", "living_room"))
+    out += [mv(day + 21 * H + 50 * M, "bath", "bathroom"), mv(day + 21 * H + 55 * M, "bath", "bathroom")]
+    out.append(mv(day + 22 * H, "bed", "bedroom"))
+    return out
+
+
+def learned(days: int = 10, missed: frozenset[int] = frozenset(), **settings: object):
+    hist = [e for d in range(days) for e in day_of(T0 + d * D, d in missed)]
+    m = mon(**settings)
+    now = T0 + days * D
+    m.learn(hist, now)
+    return m, now
+
+
+def until(now: float, t: float, **kw: bool) -> list[Event]:
+    return [e for e in day_of(now, **kw) if e.ts <= t]
+
+
+def test_evening_collapse_in_the_kitchen_is_found_within_the_kitchen_limit():
+    """After dinner the resident moves on and reads for at most 2 h 10 min: stillness after the
+    kitchen at 19:30 has the limit learned for stillness after activity outside bed and bath."""
+    m, now = learned()
+    assert m.base.learned
+    fs = run(m, until(now, now + 19.5 * H), now + D)
+    f = opened(fs, "inactivity")
+    assert len(f) == 1 and f[0].evidence["last_room"] == "kitchen"
+    # "elsewhere in the home" includes the living room, where the resident reads up to 2 h 10 min
+    assert f[0].evidence["threshold_room"] == "day" and f[0].severity == "critical"
+    assert f[0].evidence["threshold_min"] <= 4 * 60
+    assert f[0].at - (now + 19.5 * H) <= 4 * H
+    assert "after activity in the kitchen" in f[0].text["en"] and "厨房活动之后" in f[0].text["zh-CN"]
+    at = f[0].at
+    # by the time of day alone (room limits off) it is not found sooner
+    m, now = learned(**{"inactivity.room_days": 0})
+    assert not m.base.room_thr.count(0) < len(m.base.room_thr)
+    f = opened(run(m, until(now, now + 19.5 * H), now + D), "inactivity")
+    assert f and f[0].at >= at and "threshold_room" not in f[0].evidence
+
+
+def test_bathroom_stillness_is_found_sooner_than_the_same_stillness_in_bed():
+    """21:55 in the bathroom, then nothing: found within 2 h. 22:00 in the bedroom, then nothing
+    all night: sleep, no alarm before the usual getting-up time."""
+    m, now = learned()
+    f = opened(run(m, until(now, now + 21 * H + 55 * M), now + D), "inactivity")
+    assert len(f) == 1 and f[0].evidence["last_room"] == "bathroom"
+    assert f[0].at - (now + 21 * H + 55 * M) <= 2 * H
+    m, now = learned()
+    assert m.base.sleep_to >= 0 and m.base.sleep_from >= 0
+    f = opened(run(m, until(now, now + 22 * H), now + 2 * D), "inactivity")
+    assert len(f) == 1
+    assert f[0].at >= now + D + 7 * H                  # not before the usual getting-up time
+    assert f[0].at - (now + 22 * H) <= 12 * H
+    assert f[0].evidence["asleep_until"] == "07:00"
+    assert "usually up by 07:00 at the latest" in f[0].text["en"]
+
+
+def test_night_toilet_collapse_is_found_but_not_a_missed_return_to_bed_seen_before():
+    """The 03:00 toilet visit is followed by the bedroom within minutes: a fall there is found
+    within 2 h. A home whose bedroom PIR sometimes misses the return to bed learns that."""
+    m, now = learned()
+    night = [e for e in day_of(now - D) if e.ts >= now] + \
+        [e for e in day_of(now) if e.ts <= now + 3 * H]
+    f = opened(run(m, [e for e in night if e.ts >= now], now + 12 * H), "inactivity")
+    assert len(f) == 1 and f[0].evidence["last_room"] == "bathroom"
+    assert f[0].at - (now + 3 * H) <= 2 * H
+    m, now = learned(missed=frozenset({1, 4, 8}))
+    fs = run(m, day_of(now, missed_return=True), now + D)
+    assert opened(fs, "inactivity") == []
+
+
+def test_room_limits_are_compact_and_deterministic():
+    m1, now = learned()
+    m2, _ = learned()
+    assert m1.base.room_thr == m2.base.room_thr and len(m1.base.room_thr) == 3 * 96
+    assert m1.base.room_thr.itemsize == 2
+    assert m1._still() == m2._still()
