@@ -23,7 +23,6 @@ timing without waiting.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import socket
@@ -608,6 +607,3 @@ async def _wait_any(a: asyncio.Event, b: asyncio.Event, timeout: float) -> None:
         for w in waits:
             w.cancel()
 
-
-def parse_json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
