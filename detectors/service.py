@@ -68,8 +68,10 @@ class Stats:
 class DetectorService:
     def __init__(self, database_url: str, *, clock: Callable[[], float] = time.time,
                  replay_s: float = 86400, learn_days: int = 28, relearn_s: float = 86400,
-                 refresh_s: float = 10.0, record_lags: bool = False) -> None:
+                 refresh_s: float = 10.0, record_lags: bool = False,
+                 instance: str = "detect") -> None:
         self.database_url = database_url
+        self.instance = instance
         self.clock = clock
         self.replay_s = replay_s
         self.learn_days = learn_days
@@ -348,6 +350,8 @@ class DetectorService:
                 await db.commit()
                 if time.monotonic() >= next_refresh:
                     await self._refresh(db)
+                    await db.execute(sql.HEARTBEAT, (self.instance, self.stats.events))
+                    await db.commit()
                     next_refresh = time.monotonic() + self.refresh_s
 
     async def _refresh(self, db: psycopg.AsyncConnection) -> None:

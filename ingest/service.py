@@ -24,7 +24,7 @@ import psycopg
 from anju import broker, mqtt
 from anju.endpoints import MqttEndpoint
 from anju.settings import IngestSettings
-from ingest import writer
+from ingest import sql, writer
 from ingest.decode import Limits, decode
 from ingest.devices import DeviceCache
 from ingest.metrics import IngestMetrics
@@ -193,7 +193,11 @@ class IngestWorker:
         last_refresh = time.monotonic()
         flush_s = self.cfg.flush_ms / 1000
         backoff = Backoff()
+        next_beat = 0.0
         while True:
+            if time.monotonic() >= next_beat:
+                await self._beat(db)
+                next_beat = time.monotonic() + sql.HEARTBEAT_S
             b = self.batch
             if not b.messages:
                 if self._stopping:
@@ -244,6 +248,15 @@ class IngestWorker:
             now = time.perf_counter()
             self._after_commit(b, result, now - t0)
         await db.close()
+
+    async def _beat(self, db: psycopg.AsyncConnection) -> None:
+        try:
+            await db.execute(sql.HEARTBEAT, (self.worker, self.committed_messages))
+            await db.commit()
+        except psycopg.OperationalError:
+            await db.rollback()  # the batch loop reconnects; no beat while the database is away
+        except psycopg.errors.UndefinedTable:
+            await db.rollback()  # a database not yet migrated to the router's schema
 
     def _after_commit(self, b: Batch, result: writer.WriteResult, seconds: float) -> None:
         gen = self.generation
