@@ -8,6 +8,7 @@ installed (`anju sim run`), else by the small publisher below.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import os
 import random
@@ -15,24 +16,81 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg
 
 from anju import db, mqtt, registry
 from anju.contract import device_topic
-from anju.embedded import Stack
+from anju.embedded import Stack, free_port
 
 DEMO_HOMES = [
     ("demo-101", "南岸区·南坪街道", "王秀英", "1栋"),
     ("demo-102", "南岸区·南坪街道", "李德华", "1栋"),
     ("demo-201", "渝中区·解放碑街道", "张桂兰", "3栋"),
 ]
+ACK_PORT = free_port(8740)
 # The services, each a child process as in production; logs in STATE/logs/NAME.log.
-SERVICES = [["ingest", "--worker", "demo", "--metrics-port", "0"], ["detect"]]
+SERVICES = [["ingest", "--worker", "demo", "--metrics-port", "0"], ["detect"],
+            ["route", "--worker", "demo", "--http-port", str(ACK_PORT)]]
+
+
+class Inbox:
+    """A local receiver standing in for families' phones: apprise posts JSON here
+    (json://), and its page lists what arrived, newest first."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[float, str, dict[str, object]]] = []
+        inbox = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                try:
+                    data = json.loads(body)
+                except ValueError:
+                    data = {"body": body.decode("utf-8", "replace")}
+                inbox.messages.append((time.time(), self.path, data))
+                self.send_response(200)
+                self.end_headers()
+
+            def do_GET(self) -> None:  # noqa: N802
+                rows = "".join(
+                    f"<li><b>{html.escape(time.strftime('%H:%M:%S', time.localtime(at)))}</b>"
+                    f" {html.escape(path)}<br><b>{html.escape(str(m.get('title', '')))}</b>"
+                    f"<pre>{html.escape(str(m.get('message', m.get('body', ''))))}</pre></li>"
+                    for at, path, m in reversed(inbox.messages))
+                page = (f"<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=5>"
+                        f"<title>anju demo inbox</title><h1>通知 / notifications</h1>"
+                        f"<ul>{rows or '<li>—</li>'}</ul>").encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write(page)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 DEMO_DEVICES = [("motion", "bedroom"), ("motion", "kitchen"), ("door", "entrance"),
                 ("water", "kitchen"), ("power", "kitchen"), ("button", "bedroom")]
+
+
+def add_family(stack: Stack, inbox_port: int) -> None:
+    """Each demo home's family is told through the local inbox (through the router's CLI)."""
+    env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir))
+    with db.connect(stack.database_url()) as conn:
+        conn.execute("UPDATE contacts SET active = false WHERE name LIKE 'demo family%%'")
+    for code, _, resident, _ in DEMO_HOMES:
+        subprocess.run([sys.executable, "-m", "anju.cli", "contact", "add", "--role", "family",
+                        "--home", code, "--name", f"demo family of {resident}",
+                        "--url", f"json://127.0.0.1:{inbox_port}/{code}"],
+                       env=env, check=True, stdout=subprocess.DEVNULL)
 
 
 def provision(stack: Stack) -> dict[str, dict[str, str]]:
@@ -109,7 +167,10 @@ def run(state_dir: Path, duration: float | None) -> int:
     if applied:
         print(f"schema: {', '.join(applied)}")
     creds = provision(stack)
-    env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir))
+    inbox = Inbox()
+    add_family(stack, inbox.port)
+    env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir),
+               ANJU_ROUTER_PUBLIC_URL=f"http://127.0.0.1:{ACK_PORT}")
     log_dir = stack.state_dir / "logs"
     log_dir.mkdir(exist_ok=True)
     children = [subprocess.Popen([sys.executable, "-m", "anju.cli", *cmd], env=env,
@@ -129,6 +190,8 @@ def run(state_dir: Path, duration: float | None) -> int:
 anju demo is running (servers in {stack.state_dir}):
   PostgreSQL+TimescaleDB 127.0.0.1:{creds_.pg_port}   Mosquitto 127.0.0.1:{creds_.mqtt_port}
   services: {', '.join(c[0] for c in SERVICES)} (logs in {log_dir})
+  families' notifications arrive at http://127.0.0.1:{inbox.port}/ (acknowledgement links
+  in them are served on port {ACK_PORT})
   {len(creds)} homes publishing: {', '.join(creds)}
 
 Look at it from another terminal:
@@ -163,5 +226,6 @@ Stop with Ctrl-C (the servers keep running; `{anju} down` stops them).
         (n,) = conn.execute("SELECT count(*) FROM readings r JOIN devices d ON d.id = r.device_id"
                             " JOIN homes h ON h.id = d.home_id WHERE h.code LIKE 'demo-%'"
                             ).fetchone()  # type: ignore[misc]
-    print(f"demo stopped; {n} readings stored for the demo homes so far")
+    print(f"demo stopped; {n} readings stored for the demo homes so far, "
+          f"{len(inbox.messages)} notifications delivered to the demo inbox")
     return 0
