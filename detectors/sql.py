@@ -42,10 +42,18 @@ SELECT (SELECT max(updated_at) FROM devices), (SELECT count(*) FROM homes),
 """
 
 # Open an alert unless this episode (or an unresolved alert of this kind) exists.
+# Re-opening: the condition coming back after its alert was resolved is a new
+# alert (a new episode), linked to the resolved one of the last 24 hours.
 OPEN_ALERT = """
 INSERT INTO alerts (home_id, kind, severity, device_id, condition_at, since, evidence,
-                    summary_zh, summary_en)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                    summary_zh, summary_en, reopens)
+SELECT v.*, (SELECT a.id FROM alerts a WHERE a.home_id = v.home_id AND a.kind = v.kind
+             AND a.state = 'resolved' AND a.resolved_at > v.condition_at - interval '24 hours'
+             ORDER BY a.resolved_at DESC LIMIT 1)
+FROM (VALUES (%s::int, %s::text, %s::text, %s::int, %s::timestamptz, %s::timestamptz,
+              %s::jsonb, %s::text, %s::text))
+     AS v(home_id, kind, severity, device_id, condition_at, since, evidence, summary_zh,
+          summary_en)
 ON CONFLICT DO NOTHING
 RETURNING id
 """

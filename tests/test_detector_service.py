@@ -122,6 +122,14 @@ async def test_countdown_survives_a_kill(db_url, conn, home_factory):
         " JOIN homes h ON h.id = a.home_id WHERE h.code = %s AND a.kind = 'inactivity'"
         " ORDER BY e.id", (home,)).fetchall()
     assert events == [("open", "open"), ("resolve", "resolved")]
+    # the same condition again later is a new alert, linked to the resolved one
+    d = Service(db_url, time.time() + 13 * 3600)
+    await d.started()
+    await d.close()
+    rows = conn.execute("SELECT a.id, a.state, a.reopens FROM alerts a JOIN homes h"
+                        " ON h.id = a.home_id WHERE h.code = %s AND a.kind = 'inactivity'"
+                        " ORDER BY a.id", (home,)).fetchall()
+    assert len(rows) == 2 and rows[1][1] == "open" and rows[1][2] == rows[0][0]
 
 
 async def test_simulated_collapse_end_to_end(stack, endpoints, db_url, conn, tmp_path, unique):
