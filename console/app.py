@@ -1,0 +1,137 @@
+"""The console's Starlette application: routes, security headers, the pool and the live hub."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any, AsyncIterator
+
+from psycopg_pool import AsyncConnectionPool
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from console import api, openapi, pages, sql, web
+from console.live import Hub
+
+log = logging.getLogger("anju.console")
+
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; "
+     b"style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+     b"form-action 'self'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    database_url: str
+    secure_cookies: bool = False      # always mark cookies Secure (set when served behind https)
+    pool_min: int = 2
+    pool_max: int = 10
+
+
+async def health(request: Request) -> Response:
+    hub: Hub = request.app.state.hub
+    return JSONResponse({"ok": True, "listening": hub.listening.is_set(),
+                         "clients": len(hub.clients)})
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSONResponse(openapi.document())
+
+
+def create_app(cfg: ConsoleConfig) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        pool = AsyncConnectionPool(cfg.database_url, min_size=cfg.pool_min,
+                                   max_size=cfg.pool_max, kwargs={"autocommit": True},
+                                   open=False, name="console")
+        await pool.open(wait=True, timeout=30)
+        async with pool.connection() as conn:
+            await conn.execute(sql.PURGE_SESSIONS)
+        hub = Hub(pool, cfg.database_url)
+        app.state.pool = pool
+        app.state.hub = hub
+        listener = asyncio.create_task(hub.run(), name="console-listener")
+        try:
+            yield
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+            await pool.close()
+
+    routes = [
+        Route("/", pages.root),
+        Route("/login", pages.login, methods=["GET", "POST"]),
+        Route("/logout", pages.logout, methods=["POST"]),
+        Route("/lang/{code}", pages.set_lang),
+        Route("/board", pages.board),
+        Route("/board/rows", pages.board_rows),
+        Route("/events", pages.events),
+        Route("/alerts/{id}", pages.alert),
+        Route("/alerts/{id}/acknowledge", pages.acknowledge, methods=["POST"]),
+        Route("/alerts/{id}/resolve", pages.resolve, methods=["POST"]),
+        Route("/homes", pages.homes),
+        Route("/homes/{id}", pages.home),
+        Route("/healthz", health),
+        Route("/api/v1/openapi.json", openapi_json),
+        Route("/api/v1/me", api.me),
+        Route("/api/v1/board", api.board),
+        Route("/api/v1/alerts", api.alerts),
+        Route("/api/v1/alerts/{id}", api.alert),
+        Route("/api/v1/alerts/{id}/acknowledge", api.acknowledge, methods=["POST"]),
+        Route("/api/v1/alerts/{id}/resolve", api.resolve, methods=["POST"]),
+        Route("/api/v1/homes", api.homes),
+        Route("/api/v1/homes/{id}", api.home),
+        Route("/api/v1/homes/{id}/activity", api.activity),
+        Route("/api/v1/homes/{id}/usage", api.usage),
+        Mount("/static", StaticFiles(packages=[("console", "static")]), name="static"),
+    ]
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+        if request.url.path.startswith("/api/"):
+            return web.problem(500, "internal error")
+        return Response("internal error", status_code=500)
+
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)],
+                    exception_handlers={500: server_error})
+    app.state.secure_cookies = cfg.secure_cookies
+    app.state.templates = web.environment()
+    return app
+
+
+def run(cfg: ConsoleConfig, host: str, port: int, **uvicorn_kw: Any) -> None:
+    import uvicorn
+
+    uvicorn.run(create_app(cfg), host=host, port=port, proxy_headers=True,
+                timeout_graceful_shutdown=2, log_level="info", **uvicorn_kw)

@@ -1,0 +1,88 @@
+"""The OpenAPI 3.1 document of /api/v1, built from one table of endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from console import i18n
+from console.pages import HOME_STATUSES
+
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+_WINDOW = {"name": "window", "in": "query", "schema": {"type": "string", "enum": ["24h", "7d"]}}
+
+
+def _q(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+_NOTE = {"type": "string", "maxLength": 1000}
+
+ENDPOINTS: list[tuple[str, str, str, list[dict[str, Any]], dict[str, Any] | None]] = [
+    ("get", "/me", "The signed-in user, their scope and the CSRF token for POSTs", [], None),
+    ("get", "/board", "Unresolved alerts in scope, most severe and longest waiting first",
+     [], None),
+    ("get", "/alerts", "Alerts in scope, newest first",
+     [_q("state", {"type": "string", "enum": ["open", "acknowledged", "resolved"]}),
+      _q("home", {"type": "integer", "minimum": 1}),
+      _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000})], None),
+    ("get", "/alerts/{id}", "An alert with its events, escalation, deliveries and attempts",
+     [_ID], None),
+    ("post", "/alerts/{id}/acknowledge", "Acknowledge: stops the escalation",
+     [_ID], {"type": "object", "properties": {"note": _NOTE}, "additionalProperties": True}),
+    ("post", "/alerts/{id}/resolve", "Resolve with an outcome",
+     [_ID], {"type": "object", "required": ["outcome"],
+             "properties": {"outcome": {"type": "string", "enum": list(i18n.PERSON_OUTCOMES)},
+                            "note": _NOTE}}),
+    ("get", "/homes", "Homes in scope, with status",
+     [_q("community", {"type": "string", "maxLength": 64}),
+      _q("building", {"type": "string", "maxLength": 64}),
+      _q("status", {"type": "string", "enum": list(HOME_STATUSES)}),
+      _q("q", {"type": "string", "maxLength": 64}),
+      _q("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
+      _q("offset", {"type": "integer", "minimum": 0})], None),
+    ("get", "/homes/{id}", "A home: resident, contacts, devices, away periods, alert history",
+     [_ID], None),
+    ("get", "/homes/{id}/activity", "Activations per room and 15 min (24h) or hour (7d)",
+     [_ID, _WINDOW, _q("format", {"type": "string", "enum": ["json", "svg"]})], None),
+    ("get", "/homes/{id}/usage", "Water (litres) and power (mean W) per 15 min",
+     [_ID, _WINDOW], None),
+]
+
+
+def document() -> dict[str, Any]:
+    problem = {"description": "", "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/Problem"}}}}
+    paths: dict[str, Any] = {}
+    for method, path, summary, params, body in ENDPOINTS:
+        op: dict[str, Any] = {
+            "summary": summary, "parameters": params,
+            "responses": {
+                "200": {"description": "OK", "content": {"application/json": {
+                    "schema": {"type": "object"}}}},
+                "401": {**problem, "description": "Not signed in"},
+                "404": {**problem, "description": "Not found, or outside your scope"},
+                "422": {**problem, "description": "Invalid input, with field-level errors"},
+            },
+            "security": [{"session": []}],
+        }
+        if body is not None:
+            op["requestBody"] = {"required": False, "content": {
+                "application/json": {"schema": body}}}
+            op["parameters"] = params + [{"name": "X-CSRF-Token", "in": "header",
+                                          "required": True, "schema": {"type": "string"}}]
+            op["responses"]["403"] = {**problem, "description": "Missing or wrong CSRF token"}
+        paths.setdefault("/api/v1" + path, {})[method] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "anju console API", "version": "1",
+                 "description": "Sign in through /login; the session cookie authenticates."},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie",
+                                            "name": "anju_session"}},
+            "schemas": {"Problem": {"type": "object", "properties": {
+                "status": {"type": "integer"}, "title": {"type": "string"},
+                "errors": {"type": "array", "items": {"type": "object", "properties": {
+                    "field": {"type": "string"}, "message": {"type": "string"}}}}}}},
+        },
+    }

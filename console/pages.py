@@ -1,0 +1,257 @@
+"""The HTML pages: sign-in, the alert board and its live stream, an alert, homes, a home."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+
+from console import actions, auth, charts, data, i18n, sql
+from console.live import PING_S, sse
+from console.web import Ctx, Invalid, current_user, page, path_id, remote, render, words
+from console import web
+
+HOME_STATUSES = ("alert", "offline", "away", "ok")
+
+
+def safe_next(target: str | None, default: str = "/board") -> str:
+    """Only a path on this site (no //host, no scheme) may be a redirect target."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def _secure(request: Request) -> bool:
+    return bool(request.app.state.secure_cookies) or request.url.scheme == "https"
+
+
+# -- signing in and out -------------------------------------------------------------
+
+
+async def login_form(request: Request, *, status: int = 200, error: str | None = None,
+                     username: str = "") -> Response:
+    token = auth.new_token()
+    resp = render(request, "login.html", status, csrf=token, error=error, username=username,
+                  next=safe_next(request.query_params.get("next")))
+    resp.set_cookie(auth.LOGIN_CSRF_COOKIE, token, max_age=3600, httponly=True, samesite="lax",
+                    secure=_secure(request), path="/login")
+    return resp
+
+
+async def login(request: Request) -> Response:
+    if request.method == "GET":
+        if await current_user(request):
+            return RedirectResponse(safe_next(request.query_params.get("next")), 303)
+        return await login_form(request)
+    w = words(request)
+    form = await request.form()
+    username = str(form.get("username") or "").strip()[:64]
+    password = str(form.get("password") or "")[:256]
+    if not auth.same_token(str(form.get(auth.CSRF_FIELD) or ""),
+                           request.cookies.get(auth.LOGIN_CSRF_COOKIE)):
+        return await login_form(request, status=403, error=w("bad_form"), username=username)
+    where = remote(request)
+    pool = request.app.state.pool
+    async with pool.connection() as conn:
+        cur = await conn.execute(sql.LOGIN_FAILURES, {"username": username, "remote": where,
+                                                      "window": auth.LOGIN_WINDOW_S})
+        row = await cur.fetchone()
+        assert row
+        if auth.login_blocked(int(row[0]), int(row[1])):
+            await conn.execute(sql.RECORD_LOGIN, (username, where, False))
+            resp = await login_form(request, status=429, error=w("too_many"), username=username)
+            resp.headers["Retry-After"] = str(auth.LOGIN_WINDOW_S)
+            return resp
+        cur = await conn.execute(sql.USER_FOR_LOGIN, (username,))
+        found = await cur.fetchone()
+    encoded = found[1] if found and found[2] else None
+    ok = await asyncio.to_thread(auth.verify_password, encoded, password)
+    async with pool.connection() as conn:
+        await conn.execute(sql.RECORD_LOGIN, (username, where, ok))
+        if not ok or found is None:
+            return await login_form(request, status=401, error=w("bad_login"), username=username)
+        if auth.needs_rehash(found[1]):
+            await conn.execute(sql.SET_PASSWORD_HASH, (auth.hash_password(password), found[0]))
+        token = auth.new_token()
+        await conn.execute(sql.NEW_SESSION, (auth.token_hash(token), found[0], auth.new_token(),
+                                             auth.SESSION_SECONDS, where,
+                                             request.headers.get("user-agent", "")[:200]))
+        await conn.execute(sql.AUDIT, (found[0], username, "sign_in", None, None, "{}", where))
+    resp = RedirectResponse(safe_next(str(form.get("next") or "")), 303)
+    resp.set_cookie(auth.SESSION_COOKIE, token, max_age=auth.SESSION_SECONDS, httponly=True,
+                    samesite="lax", secure=_secure(request), path="/")
+    resp.delete_cookie(auth.LOGIN_CSRF_COOKIE, path="/login")
+    return resp
+
+
+@page
+async def logout(ctx: Ctx) -> Response:
+    token = ctx.request.cookies.get(auth.SESSION_COOKIE, "")
+    async with ctx.request.app.state.pool.connection() as conn:
+        await conn.execute(sql.END_SESSION, (auth.token_hash(token),))
+        await data.audit(conn, ctx.user, "sign_out", remote=ctx.remote)
+    resp = RedirectResponse("/login", 303)
+    resp.delete_cookie(auth.SESSION_COOKIE, path="/", httponly=True, samesite="lax",
+                       secure=_secure(ctx.request))
+    return resp
+
+
+async def set_lang(request: Request) -> Response:
+    code = request.path_params["code"]
+    resp = RedirectResponse(safe_next(request.query_params.get("next")), 303)
+    if code in i18n.LANGS:
+        resp.set_cookie(auth.LANG_COOKIE, code, max_age=365 * 86400, samesite="lax",
+                        secure=_secure(request), path="/")
+    return resp
+
+
+# -- the board ----------------------------------------------------------------------
+
+
+async def root(request: Request) -> Response:
+    return RedirectResponse("/board", 303)
+
+
+@page
+async def board(ctx: Ctx) -> Response:
+    async with ctx.request.app.state.pool.connection() as conn:
+        rows = await data.board(conn, ctx.user)
+    return render(ctx.request, "board.html", w=ctx.w, alerts=rows,
+                  outcomes=i18n.PERSON_OUTCOMES)
+
+
+@page
+async def board_rows(ctx: Ctx) -> Response:
+    async with ctx.request.app.state.pool.connection() as conn:
+        rows = await data.board(conn, ctx.user)
+    return render(ctx.request, "board_rows.html", w=ctx.w, alerts=rows)
+
+
+async def events(request: Request) -> Response:
+    """Server-sent events: `alert` when an alert in the user's scope opens or changes."""
+    user = await current_user(request)
+    if user is None:
+        return web.problem(401, "sign in first")
+    hub = request.app.state.hub
+
+    async def stream() -> Any:
+        client = hub.connect(user)
+        try:
+            yield "retry: 1000\n" + sse("hello", {"user": user.username})
+            while True:
+                try:
+                    yield await asyncio.wait_for(client.queue.get(), PING_S)
+                except asyncio.TimeoutError:
+                    yield ": ping\n\n"
+        finally:
+            hub.disconnect(client)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+# -- one alert -----------------------------------------------------------------------
+
+
+async def _alert_page(ctx: Ctx, alert_id: int, *, status: int = 200,
+                      errors: dict[str, str] | None = None) -> Response:
+    async with ctx.request.app.state.pool.connection() as conn:
+        a = await data.alert(conn, ctx.user, alert_id)
+        timeline = await data.alert_timeline(conn, alert_id)
+        await data.audit(conn, ctx.user, "view_alert", home_id=a["home_id"], alert_id=alert_id,
+                         remote=ctx.remote)
+    return render(ctx.request, "alert.html", status, w=ctx.w, a=a, errors=errors or {},
+                  outcomes=i18n.PERSON_OUTCOMES, **timeline)
+
+
+@page
+async def alert(ctx: Ctx) -> Response:
+    return await _alert_page(ctx, path_id(ctx.request))
+
+
+@page
+async def acknowledge(ctx: Ctx) -> Response:
+    alert_id = path_id(ctx.request)
+    form = await ctx.request.form()
+    errors: dict[str, str] = {}
+    note = web.text_param(form, "note", errors, max_len=1000)
+    if errors:
+        return await _alert_page(ctx, alert_id, status=422, errors=errors)
+    await actions.acknowledge(ctx, alert_id, note)
+    return RedirectResponse(safe_next(str(form.get("next") or ""), f"/alerts/{alert_id}"), 303)
+
+
+@page
+async def resolve(ctx: Ctx) -> Response:
+    alert_id = path_id(ctx.request)
+    form = await ctx.request.form()
+    errors: dict[str, str] = {}
+    note = web.text_param(form, "note", errors, max_len=1000)
+    outcome = str(form.get("outcome") or "")
+    try:
+        if errors:
+            raise Invalid(errors)
+        await actions.resolve(ctx, alert_id, outcome, note)
+    except Invalid as e:
+        return await _alert_page(ctx, alert_id, status=422, errors=e.errors)
+    return RedirectResponse(safe_next(str(form.get("next") or ""), f"/alerts/{alert_id}"), 303)
+
+
+# -- homes ------------------------------------------------------------------------------
+
+
+def home_filters(params: Any, errors: dict[str, str]) -> dict[str, Any]:
+    return {
+        "community": web.text_param(params, "community", errors, max_len=64),
+        "building": web.text_param(params, "building", errors, max_len=64),
+        "status": web.choice_param(params, "status", HOME_STATUSES, errors),
+        "q": web.text_param(params, "q", errors, max_len=64),
+        "limit": web.int_param(params, "limit", errors, default=100, lo=1, hi=500),
+        "offset": web.int_param(params, "offset", errors, default=0, lo=0, hi=10_000_000),
+    }
+
+
+@page
+async def homes(ctx: Ctx) -> Response:
+    errors: dict[str, str] = {}
+    f = home_filters(ctx.request.query_params, errors)
+    async with ctx.request.app.state.pool.connection() as conn:
+        rows = await data.homes(conn, ctx.user, **f)
+        comms = await data.communities(conn, ctx.user)
+    return render(ctx.request, "homes.html", 422 if errors else 200, w=ctx.w, homes=rows,
+                  communities=comms, f=f, errors=errors, statuses=HOME_STATUSES)
+
+
+async def home_charts(conn: Any, h: dict[str, Any], w: i18n.Words) -> dict[str, str]:
+    out = {}
+    for name in ("24h", "7d"):
+        win = data.WINDOWS[name]
+        since, until = data.window_bounds(win)
+        rows = await data.activity(conn, h["id"], since)
+        out[f"activity_{name}"] = charts.activity(
+            rows, since=since, until=until, tz=h["tz"], step=win.step, room_name=w.room,
+            title=w(f"activity_{name}"), empty=w("no_data"))
+    win = data.WINDOWS["24h"]
+    since, until = data.window_bounds(win)
+    use = await data.usage(conn, h["id"], since)
+    out["water"] = charts.bars(use["water"], since=since, until=until, tz=h["tz"], step=win.step,
+                               unit="L", title=w("water_24h"), css="water", empty=w("no_data"))
+    out["power"] = charts.bars(use["power"], since=since, until=until, tz=h["tz"], step=win.step,
+                               unit="W", title=w("power_24h"), css="power", empty=w("no_data"))
+    return out
+
+
+@page
+async def home(ctx: Ctx) -> Response:
+    home_id = path_id(ctx.request)
+    async with ctx.request.app.state.pool.connection() as conn:
+        h = await data.home(conn, ctx.user, home_id)
+        details = await data.home_details(conn, h)
+        history = await data.alerts(conn, ctx.user, home=home_id, limit=50)
+        svgs = await home_charts(conn, h, ctx.w)
+        await data.audit(conn, ctx.user, "view_home", home_id=home_id, remote=ctx.remote)
+    return render(ctx.request, "home.html", w=ctx.w, h=h, history=history, charts=svgs,
+                  **details)
+

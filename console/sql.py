@@ -1,0 +1,265 @@
+"""Every SQL statement the console runs.
+
+Queries that touch homes or alerts take the signed-in user's scope through
+two named parameters, %(admin)s and %(uid)s, and filter with SCOPE (on the
+homes alias `h`): the database never returns a row the user may not see.
+"""
+
+# -- scope ------------------------------------------------------------------------
+
+SCOPE = """(%(admin)s OR EXISTS (
+    SELECT 1 FROM console_user_scopes s
+    WHERE s.user_id = %(uid)s
+      AND (s.home_id = h.id
+           OR (s.home_id IS NULL AND s.community_id = h.community_id
+               AND (s.building IS NULL OR s.building = h.building)))))"""
+
+# -- users ------------------------------------------------------------------------
+
+ADD_USER = """
+INSERT INTO console_users (username, display_name, role, password_hash, lang)
+VALUES (%s, %s, %s, %s, %s) RETURNING id
+"""
+
+ADD_SCOPE = """
+INSERT INTO console_user_scopes (user_id, community_id, building, home_id)
+VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING
+"""
+
+COMMUNITY_BY_CODE = "SELECT id FROM communities WHERE code = %s"
+HOME_BY_CODE = "SELECT id FROM homes WHERE code = %s"
+
+USER_FOR_LOGIN = """
+SELECT id, password_hash, active FROM console_users WHERE username = %s
+"""
+
+SET_PASSWORD_HASH = "UPDATE console_users SET password_hash = %s WHERE id = %s"
+
+USER_SCOPES = """
+SELECT community_id, building, home_id FROM console_user_scopes WHERE user_id = %s
+ORDER BY id
+"""
+
+# -- sessions ---------------------------------------------------------------------
+
+NEW_SESSION = """
+INSERT INTO console_sessions (token_hash, user_id, csrf_token, expires_at, remote, user_agent)
+VALUES (%s, %s, %s, now() + make_interval(secs => %s), %s, %s)
+"""
+
+# One round trip: the session, its user, and the session is touched.
+SESSION_USER = """
+UPDATE console_sessions s SET last_seen_at = now()
+FROM console_users u
+WHERE s.token_hash = %s AND s.expires_at > now() AND u.id = s.user_id AND u.active
+RETURNING u.id, u.username, u.display_name, u.role, s.csrf_token
+"""
+
+END_SESSION = "DELETE FROM console_sessions WHERE token_hash = %s"
+PURGE_SESSIONS = "DELETE FROM console_sessions WHERE expires_at < now() - interval '1 day'"
+
+# -- sign-in attempts ---------------------------------------------------------------
+
+LOGIN_FAILURES = """
+SELECT (SELECT count(*) FROM console_login_attempts
+        WHERE username = %(username)s AND NOT ok
+          AND at > now() - make_interval(secs => %(window)s)),
+       (SELECT count(*) FROM console_login_attempts
+        WHERE remote = %(remote)s AND NOT ok
+          AND at > now() - make_interval(secs => %(window)s))
+"""
+
+RECORD_LOGIN = """
+INSERT INTO console_login_attempts (username, remote, ok) VALUES (%s, %s, %s)
+"""
+
+# -- audit ----------------------------------------------------------------------
+
+AUDIT = """
+INSERT INTO audit_log (user_id, username, action, home_id, alert_id, detail, remote)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+"""
+
+# -- alerts -----------------------------------------------------------------------
+
+_ALERT_COLUMNS = """
+a.id, a.kind, a.severity, a.state, a.opened_at, a.since, a.condition_at,
+a.summary_zh, a.summary_en, a.acknowledged_at, a.acknowledged_by, a.resolved_at,
+a.resolved_by, a.outcome, a.note, a.evidence,
+h.id AS home_id, h.code AS home_code, h.resident_name, h.address, h.building, h.tz,
+c.id AS community_id, c.code AS community_code, c.name AS community_name
+"""
+
+SEVERITY_ORDER = ("CASE a.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1"
+                  " WHEN 'medium' THEN 2 ELSE 3 END")
+
+# The board: unresolved alerts, most severe first, then those nobody has
+# taken yet, then the longest waiting.
+BOARD = f"""
+SELECT {_ALERT_COLUMNS}
+FROM alerts a JOIN homes h ON h.id = a.home_id JOIN communities c ON c.id = h.community_id
+WHERE a.state <> 'resolved' AND {SCOPE}
+ORDER BY {SEVERITY_ORDER}, (a.state = 'open') DESC, a.opened_at
+LIMIT %(limit)s
+"""
+
+ALERTS = f"""
+SELECT {_ALERT_COLUMNS}
+FROM alerts a JOIN homes h ON h.id = a.home_id JOIN communities c ON c.id = h.community_id
+WHERE {SCOPE}
+  AND (%(state)s::text IS NULL OR a.state = %(state)s)
+  AND (%(home)s::int IS NULL OR a.home_id = %(home)s)
+ORDER BY a.opened_at DESC, a.id DESC
+LIMIT %(limit)s
+"""
+
+ALERT = f"""
+SELECT {_ALERT_COLUMNS}
+FROM alerts a JOIN homes h ON h.id = a.home_id JOIN communities c ON c.id = h.community_id
+WHERE a.id = %(id)s AND {SCOPE}
+"""
+
+# For the live fan-out: where an alert belongs (no scope: the hub filters).
+ALERT_PLACE = """
+SELECT a.id, a.severity, a.state, h.id, h.community_id, h.building
+FROM alerts a JOIN homes h ON h.id = a.home_id WHERE a.id = %s
+"""
+
+ALERT_EVENTS = """
+SELECT at, action, from_state, to_state, actor, channel, note
+FROM alert_events WHERE alert_id = %s ORDER BY at, id
+"""
+
+ALERT_ESCALATION = """
+SELECT policy_source, state, cycle, next_step, due_at, started_at, steps_done,
+       stopped_at, stop_reason
+FROM alert_escalations WHERE alert_id = %s
+"""
+
+ALERT_DELIVERIES = """
+SELECT d.id, d.cycle, d.step, ct.name, ct.role, d.status, d.channel, d.tries,
+       d.created_at, d.done_at, d.note
+FROM deliveries d JOIN contacts ct ON ct.id = d.contact_id
+WHERE d.alert_id = %s ORDER BY d.created_at, d.id
+"""
+
+ALERT_ATTEMPTS = """
+SELECT t.delivery_id, t.channel, t.target, t.started_at, t.finished_at, t.ok, t.error
+FROM delivery_attempts t JOIN deliveries d ON d.id = t.delivery_id
+WHERE d.alert_id = %s ORDER BY t.started_at, t.id
+"""
+
+# -- homes ------------------------------------------------------------------------
+
+# status: alert (an unresolved alert), offline (a device not heard for three
+# heartbeats), away (an away period covers now), ok.
+_HOME_FACTS = """
+EXISTS (SELECT 1 FROM alerts x WHERE x.home_id = h.id AND x.state <> 'resolved') AS has_alert,
+EXISTS (SELECT 1 FROM devices d WHERE d.home_id = h.id AND d.active
+        AND (d.online IS FALSE OR d.last_seen IS NULL
+             OR d.last_seen < now() - make_interval(secs => 3 * d.heartbeat_s))) AS has_offline,
+EXISTS (SELECT 1 FROM home_away w WHERE w.home_id = h.id AND w.starts_at <= now()
+        AND (w.ends_at IS NULL OR w.ends_at > now())) AS away
+"""
+
+HOMES = f"""
+SELECT * FROM (
+  SELECT h.id, h.code, h.resident_name, h.address, h.building, h.tz,
+         c.id AS community_id, c.code AS community_code, c.name AS community_name,
+         {_HOME_FACTS}
+  FROM homes h JOIN communities c ON c.id = h.community_id
+  WHERE {SCOPE}
+    AND (%(community)s::text IS NULL OR c.code = %(community)s)
+    AND (%(building)s::text IS NULL OR h.building = %(building)s)
+    AND (%(q)s::text IS NULL OR h.code ILIKE %(q)s OR h.resident_name ILIKE %(q)s
+         OR h.address ILIKE %(q)s)
+) t
+WHERE %(status)s::text IS NULL
+   OR (%(status)s = 'alert' AND has_alert)
+   OR (%(status)s = 'offline' AND has_offline)
+   OR (%(status)s = 'away' AND away)
+   OR (%(status)s = 'ok' AND NOT has_alert AND NOT has_offline AND NOT away)
+ORDER BY has_alert DESC, community_code, building, code
+LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+HOME = f"""
+SELECT h.id, h.code, h.resident_name, h.address, h.building, h.tz,
+       c.id AS community_id, c.code AS community_code, c.name AS community_name,
+       {_HOME_FACTS}
+FROM homes h JOIN communities c ON c.id = h.community_id
+WHERE h.id = %(id)s AND {SCOPE}
+"""
+
+COMMUNITIES = f"""
+SELECT DISTINCT c.code, c.name FROM communities c JOIN homes h ON h.community_id = c.id
+WHERE {SCOPE} ORDER BY c.code
+"""
+
+HOME_CONTACTS = """
+SELECT name, role, urls, lang FROM contacts
+WHERE active AND (home_id = %s OR (home_id IS NULL AND community_id = %s AND role = 'property'))
+ORDER BY CASE role WHEN 'family' THEN 0 ELSE 1 END, id
+"""
+
+HOME_DEVICES = """
+SELECT id, uid, kind, room, vendor, model, last_seen, battery_pct, online, heartbeat_s,
+       (online IS FALSE OR last_seen IS NULL
+        OR last_seen < now() - make_interval(secs => 3 * heartbeat_s)) AS offline
+FROM devices WHERE home_id = %s AND active ORDER BY room, kind, uid
+"""
+
+HOME_AWAY = """
+SELECT starts_at, ends_at, reason, set_by FROM home_away
+WHERE home_id = %s AND (ends_at IS NULL OR ends_at > now() - interval '30 days')
+ORDER BY starts_at DESC LIMIT 10
+"""
+
+# -- charts -----------------------------------------------------------------------
+
+# Activations (readings above zero) of the activity sensors per room and
+# 15-minute bucket: the rollup where it exists, raw readings after it.
+ACTIVITY = """
+WITH mark AS (
+  SELECT coalesce((SELECT value FROM maintenance_state WHERE name = 'rollup'),
+                  '-infinity'::timestamptz) AS rolled
+)
+SELECT room, bucket, sum(n)::int FROM (
+  SELECT r.room, r.bucket, r.n_on AS n FROM readings_15m r, mark
+  WHERE r.home_id = %(home)s AND r.kind = ANY(%(kinds)s) AND r.bucket >= %(since)s
+    AND r.bucket < mark.rolled
+  UNION ALL
+  SELECT d.room, time_bucket('15 minutes', x.ts), count(*) FILTER (WHERE x.value > 0)
+  FROM readings x JOIN devices d ON d.id = x.device_id, mark
+  WHERE d.home_id = %(home)s AND x.kind = ANY(%(kinds)s)
+    AND x.ts >= greatest(%(since)s, mark.rolled)
+  GROUP BY 1, 2
+) t GROUP BY room, bucket ORDER BY room, bucket
+"""
+
+# Water (litres used: growth of the cumulative meter) and power (mean W) per
+# 15-minute bucket.
+USAGE = """
+WITH mark AS (
+  SELECT coalesce((SELECT value FROM maintenance_state WHERE name = 'rollup'),
+                  '-infinity'::timestamptz) AS rolled
+), b AS (
+  SELECT r.kind, r.bucket, r.vmin, r.vmax, r.vsum, r.n FROM readings_15m r, mark
+  WHERE r.home_id = %(home)s AND r.kind IN (5, 6) AND r.bucket >= %(since)s
+    AND r.bucket < mark.rolled
+  UNION ALL
+  SELECT x.kind, time_bucket('15 minutes', x.ts), min(x.value), max(x.value), sum(x.value),
+         count(*)
+  FROM readings x JOIN devices d ON d.id = x.device_id, mark
+  WHERE d.home_id = %(home)s AND x.kind IN (5, 6) AND x.ts >= greatest(%(since)s, mark.rolled)
+  GROUP BY 1, 2
+), agg AS (
+  SELECT kind, bucket, min(vmin) AS vmin, max(vmax) AS vmax, sum(vsum) AS vsum, sum(n) AS n
+  FROM b GROUP BY 1, 2
+)
+SELECT kind, bucket,
+       CASE kind WHEN 5 THEN greatest(vmax - coalesce(lag(vmax) OVER w, vmin), 0)
+                 ELSE vsum / greatest(n, 1) END
+FROM agg WINDOW w AS (PARTITION BY kind ORDER BY bucket)
+ORDER BY kind, bucket
+"""

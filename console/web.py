@@ -1,0 +1,207 @@
+"""What every handler needs: the signed-in user, the language, templates, errors, CSRF."""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any, Awaitable, Callable
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from console import auth, data, i18n
+from console.auth import User
+
+UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+
+
+class Invalid(ValueError):
+    """Input that fails validation: field → message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class Forbidden(PermissionError):
+    pass
+
+
+@dataclass(frozen=True)
+class Ctx:
+    request: Request
+    user: User
+    w: i18n.Words
+
+    @property
+    def remote(self) -> str:
+        return remote(self.request)
+
+
+def remote(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def words(request: Request) -> i18n.Words:
+    return i18n.Words(i18n.pick_lang(request.cookies.get(auth.LANG_COOKIE)))
+
+
+async def current_user(request: Request) -> User | None:
+    if "user" in request.scope.get("state", {}):
+        return request.state.user  # type: ignore[no-any-return]
+    token = request.cookies.get(auth.SESSION_COOKIE)
+    user = None
+    if token and len(token) < 100:
+        async with request.app.state.pool.connection() as conn:
+            user = await data.session_user(conn, auth.token_hash(token))
+    request.state.user = user
+    return user
+
+
+def environment() -> Environment:
+    env = Environment(loader=PackageLoader("console", "templates"),
+                      autoescape=select_autoescape(["html"]), trim_blocks=True,
+                      lstrip_blocks=True)
+    env.filters["tojson_compact"] = lambda v: json.dumps(v, ensure_ascii=False, default=jsonable)
+    return env
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    env: Environment = request.app.state.templates
+    w = context.pop("w", None) or words(request)
+    html = env.get_template(template).render(
+        request=request, w=w, lang=w.lang, now=datetime.now(timezone.utc),
+        user=getattr(request.state, "user", None), **context)
+    return HTMLResponse(html, status_code=status)
+
+
+def jsonable(v: Any) -> Any:
+    if isinstance(v, (datetime, date)):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return float(v)
+    if isinstance(v, (bytes, memoryview)):
+        return None
+    raise TypeError(f"cannot serialise {type(v).__name__}")
+
+
+class JSON(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, default=jsonable,
+                          separators=(",", ":")).encode()
+
+
+def problem(status: int, title: str, **extra: Any) -> JSON:
+    return JSON({"status": status, "title": title, **extra}, status_code=status)
+
+
+Handler = Callable[[Ctx], Awaitable[Response]]
+
+
+def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """An HTML page: signed in or sent to sign in; POSTs carry the session's CSRF token."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: Request) -> Response:
+        user = await current_user(request)
+        w = words(request)
+        if user is None:
+            if request.method in UNSAFE:
+                return render(request, "error.html", 401, w=w, message=w("bad_form"))
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        if request.method in UNSAFE:
+            form = await request.form()
+            if not auth.same_token(str(form.get(auth.CSRF_FIELD) or ""), user.csrf):
+                return render(request, "error.html", 403, w=w, message=w("bad_form"))
+        try:
+            return await handler(Ctx(request, user, w))
+        except data.NotFound:
+            return render(request, "error.html", 404, w=w, message=w("not_found"))
+        except Forbidden:
+            return render(request, "error.html", 403, w=w, message=w("forbidden"))
+
+    return wrapped
+
+
+def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """A JSON endpoint: 401 when signed out; unsafe methods need the X-CSRF-Token header."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: Request) -> Response:
+        user = await current_user(request)
+        if user is None:
+            return problem(401, "sign in first")
+        if request.method in UNSAFE and not auth.same_token(
+                request.headers.get(auth.CSRF_HEADER), user.csrf):
+            return problem(403, "missing or wrong X-CSRF-Token header")
+        try:
+            return await handler(Ctx(request, user, words(request)))
+        except Invalid as e:
+            return problem(422, "invalid input",
+                           errors=[{"field": k, "message": v} for k, v in e.errors.items()])
+        except data.NotFound:
+            return problem(404, "not found")
+        except Forbidden:
+            return problem(403, "forbidden")
+
+    return wrapped
+
+
+# -- validation ---------------------------------------------------------------------
+
+
+def int_param(params: Any, name: str, errors: dict[str, str], *, default: int | None = None,
+              lo: int = 0, hi: int = 2**31 - 1) -> int | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        v = int(raw)
+    except (TypeError, ValueError):
+        errors[name] = f"expected a whole number, got {str(raw)[:40]!r}"
+        return default
+    if not lo <= v <= hi:
+        errors[name] = f"expected a number from {lo} to {hi}"
+        return default
+    return v
+
+
+def choice_param(params: Any, name: str, choices: tuple[str, ...], errors: dict[str, str],
+                 default: str | None = None) -> str | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw not in choices:
+        errors[name] = f"expected one of {', '.join(choices)}"
+        return default
+    return str(raw)
+
+
+def text_param(params: Any, name: str, errors: dict[str, str], *, max_len: int = 200,
+               required: bool = False) -> str | None:
+    raw = params.get(name)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        if required:
+            errors[name] = "required"
+        return None
+    if not isinstance(raw, str):
+        errors[name] = "expected text"
+        return None
+    if len(raw) > max_len or "\x00" in raw:
+        errors[name] = f"at most {max_len} characters of text"
+        return None
+    return raw.strip()
+
+
+def path_id(request: Request, name: str = "id") -> int:
+    """An id from the path; anything that is not a plausible id is simply not found."""
+    raw = request.path_params.get(name, "")
+    if not str(raw).isdigit() or len(str(raw)) > 18:
+        raise data.NotFound(name)
+    return int(raw)
