@@ -1,0 +1,136 @@
+"""Every console route and API endpoint against every role: nobody sees beyond their scope."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import psycopg
+import pytest
+
+from console.app import ConsoleConfig, create_app
+from tests.test_console_fixtures import (  # noqa: F401 - fixtures
+    ServerThread, World, console, open_alert, sign_in, world)
+
+# What each user may see, of the world's homes A1, A2 (community A, buildings 1, 2) and B1.
+VISIBLE = {"admin": {"A1", "A2", "B1"}, "opA": {"A1", "A2"}, "propA1": {"A1"},
+           "famA2": {"A2"}}
+
+# One home's and one alert's routes: {h} a home id, {a} an alert id.
+ITEM_GETS = ["/homes/{h}", "/alerts/{a}", "/api/v1/homes/{h}", "/api/v1/homes/{h}/activity",
+             "/api/v1/homes/{h}/activity?format=svg&window=7d", "/api/v1/homes/{h}/usage",
+             "/api/v1/alerts/{a}"]
+ITEM_POSTS = ["/alerts/{a}/acknowledge", "/alerts/{a}/resolve",
+              "/api/v1/alerts/{a}/acknowledge", "/api/v1/alerts/{a}/resolve"]
+LIST_GETS = ["/board", "/board/rows", "/homes", "/api/v1/board", "/api/v1/alerts",
+             "/api/v1/homes", "/api/v1/me"]
+PUBLIC = {"/", "/login", "/lang/{code}", "/healthz", "/api/v1/openapi.json", "/static"}
+
+
+def _path(template: str, world: World, key: str) -> str:
+    return template.format(h=world.home[key], a=world.alert[key])
+
+
+def test_the_matrix_covers_every_route() -> None:
+    """A new route must be added to this matrix (or declared public)."""
+    app = create_app(ConsoleConfig("postgresql://unused"))
+    routes = {r.path for r in app.routes}  # type: ignore[attr-defined]
+    covered = {p.split("?")[0].replace("{h}", "{id}").replace("{a}", "{id}")
+               for p in ITEM_GETS + ITEM_POSTS + LIST_GETS} | PUBLIC | {"/events", "/logout"}
+    assert routes <= covered, routes - covered
+
+
+@pytest.mark.parametrize("who", sorted(VISIBLE))
+def test_items_outside_the_scope_are_refused(console: ServerThread, world: World, who: str,
+                                             conn: psycopg.Connection) -> None:
+    """In scope: 200; outside it: 403/404 for every page, API read and action."""
+    c = sign_in(console.url, world.users[who])
+    for key in ("A1", "A2", "B1"):
+        for t in ITEM_GETS:
+            r = c.get(_path(t, world, key))
+            if key in VISIBLE[who]:
+                assert r.status_code == 200, (who, key, t, r.status_code)
+            else:
+                assert r.status_code in (403, 404), (who, key, t, r.status_code)
+                assert str(world.home_code[key]) not in r.text
+        if key in VISIBLE[who]:
+            continue
+        for t in ITEM_POSTS:
+            path = _path(t, world, key)
+            if path.startswith("/api/"):
+                r = c.post(path, json={"outcome": "false_alarm"},
+                           headers={"X-CSRF-Token": c.csrf})  # type: ignore[attr-defined]
+            else:
+                r = c.post(path, data={"csrf": c.csrf,  # type: ignore[attr-defined]
+                                       "outcome": "false_alarm"})
+            assert r.status_code in (403, 404), (who, key, t, r.status_code)
+        row = conn.execute("SELECT state FROM alerts WHERE id = %s",
+                           (world.alert[key],)).fetchone()
+        assert row and row[0] == "open"
+
+
+@pytest.mark.parametrize("who", sorted(VISIBLE))
+def test_lists_hold_only_the_scope(console: ServerThread, world: World, who: str) -> None:
+    """The board, alert list and home list show exactly the homes in scope (of this world)."""
+    c = sign_in(console.url, world.users[who])
+    ours = {v: k for k, v in world.home.items()}
+    board = {ours[a["home_id"]] for a in c.get("/api/v1/board").json()["alerts"]
+             if a["home_id"] in ours}
+    alerts = {ours[a["home_id"]] for a in c.get("/api/v1/alerts?limit=1000").json()["alerts"]
+              if a["home_id"] in ours}
+    homes = {ours[h["id"]] for h in c.get("/api/v1/homes?limit=500&q=" + world.tag)
+             .json()["homes"] if h["id"] in ours}
+    assert board == alerts == homes == VISIBLE[who]
+    page = c.get("/board").text + c.get("/homes?q=" + world.tag).text
+    for key, code in world.home_code.items():
+        assert (f"/homes/{world.home[key]}\"" in page) == (key in VISIBLE[who]), (who, key)
+
+
+def test_signed_out_gets_nothing(console: ServerThread, world: World) -> None:
+    """Signed out: pages redirect to sign-in, the API and the event stream answer 401."""
+    c = httpx.Client(base_url=console.url, timeout=10)
+    for t in ITEM_GETS + LIST_GETS + ["/events"]:
+        path = _path(t, world, "A1")
+        r = c.get(path)
+        if path.startswith("/api/") or path == "/events":
+            assert r.status_code == 401, path
+        else:
+            assert r.status_code == 303 and r.headers["location"].startswith("/login?next="), path
+    for t in ITEM_POSTS + ["/logout"]:
+        assert c.post(_path(t, world, "A1"), data={}).status_code == 401, t
+
+
+async def test_live_events_reach_only_users_in_scope(console: ServerThread, world: World,
+                                                     db_url: str) -> None:
+    """An alert opening in building 2 reaches the community's operator and that home's family,
+    not the property manager of building 1."""
+    clients = {k: sign_in(console.url, world.users[k]) for k in ("opA", "propA1", "famA2")}
+    got: dict[str, list[dict]] = {k: [] for k in clients}
+
+    async def listen(key: str, ready: asyncio.Event) -> None:
+        cookies = dict(clients[key].cookies)
+        async with httpx.AsyncClient(base_url=console.url, cookies=cookies, timeout=10) as ac:
+            async with ac.stream("GET", "/events") as r:
+                event = None
+                async for line in r.aiter_lines():
+                    if line.startswith("event: "):
+                        event = line[7:]
+                    elif line.startswith("data: "):
+                        if event == "hello":
+                            ready.set()
+                        elif event == "alert":
+                            got[key].append(json.loads(line[6:]))
+
+    ready = {k: asyncio.Event() for k in clients}
+    tasks = [asyncio.create_task(listen(k, ready[k])) for k in clients]
+    await asyncio.wait_for(asyncio.gather(*(e.wait() for e in ready.values())), 5)
+    with psycopg.connect(db_url, autocommit=True) as sync:
+        aid = open_alert(sync, world.home["A2"], kind="smoke", severity="critical")
+    await asyncio.sleep(1.0)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert [e["id"] for e in got["opA"]] == [aid]
+    assert [e["id"] for e in got["famA2"]] == [aid]
+    assert got["propA1"] == []
