@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing as mp
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,7 +25,8 @@ import psycopg
 
 from alerts.manage import ContactSpec, add_contact
 from alerts.sinks import HttpSink
-from anju import db, mqtt, registry
+from anju import mqtt, registry
+from anju.benchmarks import percentile, report, temporary_stack
 from anju.embedded import Stack
 from anju.settings import Settings
 
@@ -59,13 +57,6 @@ def _load(port: int, devices: list[tuple[str, str]], rate: float, stop: "mp.Even
     asyncio.run(main())
 
 
-def _pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))]
-
-
 def _wait_log(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while text not in (path.read_text(errors="replace") if path.exists() else ""):
@@ -80,9 +71,12 @@ def _wait_log(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: flo
 
 def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
-    base = Path(tempfile.mkdtemp(prefix="anju-bench-alert-"))
-    os.chmod(base, 0o711)
-    stack = Stack(base / "state")
+    with temporary_stack("alert") as stack:
+        return _run(stack, args, say)
+
+
+def _run(stack: Stack, args: argparse.Namespace, say) -> int:  # type: ignore[no-untyped-def]
+    base = stack.state_dir.parent
     procs: list[subprocess.Popen[bytes]] = []
     sink = HttpSink().start()
     ctx = mp.get_context("spawn")
@@ -90,9 +84,8 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     loader = None
     n_press = args.presses
     try:
-        creds = stack.up()
+        creds = stack.credentials()
         url = stack.database_url()
-        db.migrate(url)
         say(f"provisioning {n_press} homes with a button and {args.load_homes} load homes")
         buttons: list[tuple[str, str, str]] = []     # (home, uid, password)
         load: list[tuple[str, str]] = []
@@ -165,15 +158,11 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
             first.setdefault(r.path.lstrip("/"), r.at)
         lat = [(first[h] - t) * 1000 for h, t in sent.items()
                if h in first and first[h] - t <= TIMEOUT_S]
-        result = {"n": len(sent), "p50_ms": round(_pct(lat, 50), 1),
-                  "p99_ms": round(_pct(lat, 99), 1), "max_ms": round(max(lat), 1) if lat else None,
+        result = {"n": len(sent), "p50_ms": round(percentile(lat, 50), 1),
+                  "p99_ms": round(percentile(lat, 99), 1), "max_ms": round(max(lat), 1) if lat else None,
                   "lost": len(sent) - len(lat), "load_msgs_per_s": args.load_rate if load else 0,
                   "load_homes": len(load)}
-        if args.json:
-            print(json.dumps(result))
-        else:
-            for k, v in result.items():
-                print(f"{k:16} {v}")
+        report(result, args.json)
         return 0 if result["lost"] == 0 else 1
     finally:
         stop_load.set()
@@ -190,5 +179,3 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
             except subprocess.TimeoutExpired:
                 p.kill()
         sink.stop()
-        stack.down()
-        shutil.rmtree(base, ignore_errors=True)

@@ -14,20 +14,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import json
-import os
 import random
 import resource
-import shutil
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import psycopg
 
-from anju import db
-from anju.embedded import Stack
+from anju.benchmarks import percentile, report, temporary_stack
 from detectors.events import DeviceInfo, Event, HomeInfo
 
 DEVICES = (("motion", "bedroom"), ("motion", "kitchen"), ("door", "entrance"))
@@ -83,24 +77,12 @@ def _start_times(n: int, window_start: float, seconds: float, rnd: random.Random
     return out
 
 
-def _pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
-
-
 def run_bench(args: argparse.Namespace) -> int:
     from detectors.service import DetectorService
 
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
-    base = Path(tempfile.mkdtemp(prefix="anju-bench-detect-"))
-    os.chmod(base, 0o711)
-    stack = Stack(base / "state")
-    try:
-        stack.up()
+    with temporary_stack("detect") as stack:
         url = stack.database_url()
-        db.migrate(url)
         t = time.perf_counter()
         _provision(url, args.homes)
         say(f"{args.homes} homes provisioned in {time.perf_counter() - t:.1f} s")
@@ -109,15 +91,8 @@ def run_bench(args: argparse.Namespace) -> int:
         result = asyncio.run(_drive(service, url, args, say))
         result["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         result["rss_before_service_mb"] = round(rss_before)
-        if args.json:
-            print(json.dumps(result))
-        else:
-            for k, v in result.items():
-                print(f"{k:26} {v}")
+        report(result, args.json)
         return 0 if result["deadlines_missed"] == 0 else 1
-    finally:
-        stack.down()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 async def _drive(service, url: str, args: argparse.Namespace, say) -> dict[str, object]:  # type: ignore[no-untyped-def]
@@ -173,8 +148,8 @@ async def _drive(service, url: str, args: argparse.Namespace, say) -> dict[str, 
         "homes": args.homes,
         "deadlines": fired,
         "deadlines_missed": max(0, args.homes - fired),
-        "deadline_lag_p50_s": round(_pct(lags, 50), 3),
-        "deadline_lag_p99_s": round(_pct(lags, 99), 3),
+        "deadline_lag_p50_s": round(percentile(lags, 50), 3),
+        "deadline_lag_p99_s": round(percentile(lags, 99), 3),
         "deadline_lag_max_s": round(max(lags), 3) if lags else None,
         "alerts_opened": service.stats.alerts_opened,
         "startup_s": round(startup, 1),

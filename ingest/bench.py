@@ -20,17 +20,15 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import psycopg
 
-from anju import db, mqtt, registry
+from anju import mqtt, registry
+from anju.benchmarks import percentile, report, temporary_stack
 from anju.embedded import Stack
 from anju.settings import Settings
 
@@ -126,133 +124,122 @@ def _run_publishers(port: int, creds: list[tuple[str, str]], per_device: int, pr
     return results
 
 
-def _pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    k = min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))
-    return values[k]
-
-
 def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     n_dev = min(args.devices, args.messages)
     per_device = max(1, args.messages // n_dev)
     total = per_device * n_dev
-    base = Path(tempfile.mkdtemp(prefix="anju-bench-"))
-    os.chmod(base, 0o711)
-    stack = Stack(base / "state")
     workers: list[subprocess.Popen[bytes]] = []
-    try:
-        creds_ = stack.up()
-        url = stack.database_url()
-        db.migrate(url)
-        with psycopg.connect(url) as conn:
-            registry.add_home(conn, code="bench", community="bench", resident="bench")
-            creds = []
-            for i in range(n_dev):
-                d = registry.add_device(conn, home="bench", kind="motion", room="bedroom",
-                                        uid=f"bench-{i:05d}")
-                assert d.password
-                creds.append((d.uid, d.password))
-            stack.write_broker_files(registry.broker_user_hashes(conn))
-            conn.commit()
-        stack.reload_broker()
-        time.sleep(0.3)
-        port = creds_.mqtt_port
-        say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
+    with temporary_stack("ingest") as stack:
+        try:
+            return _run(stack, args, n_dev, per_device, total, workers)
+        finally:
+            for w in workers:
+                if w.poll() is None:
+                    w.kill()
 
-        # 1. baseline: a subscriber that does nothing but acknowledge
-        say(f"baseline: {total} messages from {n_dev} devices to a do-nothing subscriber")
-        ctx = mp.get_context("spawn")
-        q: mp.Queue[dict[str, float]] = ctx.Queue()
-        ready = ctx.Event()
-        null = ctx.Process(target=_null_subscriber, args=(
-            port, "anju-admin", creds_.mqtt_users["anju-admin"], total, ready, q))
-        null.start()
-        ready.wait(30)
+
+def _run(stack: Stack, args: argparse.Namespace, n_dev: int, per_device: int, total: int,
+         workers: "list[subprocess.Popen[bytes]]") -> int:
+    base = stack.state_dir.parent
+    creds_ = stack.credentials()
+    url = stack.database_url()
+    with psycopg.connect(url) as conn:
+        registry.add_home(conn, code="bench", community="bench", resident="bench")
+        creds = []
+        for i in range(n_dev):
+            d = registry.add_device(conn, home="bench", kind="motion", room="bedroom",
+                                    uid=f"bench-{i:05d}")
+            assert d.password
+            creds.append((d.uid, d.password))
+        stack.write_broker_files(registry.broker_user_hashes(conn))
+        conn.commit()
+    stack.reload_broker()
+    time.sleep(0.3)
+    port = creds_.mqtt_port
+    say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
+
+    # 1. baseline: a subscriber that does nothing but acknowledge
+    say(f"baseline: {total} messages from {n_dev} devices to a do-nothing subscriber")
+    ctx = mp.get_context("spawn")
+    q: mp.Queue[dict[str, float]] = ctx.Queue()
+    ready = ctx.Event()
+    null = ctx.Process(target=_null_subscriber, args=(
+        port, "anju-admin", creds_.mqtt_users["anju-admin"], total, ready, q))
+    null.start()
+    ready.wait(30)
+    pubs = _run_publishers(port, creds, per_device, args.publishers, seq0=0)
+    got = q.get(timeout=900)
+    null.join()
+    t0 = min(p["t0"] for p in pubs)
+    baseline = total / (got["last"] - t0)
+    say(f"  {baseline:,.0f} msg/s")
+
+    # 2. ingest workers
+    say(f"ingest: the same {total} messages through {args.workers} ingest worker(s)")
+    env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir))
+    env.pop("ANJU_DATABASE_URL", None)
+    env.pop("ANJU_MQTT_URL", None)
+    traces = [base / f"trace-{i}.json" for i in range(args.workers)]
+    for i in range(args.workers):
+        workers.append(subprocess.Popen(
+            [sys.executable, "-m", "anju.cli", "ingest", "--worker", f"bench{i}"],
+            env=dict(env, ANJU_BENCH_TRACE=str(traces[i])),
+            stdout=subprocess.DEVNULL, stderr=(base / f"ingest-{i}.log").open("wb")))
+    paced_per_device = max(1, per_device // 4)
+    paced_total = paced_per_device * n_dev
+    with psycopg.connect(url, autocommit=True) as conn:
+        _wait_subscribed(conn, workers)
         pubs = _run_publishers(port, creds, per_device, args.publishers, seq0=0)
-        got = q.get(timeout=900)
-        null.join()
         t0 = min(p["t0"] for p in pubs)
-        baseline = total / (got["last"] - t0)
-        say(f"  {baseline:,.0f} msg/s")
-
-        # 2. ingest workers
-        say(f"ingest: the same {total} messages through {args.workers} ingest worker(s)")
-        env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir))
-        env.pop("ANJU_DATABASE_URL", None)
-        env.pop("ANJU_MQTT_URL", None)
-        traces = [base / f"trace-{i}.json" for i in range(args.workers)]
-        for i in range(args.workers):
-            workers.append(subprocess.Popen(
-                [sys.executable, "-m", "anju.cli", "ingest", "--worker", f"bench{i}"],
-                env=dict(env, ANJU_BENCH_TRACE=str(traces[i])),
-                stdout=subprocess.DEVNULL, stderr=(base / f"ingest-{i}.log").open("wb")))
-        paced_per_device = max(1, per_device // 4)
-        paced_total = paced_per_device * n_dev
-        with psycopg.connect(url, autocommit=True) as conn:
-            _wait_subscribed(conn, workers)
-            pubs = _run_publishers(port, creds, per_device, args.publishers, seq0=0)
-            t0 = min(p["t0"] for p in pubs)
-            pub_rate = total / (max(p["t1"] for p in pubs) - t0)
-            _wait_stored(conn, total)
-            say(f"latency: {paced_total} more messages paced at {args.rate:,} msg/s")
-            _run_publishers(port, creds, paced_per_device, args.publishers, seq0=per_device,
-                            rate=args.rate)
-            _wait_stored(conn, total + paced_total)
-            for w in workers:
-                w.send_signal(signal.SIGTERM)
-            for w in workers:
-                w.wait(60)
-            lat: list[float] = []   # paced phase
-            sat: list[float] = []   # saturated phase
-            commit_end = 0.0
-            for t in traces:
-                data = json.loads(t.read_text())
-                for ms, seq, at in zip(data["latencies_ms"], data["seqs"], data["committed_at"]):
-                    if seq >= per_device:
-                        lat.append(ms)
-                    else:
-                        sat.append(ms)
-                        commit_end = max(commit_end, at)
-            rows, distinct = conn.execute(
-                "SELECT count(*), count(DISTINCT (device_id, seq)) FROM readings").fetchone()  # type: ignore[misc]
-            size = conn.execute(
-                "SELECT hypertable_size('readings'),"
-                " (SELECT sum(total_bytes - index_bytes) FROM hypertable_detailed_size('readings'))"
-            ).fetchone()
-        result = {
-            "messages": total,
-            "paced_messages": paced_total,
-            "devices": n_dev,
-            "workers": args.workers,
-            "publishers": args.publishers,
-            "msgs_per_s": round(total / (commit_end - t0)),
-            "lost": total + paced_total - distinct,
-            "duplicates": rows - distinct,
-            "p50_ms": round(_pct(lat, 50), 1),
-            "p99_ms": round(_pct(lat, 99), 1),
-            "paced_msgs_per_s": args.rate,
-            "saturated_p50_ms": round(_pct(sat, 50), 1),
-            "saturated_p99_ms": round(_pct(sat, 99), 1),
-            "bytes_per_row": round(float(size[0]) / rows, 1) if rows else None,  # type: ignore[index]
-            "table_bytes_per_row": round(float(size[1]) / rows, 1) if rows else None,  # type: ignore[index]
-            "baseline_msgs_per_s": round(baseline),
-            "publish_msgs_per_s": round(pub_rate),
-        }
-        result["ratio_to_baseline"] = round(result["msgs_per_s"] / result["baseline_msgs_per_s"], 3)
-        if args.json:
-            print(json.dumps(result))
-        else:
-            for k, v in result.items():
-                print(f"{k:22} {v}")
-        return 0 if result["lost"] == 0 and result["duplicates"] == 0 else 1
-    finally:
+        pub_rate = total / (max(p["t1"] for p in pubs) - t0)
+        _wait_stored(conn, total)
+        say(f"latency: {paced_total} more messages paced at {args.rate:,} msg/s")
+        _run_publishers(port, creds, paced_per_device, args.publishers, seq0=per_device,
+                        rate=args.rate)
+        _wait_stored(conn, total + paced_total)
         for w in workers:
-            if w.poll() is None:
-                w.kill()
-        stack.down()
-        shutil.rmtree(base, ignore_errors=True)
+            w.send_signal(signal.SIGTERM)
+        for w in workers:
+            w.wait(60)
+        lat: list[float] = []   # paced phase
+        sat: list[float] = []   # saturated phase
+        commit_end = 0.0
+        for t in traces:
+            data = json.loads(t.read_text())
+            for ms, seq, at in zip(data["latencies_ms"], data["seqs"], data["committed_at"]):
+                if seq >= per_device:
+                    lat.append(ms)
+                else:
+                    sat.append(ms)
+                    commit_end = max(commit_end, at)
+        rows, distinct = conn.execute(
+            "SELECT count(*), count(DISTINCT (device_id, seq)) FROM readings").fetchone()  # type: ignore[misc]
+        size = conn.execute(
+            "SELECT hypertable_size('readings'),"
+            " (SELECT sum(total_bytes - index_bytes) FROM hypertable_detailed_size('readings'))"
+        ).fetchone()
+    result = {
+        "messages": total,
+        "paced_messages": paced_total,
+        "devices": n_dev,
+        "workers": args.workers,
+        "publishers": args.publishers,
+        "msgs_per_s": round(total / (commit_end - t0)),
+        "lost": total + paced_total - distinct,
+        "duplicates": rows - distinct,
+        "p50_ms": round(percentile(lat, 50), 1),
+        "p99_ms": round(percentile(lat, 99), 1),
+        "paced_msgs_per_s": args.rate,
+        "saturated_p50_ms": round(percentile(sat, 50), 1),
+        "saturated_p99_ms": round(percentile(sat, 99), 1),
+        "bytes_per_row": round(float(size[0]) / rows, 1) if rows else None,  # type: ignore[index]
+        "table_bytes_per_row": round(float(size[1]) / rows, 1) if rows else None,  # type: ignore[index]
+        "baseline_msgs_per_s": round(baseline),
+        "publish_msgs_per_s": round(pub_rate),
+    }
+    result["ratio_to_baseline"] = round(result["msgs_per_s"] / result["baseline_msgs_per_s"], 3)
+    report(result, args.json)
+    return 0 if result["lost"] == 0 and result["duplicates"] == 0 else 1
 
 
 def _wait_stored(conn: psycopg.Connection, n: int, timeout: float = 600) -> None:
