@@ -12,6 +12,7 @@ import html
 import json
 import os
 import random
+import secrets
 import shutil
 import signal
 import subprocess
@@ -33,9 +34,18 @@ DEMO_HOMES = [
     ("demo-201", "渝中区·解放碑街道", "张桂兰", "3栋"),
 ]
 ACK_PORT = free_port(8740)
+CONSOLE_PORT = free_port(8750)
 # The services, each a child process as in production; logs in STATE/logs/NAME.log.
 SERVICES = [["ingest", "--worker", "demo", "--metrics-port", "0"], ["detect"],
-            ["route", "--worker", "demo", "--http-port", str(ACK_PORT)]]
+            ["route", "--worker", "demo", "--http-port", str(ACK_PORT)],
+            ["console", "--port", str(CONSOLE_PORT)]]
+# Console sign-ins for the demo: (user, name, role, scope option, scope)
+DEMO_USERS = [
+    ("admin", "管理员", "admin", None, None),
+    ("operator", "李娜（南坪街道养老服务中心）", "operator", "--community", "南岸区·南坪街道"),
+    ("property", "赵强（物业）", "property", "--building", "南岸区·南坪街道/1栋"),
+    ("family", "王小明（王秀英之子）", "family", "--home", "demo-101"),
+]
 
 
 class Inbox:
@@ -93,6 +103,25 @@ def add_family(stack: Stack, inbox_port: int) -> None:
                        env=env, check=True, stdout=subprocess.DEVNULL)
 
 
+def add_users(stack: Stack) -> dict[str, str]:
+    """Console users for the demo, created once; their passwords are kept in the state dir."""
+    path = stack.state_dir / "demo-users.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir))
+    passwords = {}
+    for user, name, role, option, scope in DEMO_USERS:
+        password = secrets.token_urlsafe(9)
+        cmd = [sys.executable, "-m", "anju.cli", "user", "add", user, "--name", name,
+               "--role", role, "--password-stdin"] + ([option, scope] if option else [])
+        subprocess.run(cmd, env=env, input=password + "\n", text=True, check=True,
+                       stdout=subprocess.DEVNULL)
+        passwords[user] = password
+    path.write_text(json.dumps(passwords))
+    os.chmod(path, 0o600)
+    return passwords
+
+
 def provision(stack: Stack) -> dict[str, dict[str, str]]:
     """Create the demo homes once; their device credentials are kept in the state dir."""
     path = stack.state_dir / "demo-credentials.json"
@@ -146,7 +175,7 @@ async def publish_homes(port: int, creds: dict[str, dict[str, str]], stop: async
                 value = round(totals[uid], 2)
             elif kind == "power" and tick % 10 == 0:
                 value = rnd.choice((3.5, 4.0, 85.0, 1800.0))
-            elif kind == "button" and tick % 120 == 60 and rnd.random() < 0.5:
+            elif kind == "button" and tick % 120 == 20 and rnd.random() < 0.5:
                 value = 1  # now and then a resident presses the emergency button
             if value is not None:
                 c.publish(device_topic(uid, kind),
@@ -167,6 +196,7 @@ def run(state_dir: Path, duration: float | None) -> int:
     if applied:
         print(f"schema: {', '.join(applied)}")
     creds = provision(stack)
+    users = add_users(stack)
     inbox = Inbox()
     add_family(stack, inbox.port)
     env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir),
@@ -186,8 +216,13 @@ def run(state_dir: Path, duration: float | None) -> int:
             raise SystemExit("the ingest worker did not start; its log is above")
         time.sleep(0.1)
     anju = "anju" if shutil.which("anju") else f"{Path(sys.executable).parent}/anju"
+    sign_ins = "\n".join(f"    {u:9} {users[u]:14} {name} ({role})"
+                         for u, name, role, _, _ in DEMO_USERS)
     print(f"""
 anju demo is running (servers in {stack.state_dir}):
+
+  Console: http://127.0.0.1:{CONSOLE_PORT}/   sign in as
+{sign_ins}
   PostgreSQL+TimescaleDB 127.0.0.1:{creds_.pg_port}   Mosquitto 127.0.0.1:{creds_.mqtt_port}
   services: {', '.join(c[0] for c in SERVICES)} (logs in {log_dir})
   families' notifications arrive at http://127.0.0.1:{inbox.port}/ (acknowledgement links
