@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from alerts import api as alert_api
 from alerts.lifecycle import TransitionError
-from console import data, i18n
+
+from console import data, i18n, visits
 from console.web import Ctx, Invalid
 
 
@@ -33,6 +36,11 @@ async def resolve(ctx: Ctx, alert_id: int, outcome: str | None,
                                              channel="console", note=note)
         except TransitionError as e:
             raise Invalid({"outcome": str(e)}) from None
+        if result.changed and outcome in visits.ALERT_OUTCOME_VISIT:
+            # Resolved by a home visit: it is recorded as one (and counts for the schedule).
+            await visits.insert_visit(conn, home_id=a["home_id"], user=ctx.user,
+                                      outcome=visits.ALERT_OUTCOME_VISIT[outcome],
+                                      at=datetime.now(timezone.utc), note=note, alert_id=alert_id)
         await data.audit(conn, ctx.user, "resolve", home_id=a["home_id"], alert_id=alert_id,
                          detail={"changed": result.changed, "outcome": outcome, "note": note},
                          remote=ctx.remote)

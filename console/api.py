@@ -13,8 +13,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from console import actions, charts, data, i18n
-from console.pages import HOME_STATUSES, home_filters
+from console import actions, charts, data, i18n, reports, visits
+from console.pages import HOME_STATUSES, due_filters, home_filters
 from console.web import JSON, Ctx, Invalid, api, path_id
 from console import web
 
@@ -40,7 +40,8 @@ async def me(ctx: Ctx) -> Response:
 async def board(ctx: Ctx) -> Response:
     async with ctx.request.app.state.pool.connection() as conn:
         rows = await data.board(conn, ctx.user)
-    return JSON({"alerts": [_alert(a) for a in rows]})
+        overdue = await visits.due(conn, ctx.user, worker=None, overdue_only=True, limit=50)
+    return JSON({"alerts": [_alert(a) for a in rows], "overdue_visits": overdue})
 
 
 @api
@@ -174,3 +175,68 @@ async def usage(ctx: Ctx) -> Response:
     return JSON({"window": win.name, "since": since, "until": until,
                  "water_litres": [{"bucket": b, "value": v} for b, v in use["water"]],
                  "power_watts": [{"bucket": b, "value": v} for b, v in use["power"]]})
+
+
+# -- visits ---------------------------------------------------------------------------
+
+
+@api
+async def visits_due(ctx: Ctx) -> Response:
+    """Visits due within `within` days (overdue included): the user's own or all in scope."""
+    errors: dict[str, str] = {}
+    f = due_filters(ctx.request.query_params, ctx.user, errors)
+    if errors:
+        raise Invalid(errors)
+    async with ctx.request.app.state.pool.connection() as conn:
+        rows = await visits.due(conn, ctx.user, worker=f["worker"],
+                                within_days=f["within_days"])
+    return JSON({"worker": f["who"], "within_days": f["within_days"], "visits_due": rows})
+
+
+@api
+async def home_visits(ctx: Ctx) -> Response:
+    home_id = path_id(ctx.request)
+    async with ctx.request.app.state.pool.connection() as conn:
+        await data.home(conn, ctx.user, home_id)
+        return JSON(await visits.for_home(conn, home_id))
+
+
+@api
+async def record_visit(ctx: Ctx) -> Response:
+    home_id = path_id(ctx.request)
+    body = await _body(ctx.request)
+    return JSON(await visits.record(ctx, home_id, body), status_code=201)
+
+
+@api
+async def set_schedule(ctx: Ctx) -> Response:
+    home_id = path_id(ctx.request)
+    body = await _body(ctx.request)
+    return JSON(await visits.set_schedule(ctx, home_id, body))
+
+
+# -- reports and the audit log -----------------------------------------------------------
+
+
+@api
+async def report(ctx: Ctx) -> Response:
+    if not reports.may_report(ctx.user):
+        raise web.Forbidden("reports")
+    errors: dict[str, str] = {}
+    f = reports.filters(ctx.request.query_params, errors)
+    if errors:
+        raise Invalid(errors)
+    async with ctx.request.app.state.pool.connection() as conn:
+        return JSON(await reports.build(conn, ctx.user, **f))
+
+
+@api
+async def audit(ctx: Ctx) -> Response:
+    if not reports.may_audit(ctx.user):
+        raise web.Forbidden("audit")
+    errors: dict[str, str] = {}
+    f = reports.audit_filters(ctx.request.query_params, errors)
+    if errors:
+        raise Invalid(errors)
+    async with ctx.request.app.state.pool.connection() as conn:
+        return JSON({"entries": await reports.audit_log(conn, ctx.user, f)})

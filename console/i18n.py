@@ -85,7 +85,60 @@ _WORDS: dict[str, tuple[str, str]] = {
     "room": ("房间", "Room"),
     "role": ("角色", "Role"),
     "language": ("English", "中文"),
+    "visits": ("探访", "Visits"),
+    "visits_due": ("待探访", "Visits due"),
+    "overdue_visits": ("逾期未探访", "Overdue visits"),
+    "overdue": ("已逾期", "overdue"),
+    "due": ("应探访", "Due"),
+    "my_visits": ("我的", "Mine"),
+    "all_visits": ("全部", "All"),
+    "within_days": ("天内", "within days"),
+    "no_visits_due": ("没有待探访的住户。", "No visits due."),
+    "schedule": ("探访计划", "Visit schedule"),
+    "schedules": ("探访计划", "Visit schedules"),
+    "every_days": ("间隔（天）", "Every (days)"),
+    "worker": ("负责人", "Worker"),
+    "first_due": ("首次应探访日期", "First due"),
+    "last_visit": ("上次探访", "Last visit"),
+    "save": ("保存", "Save"),
+    "record_visit": ("登记探访", "Record a visit"),
+    "visit_history": ("探访记录", "Visits"),
+    "visited_at": ("探访时间", "Visited at"),
+    "concern": ("发现的问题", "Concern"),
+    "concern_hint": ("结果为“发现问题”时必填，将生成告警", "required for a concern; opens an alert"),
+    "no_schedule": ("尚无探访计划。", "No visit schedule."),
+    "active": ("启用", "Active"),
+    "reports": ("报表", "Reports"),
+    "audit": ("审计日志", "Audit log"),
+    "response_times": ("响应时间（紧急告警）", "Response times (critical alerts)"),
+    "standard_hint": ("社会化呼叫标准：60 秒内响应 ≥ 80%，180 秒内 ≥ 98.5%",
+                      "Social-alarm standard: ≥ 80 % answered within 60 s, ≥ 98.5 % within 180 s"),
+    "week": ("周", "Week"),
+    "critical_alerts": ("紧急告警", "Critical"),
+    "within_60s": ("60 秒内", "≤ 60 s"),
+    "within_180s": ("180 秒内", "≤ 180 s"),
+    "unanswered": ("未响应", "Unanswered"),
+    "median": ("中位数", "Median"),
+    "meets": ("达标", "Meets"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    "alerts_by_kind": ("各类告警数量", "Alerts by kind"),
+    "count": ("数量", "Count"),
+    "unresolved": ("未解决", "Unresolved"),
+    "false_alarms": ("误报", "False alarms"),
+    "device_health": ("设备状况", "Device health"),
+    "low_battery": ("低电量", "Low battery"),
+    "weeks": ("周数", "Weeks"),
+    "csv": ("导出 CSV", "CSV"),
+    "action": ("操作", "Action"),
+    "when": ("时间", "When"),
+    "who": ("用户", "User"),
+    "older": ("更早", "Older"),
 }
+SCHEDULE_KIND = {"special_needs": ("特殊困难老人定期探访", "special-needs visit"),
+                 "patrol": ("巡查", "patrol")}
+VISIT_OUTCOME = {"all_well": ("一切安好", "all well"), "concern": ("发现问题", "concern"),
+                 "help_called": ("已呼叫救助", "help called"), "not_home": ("不在家", "not home")}
 
 SEVERITY = {"critical": ("紧急", "critical"), "high": ("高", "high"),
             "medium": ("中", "medium"), "low": ("低", "low")}
@@ -111,6 +164,7 @@ KIND = {
     "activity_decline": ("活动量下降", "activity decline"), "prealarm": ("预警", "pre-alarm"),
     "sensor_dead": ("传感器无响应", "sensor dead"), "device_offline": ("设备离线", "device offline"),
     "battery_low": ("电量低", "low battery"),
+    "visit_concern": ("探访发现问题", "visit concern"),
 }
 ROLE = {"admin": ("管理员", "admin"), "operator": ("社区工作人员", "community operator"),
         "property": ("物业", "property management"), "family": ("家属", "family"),
@@ -161,6 +215,12 @@ class Words:
 
     def room(self, k: str) -> str:
         return self._of(ROOM, k)
+
+    def schedule_kind(self, k: str | None) -> str:
+        return self._of(SCHEDULE_KIND, k)
+
+    def visit_outcome(self, k: str | None) -> str:
+        return self._of(VISIT_OUTCOME, k)
 
     def time(self, dt: datetime | None, tz: str = "Asia/Shanghai", *, seconds: bool = False) -> str:
         """A moment in the home's time zone; the date only when it is not today there."""

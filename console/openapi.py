@@ -6,6 +6,7 @@ from typing import Any
 
 from console import i18n
 from console.pages import HOME_STATUSES
+from console.visits import OUTCOMES as VISIT_OUTCOMES, SCHEDULE_KINDS
 
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 _WINDOW = {"name": "window", "in": "query", "schema": {"type": "string", "enum": ["24h", "7d"]}}
@@ -46,6 +47,36 @@ ENDPOINTS: list[tuple[str, str, str, list[dict[str, Any]], dict[str, Any] | None
      [_ID, _WINDOW, _q("format", {"type": "string", "enum": ["json", "svg"]})], None),
     ("get", "/homes/{id}/usage", "Water (litres) and power (mean W) per 15 min",
      [_ID, _WINDOW], None),
+    ("get", "/visits", "Visits due within `within` days, overdue included: mine or all in scope",
+     [_q("worker", {"type": "string", "enum": ["me", "all"]}),
+      _q("within", {"type": "integer", "minimum": 0, "maximum": 366})], None),
+    ("get", "/homes/{id}/visits", "A home's visit schedules and recent visits", [_ID], None),
+    ("post", "/homes/{id}/visits",
+     "Record a visit; outcome concern (with the concern) opens a visit_concern alert",
+     [_ID], {"type": "object", "required": ["outcome"], "properties": {
+         "outcome": {"type": "string", "enum": list(VISIT_OUTCOMES)},
+         "kind": {"type": "string", "enum": list(SCHEDULE_KINDS)},
+         "concern": {"type": "string", "maxLength": 1000}, "note": _NOTE,
+         "visited_at": {"type": "string", "format": "date-time"}}}),
+    ("get", "/reports",
+     "Critical alerts answered within 60 s / 180 s per community and ISO week, alerts by kind,"
+     " device health (admin, operator, property)",
+     [_q("weeks", {"type": "integer", "minimum": 1, "maximum": 104}),
+      _q("community", {"type": "string", "maxLength": 64})], None),
+    ("get", "/audit", "The audit log: all for admins, operators their communities' and their own",
+     [_q("home", {"type": "integer", "minimum": 1}),
+      _q("alert", {"type": "integer", "minimum": 1}),
+      _q("user", {"type": "string", "maxLength": 64}),
+      _q("action", {"type": "string", "maxLength": 64}),
+      _q("before", {"type": "integer", "minimum": 1}),
+      _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000})], None),
+    ("post", "/homes/{id}/schedules", "Set (or stop, active false) a home's visit schedule",
+     [_ID], {"type": "object", "required": ["kind", "every_days"], "properties": {
+         "kind": {"type": "string", "enum": list(SCHEDULE_KINDS)},
+         "every_days": {"type": "integer", "minimum": 1, "maximum": 366},
+         "worker": {"type": "string", "maxLength": 64, "description": "a console user name"},
+         "first_due": {"type": "string", "format": "date"},
+         "note": {"type": "string", "maxLength": 500}, "active": {"type": "boolean"}}}),
 ]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
-from console import actions, auth, charts, data, i18n, sql
+from console import actions, auth, charts, data, i18n, reports, sql, visits
 from console.live import PING_S, sse
 from console.web import Ctx, Invalid, current_user, page, path_id, remote, render, words
 from console import web
@@ -118,8 +118,9 @@ async def root(request: Request) -> Response:
 async def board(ctx: Ctx) -> Response:
     async with ctx.request.app.state.pool.connection() as conn:
         rows = await data.board(conn, ctx.user)
+        overdue = await visits.due(conn, ctx.user, worker=None, overdue_only=True, limit=50)
     return render(ctx.request, "board.html", w=ctx.w, alerts=rows,
-                  outcomes=i18n.PERSON_OUTCOMES)
+                  outcomes=i18n.PERSON_OUTCOMES, overdue=overdue)
 
 
 @page
@@ -243,15 +244,119 @@ async def home_charts(conn: Any, h: dict[str, Any], w: i18n.Words) -> dict[str, 
     return out
 
 
-@page
-async def home(ctx: Ctx) -> Response:
-    home_id = path_id(ctx.request)
+async def _home_page(ctx: Ctx, home_id: int, *, status: int = 200,
+                     errors: dict[str, str] | None = None, form: str = "") -> Response:
     async with ctx.request.app.state.pool.connection() as conn:
         h = await data.home(conn, ctx.user, home_id)
         details = await data.home_details(conn, h)
         history = await data.alerts(conn, ctx.user, home=home_id, limit=50)
         svgs = await home_charts(conn, h, ctx.w)
+        v = await visits.for_home(conn, home_id)
         await data.audit(conn, ctx.user, "view_home", home_id=home_id, remote=ctx.remote)
-    return render(ctx.request, "home.html", w=ctx.w, h=h, history=history, charts=svgs,
-                  **details)
+    return render(ctx.request, "home.html", status, w=ctx.w, h=h, history=history, charts=svgs,
+                  errors=errors or {}, form=form, visit_outcomes=visits.OUTCOMES,
+                  schedule_kinds=visits.SCHEDULE_KINDS,
+                  may_record=visits.may_record(ctx.user),
+                  may_schedule=visits.may_schedule(ctx.user), **v, **details)
 
+
+@page
+async def home(ctx: Ctx) -> Response:
+    return await _home_page(ctx, path_id(ctx.request))
+
+
+# -- visits -----------------------------------------------------------------------------
+
+
+def due_filters(params: Any, user: Any, errors: dict[str, str]) -> dict[str, Any]:
+    who = web.choice_param(params, "worker", ("me", "all"), errors, default="me")
+    within = web.int_param(params, "within", errors, default=visits.DUE_WINDOW_DAYS, lo=0,
+                           hi=366)
+    return {"who": who, "worker": user.id if who == "me" else None,
+            "within_days": within if within is not None else visits.DUE_WINDOW_DAYS}
+
+
+@page
+async def visits_due(ctx: Ctx) -> Response:
+    errors: dict[str, str] = {}
+    f = due_filters(ctx.request.query_params, ctx.user, errors)
+    async with ctx.request.app.state.pool.connection() as conn:
+        rows = await visits.due(conn, ctx.user, worker=f["worker"],
+                                within_days=f["within_days"])
+    return render(ctx.request, "visits.html", 422 if errors else 200, w=ctx.w, rows=rows, f=f,
+                  errors=errors)
+
+
+@page
+async def record_visit(ctx: Ctx) -> Response:
+    home_id = path_id(ctx.request)
+    form = await ctx.request.form()
+    try:
+        await visits.record(ctx, home_id, form)
+    except Invalid as e:
+        return await _home_page(ctx, home_id, status=422, errors=e.errors, form="visit")
+    return RedirectResponse(safe_next(str(form.get("next") or ""), f"/homes/{home_id}#visits"),
+                            303)
+
+
+@page
+async def set_schedule(ctx: Ctx) -> Response:
+    home_id = path_id(ctx.request)
+    form = await ctx.request.form()
+    try:
+        await visits.set_schedule(ctx, home_id, form)
+    except Invalid as e:
+        return await _home_page(ctx, home_id, status=422, errors=e.errors, form="schedule")
+    return RedirectResponse(f"/homes/{home_id}#visits", 303)
+
+
+# -- reports and the audit log ---------------------------------------------------------
+
+
+@page
+async def report(ctx: Ctx) -> Response:
+    if not reports.may_report(ctx.user):
+        raise web.Forbidden("reports")
+    errors: dict[str, str] = {}
+    f = reports.filters(ctx.request.query_params, errors)
+    async with ctx.request.app.state.pool.connection() as conn:
+        r = await reports.build(conn, ctx.user, **f)
+        comms = await data.communities(conn, ctx.user)
+    return render(ctx.request, "reports.html", 422 if errors else 200, w=ctx.w, r=r, f=f,
+                  errors=errors, communities=comms, query=ctx.request.url.query)
+
+
+def _csv(section: str) -> Any:
+    @page
+    async def handler(ctx: Ctx) -> Response:
+        if not reports.may_report(ctx.user):
+            raise web.Forbidden("reports")
+        errors: dict[str, str] = {}
+        f = reports.filters(ctx.request.query_params, errors)
+        if errors:
+            return Response("; ".join(f"{k}: {v}" for k, v in errors.items()), 422)
+        async with ctx.request.app.state.pool.connection() as conn:
+            r = await reports.build(conn, ctx.user, **f)
+        name = f"anju-{section}-{r['since']:%Y%m%d}-{r['until']:%Y%m%d}.csv"
+        return Response(reports.to_csv(section, r[section]), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    handler.__name__ = f"report_{section}_csv"
+    return handler
+
+
+report_response_csv = _csv("response")
+report_kinds_csv = _csv("kinds")
+report_devices_csv = _csv("devices")
+
+
+@page
+async def audit(ctx: Ctx) -> Response:
+    if not reports.may_audit(ctx.user):
+        raise web.Forbidden("audit")
+    errors: dict[str, str] = {}
+    f = reports.audit_filters(ctx.request.query_params, errors)
+    async with ctx.request.app.state.pool.connection() as conn:
+        rows = await reports.audit_log(conn, ctx.user, f)
+    return render(ctx.request, "audit.html", 422 if errors else 200, w=ctx.w, rows=rows, f=f,
+                  errors=errors)

@@ -263,3 +263,181 @@ SELECT kind, bucket,
 FROM agg WINDOW w AS (PARTITION BY kind ORDER BY bucket)
 ORDER BY kind, bucket
 """
+
+# -- visits -----------------------------------------------------------------------
+
+_SCHEDULE_COLUMNS = """
+v.id, v.kind, v.every_days, v.next_due_at, v.note, v.worker_id,
+u.username AS worker_username, u.display_name AS worker_name, (v.next_due_at < now()) AS overdue,
+h.id AS home_id, h.code AS home_code, h.resident_name, h.address, h.building, h.tz,
+c.code AS community_code, c.name AS community_name,
+(SELECT max(x.visited_at) FROM visits x WHERE x.home_id = h.id) AS last_visit_at
+"""
+
+# Schedules in scope due before %(until)s (overdue ones first), optionally one worker's.
+VISITS_DUE = f"""
+SELECT {_SCHEDULE_COLUMNS}
+FROM visit_schedules v JOIN homes h ON h.id = v.home_id
+JOIN communities c ON c.id = h.community_id LEFT JOIN console_users u ON u.id = v.worker_id
+WHERE v.active AND v.next_due_at < %(until)s AND {SCOPE}
+  AND (%(worker)s::int IS NULL OR v.worker_id = %(worker)s)
+ORDER BY v.next_due_at, h.code
+LIMIT %(limit)s
+"""
+
+HOME_SCHEDULES = f"""
+SELECT {_SCHEDULE_COLUMNS}
+FROM visit_schedules v JOIN homes h ON h.id = v.home_id
+JOIN communities c ON c.id = h.community_id LEFT JOIN console_users u ON u.id = v.worker_id
+WHERE v.home_id = %(home)s AND v.active
+ORDER BY v.kind
+"""
+
+HOME_VISITS = """
+SELECT v.id, v.visited_at, v.worker, v.outcome, v.concern, v.note, v.alert_id,
+       v.concern_alert_id, s.kind AS schedule_kind
+FROM visits v LEFT JOIN visit_schedules s ON s.id = v.schedule_id
+WHERE v.home_id = %s ORDER BY v.visited_at DESC, v.id DESC LIMIT %s
+"""
+
+WORKER_BY_USERNAME = """
+SELECT id, role FROM console_users WHERE username = %s AND active
+"""
+
+# A schedule is set (or changed) per home and kind; the first visit is due at
+# %(first_due)s, else a period after the last visit, else now.
+SET_SCHEDULE = """
+INSERT INTO visit_schedules (home_id, kind, every_days, worker_id, note, active, next_due_at)
+VALUES (%(home)s, %(kind)s, %(every_days)s, %(worker)s, %(note)s, %(active)s,
+        coalesce(%(first_due)s,
+                 (SELECT max(visited_at) FROM visits WHERE home_id = %(home)s)
+                   + make_interval(days => %(every_days)s),
+                 now()))
+ON CONFLICT (home_id, kind) DO UPDATE SET
+    every_days = excluded.every_days, worker_id = excluded.worker_id, note = excluded.note,
+    active = excluded.active, updated_at = now(),
+    next_due_at = coalesce(%(first_due)s,
+                           (SELECT max(visited_at) FROM visits WHERE home_id = %(home)s)
+                             + make_interval(days => %(every_days)s),
+                           visit_schedules.next_due_at)
+RETURNING id
+"""
+
+SCHEDULE_ID = "SELECT id FROM visit_schedules WHERE home_id = %s AND kind = %s AND active"
+
+RECORD_VISIT = """
+INSERT INTO visits (home_id, schedule_id, alert_id, visited_at, worker_id, worker, outcome,
+                    concern, note)
+VALUES (%(home)s, %(schedule)s, %(alert)s, %(at)s, %(uid)s, %(worker)s, %(outcome)s,
+        %(concern)s, %(note)s)
+RETURNING id
+"""
+
+LINK_CONCERN_ALERT = "UPDATE visits SET concern_alert_id = %s WHERE id = %s"
+
+# The visit counts for the schedule it was made under, or for all the home's.
+ADVANCE_SCHEDULES = """
+UPDATE visit_schedules SET next_due_at = %(at)s::timestamptz + make_interval(days => every_days),
+       updated_at = now()
+WHERE home_id = %(home)s AND active AND (%(schedule)s::int IS NULL OR id = %(schedule)s)
+  AND next_due_at < %(at)s::timestamptz + make_interval(days => every_days)
+"""
+
+# What the detectors do (detectors/sql.py OPEN_ALERT): one unresolved alert
+# per home and kind, so a second concern joins the open one.
+OPEN_VISIT_ALERT = """
+INSERT INTO alerts (home_id, kind, severity, condition_at, since, evidence, summary_zh, summary_en)
+VALUES (%s, 'visit_concern', 'high', %s, %s, %s, %s, %s)
+ON CONFLICT DO NOTHING
+RETURNING id
+"""
+
+OPEN_VISIT_ALERT_EXISTING = """
+SELECT id FROM alerts WHERE home_id = %s AND kind = 'visit_concern' AND state <> 'resolved'
+"""
+
+OPEN_EVENT = """
+INSERT INTO alert_events (alert_id, at, action, to_state, actor, channel, note)
+VALUES (%s, %s, 'open', 'open', %s, 'console', %s)
+"""
+
+NOTIFY_ALERT = "SELECT pg_notify('anju_alerts', %s)"
+
+# -- reports ----------------------------------------------------------------------
+
+# A person's first response to an alert: acknowledged, or resolved by someone
+# without an acknowledgement first (a detector's clear is no response).
+_RESPONSE_S = """extract(epoch FROM coalesce(a.acknowledged_at,
+    CASE WHEN a.outcome IS DISTINCT FROM 'condition_cleared' THEN a.resolved_at END)
+    - a.opened_at)"""
+
+_REPORT_WHERE = f"""a.opened_at >= %(since)s AND a.opened_at < %(until)s AND {SCOPE}
+  AND (%(community)s::text IS NULL OR c.code = %(community)s)"""
+
+# Critical alerts per community and ISO week (in the home's time zone): how
+# many were answered within 60 s and 180 s (the social-alarm standard).
+REPORT_RESPONSE = f"""
+SELECT c.code AS community_code, c.name AS community_name,
+       to_char(a.opened_at AT TIME ZONE h.tz, 'IYYY-"W"IW') AS week,
+       count(*) AS critical,
+       count(*) FILTER (WHERE r.s <= 60) AS within_60s,
+       count(*) FILTER (WHERE r.s <= 180) AS within_180s,
+       count(*) FILTER (WHERE r.s IS NULL) AS unanswered,
+       round((percentile_cont(0.5) WITHIN GROUP (ORDER BY r.s))::numeric, 1) AS median_s,
+       round((percentile_cont(0.95) WITHIN GROUP (ORDER BY r.s))::numeric, 1) AS p95_s
+FROM alerts a JOIN homes h ON h.id = a.home_id JOIN communities c ON c.id = h.community_id
+CROSS JOIN LATERAL (SELECT {_RESPONSE_S} AS s) r
+WHERE a.severity = 'critical' AND {_REPORT_WHERE}
+GROUP BY 1, 2, 3
+ORDER BY week DESC, community_code
+"""
+
+REPORT_KINDS = f"""
+SELECT a.kind, a.severity, count(*) AS alerts,
+       count(*) FILTER (WHERE a.state <> 'resolved') AS unresolved,
+       count(*) FILTER (WHERE a.outcome = 'false_alarm') AS false_alarms
+FROM alerts a JOIN homes h ON h.id = a.home_id JOIN communities c ON c.id = h.community_id
+WHERE {_REPORT_WHERE}
+GROUP BY 1, 2
+ORDER BY alerts DESC, a.kind, a.severity
+"""
+
+_DEVICE_OFFLINE = """(d.online IS FALSE OR d.last_seen IS NULL
+        OR d.last_seen < now() - make_interval(secs => 3 * d.heartbeat_s))"""
+
+REPORT_DEVICES = f"""
+SELECT c.code AS community_code, c.name AS community_name, count(*) AS devices,
+       count(*) FILTER (WHERE {_DEVICE_OFFLINE}) AS offline,
+       count(*) FILTER (WHERE d.battery_pct < %(low_battery)s) AS low_battery
+FROM devices d JOIN homes h ON h.id = d.home_id JOIN communities c ON c.id = h.community_id
+WHERE d.active AND {SCOPE} AND (%(community)s::text IS NULL OR c.code = %(community)s)
+GROUP BY 1, 2 ORDER BY 1
+"""
+
+REPORT_DEVICE_PROBLEMS = f"""
+SELECT c.code AS community_code, h.id AS home_id, h.code AS home_code, h.resident_name,
+       h.tz, d.uid, d.kind, d.room, d.last_seen, d.battery_pct,
+       {_DEVICE_OFFLINE} AS offline, coalesce(d.battery_pct < %(low_battery)s, false) AS low_battery
+FROM devices d JOIN homes h ON h.id = d.home_id JOIN communities c ON c.id = h.community_id
+WHERE d.active AND {SCOPE} AND (%(community)s::text IS NULL OR c.code = %(community)s)
+  AND ({_DEVICE_OFFLINE} OR d.battery_pct < %(low_battery)s)
+ORDER BY c.code, h.code, d.uid
+LIMIT %(limit)s
+"""
+
+# -- the audit log ------------------------------------------------------------------
+
+# Admins read everything; others the entries about homes in their scope, and their own.
+AUDIT_LOG = f"""
+SELECT l.id, l.at, l.username, l.action, l.home_id, l.alert_id, l.detail, l.remote,
+       h.code AS home_code, h.resident_name, coalesce(h.tz, 'Asia/Shanghai') AS tz
+FROM audit_log l LEFT JOIN homes h ON h.id = l.home_id
+WHERE (%(admin)s OR l.user_id = %(uid)s OR (h.id IS NOT NULL AND {SCOPE}))
+  AND (%(home)s::int IS NULL OR l.home_id = %(home)s)
+  AND (%(alert)s::bigint IS NULL OR l.alert_id = %(alert)s)
+  AND (%(username)s::text IS NULL OR l.username = %(username)s)
+  AND (%(action)s::text IS NULL OR l.action = %(action)s)
+  AND (%(before)s::bigint IS NULL OR l.id < %(before)s)
+ORDER BY l.id DESC
+LIMIT %(limit)s
+"""

@@ -1,0 +1,232 @@
+"""Home visits: schedules per home, each worker's visits due, recording a visit's outcome.
+
+A visit that finds a concern opens an alert (kind visit_concern) the way the
+detectors do: the row, its 'open' event, NOTIFY anju_alerts. An alert
+resolved with visited_all_well / visited_help_called is recorded as a visit.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+from psycopg.rows import dict_row
+
+from console import data, sql
+from console.auth import User
+from console.web import Ctx, Forbidden, Invalid
+from console import web
+
+SCHEDULE_KINDS = ("special_needs", "patrol")
+OUTCOMES = ("all_well", "concern", "help_called", "not_home")
+WORKER_ROLES = ("admin", "operator", "property")
+SCHEDULE_ROLES = ("admin", "operator")
+# How an alert's outcome is recorded as a visit.
+ALERT_OUTCOME_VISIT = {"visited_all_well": "all_well", "visited_help_called": "help_called"}
+DUE_WINDOW_DAYS = 7
+DUE_LIMIT = 500
+
+
+def may_record(user: User) -> bool:
+    return user.role in WORKER_ROLES
+
+
+def may_schedule(user: User) -> bool:
+    return user.role in SCHEDULE_ROLES
+
+
+def actor(user: User) -> str:
+    return f"{user.name} ({user.username})"
+
+
+# -- reading ------------------------------------------------------------------------
+
+
+async def due(conn: psycopg.AsyncConnection, user: User, *, worker: int | None,
+              within_days: int = DUE_WINDOW_DAYS, overdue_only: bool = False,
+              limit: int = DUE_LIMIT) -> list[dict[str, Any]]:
+    """Schedules in the user's scope due within `within_days` (overdue included)."""
+    until = datetime.now(timezone.utc) + (timedelta(0) if overdue_only
+                                          else timedelta(days=within_days))
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(sql.VISITS_DUE, {**user.scope_params(), "until": until, "worker": worker,
+                                       "limit": limit})
+    return await cur.fetchall()
+
+
+async def for_home(conn: psycopg.AsyncConnection, home_id: int, limit: int = 20
+                   ) -> dict[str, Any]:
+    """A home's schedules and recent visits (the caller checked the scope)."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(sql.HOME_SCHEDULES, {"home": home_id})
+    schedules = await cur.fetchall()
+    await cur.execute(sql.HOME_VISITS, (home_id, limit))
+    return {"schedules": schedules, "visits": await cur.fetchall()}
+
+
+# -- validation ---------------------------------------------------------------------
+
+
+def _date(params: Any, name: str, errors: dict[str, str]) -> date | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        d = date.fromisoformat(str(raw))
+    except ValueError:
+        errors[name] = "expected a date, YYYY-MM-DD"
+        return None
+    if not date(2000, 1, 1) <= d <= date(2100, 1, 1):
+        errors[name] = "expected a date from 2000 to 2100"
+        return None
+    return d
+
+
+def _moment(params: Any, name: str, errors: dict[str, str]) -> datetime | None:
+    """An ISO date-time (a naive one is UTC); not in the future, not before 2000."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        at = datetime.fromisoformat(str(raw)[:40])
+    except ValueError:
+        errors[name] = "expected a date-time, e.g. 2026-11-23T09:30:00+08:00"
+        return None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=timezone.utc)
+    now = datetime.now(timezone.utc)
+    if not datetime(2000, 1, 1, tzinfo=timezone.utc) <= at <= now + timedelta(minutes=5):
+        errors[name] = "expected a moment since 2000 and not in the future"
+        return None
+    return at
+
+
+def schedule_input(params: Any) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    kind = web.choice_param(params, "kind", SCHEDULE_KINDS, errors)
+    if kind is None and "kind" not in errors:
+        errors["kind"] = "required"
+    every = web.int_param(params, "every_days", errors, lo=1, hi=366)
+    if every is None and "every_days" not in errors:
+        errors["every_days"] = "required"
+    worker = web.text_param(params, "worker", errors, max_len=64)
+    note = web.text_param(params, "note", errors, max_len=500) or ""
+    first_due = _date(params, "first_due", errors)
+    active = params.get("active", True)
+    if isinstance(active, str):
+        active = active.lower() not in ("0", "false", "no", "off")
+    if not isinstance(active, bool):
+        errors["active"] = "expected true or false"
+    if errors:
+        raise Invalid(errors)
+    return {"kind": kind, "every_days": every, "worker": worker, "note": note,
+            "first_due": first_due, "active": active}
+
+
+def visit_input(params: Any) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    outcome = web.choice_param(params, "outcome", OUTCOMES, errors)
+    if outcome is None and "outcome" not in errors:
+        errors["outcome"] = "required"
+    kind = web.choice_param(params, "kind", SCHEDULE_KINDS, errors)
+    concern = web.text_param(params, "concern", errors, max_len=1000)
+    note = web.text_param(params, "note", errors, max_len=1000)
+    at = _moment(params, "visited_at", errors)
+    if outcome == "concern" and not concern and "concern" not in errors:
+        errors["concern"] = "required when the outcome is concern"
+    if errors:
+        raise Invalid(errors)
+    return {"outcome": outcome, "kind": kind, "concern": concern, "note": note, "at": at}
+
+
+# -- writing ------------------------------------------------------------------------
+
+
+async def set_schedule(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
+    async with ctx.request.app.state.pool.connection() as conn:
+        h = await data.home(conn, ctx.user, home_id)       # NotFound outside the scope
+        if not may_schedule(ctx.user):
+            raise Forbidden("schedules")
+        s = schedule_input(params)
+        worker_id = None
+        if s["worker"]:
+            row = await (await conn.execute(sql.WORKER_BY_USERNAME, (s["worker"],))).fetchone()
+            if row is None or row[1] not in WORKER_ROLES:
+                raise Invalid({"worker": "no active admin, operator or property user by that name"})
+            worker_id = row[0]
+        first_due = None
+        if s["first_due"]:
+            first_due = datetime.combine(s["first_due"], time(9), ZoneInfo(h["tz"]))
+        async with conn.transaction():
+            row = await (await conn.execute(sql.SET_SCHEDULE, {
+                "home": home_id, "kind": s["kind"], "every_days": s["every_days"],
+                "worker": worker_id, "note": s["note"], "active": s["active"],
+                "first_due": first_due})).fetchone()
+            assert row
+            await data.audit(conn, ctx.user, "set_visit_schedule", home_id=home_id,
+                             detail={k: v for k, v in s.items() if k != "first_due"}
+                             | {"first_due": str(s["first_due"] or "")}, remote=ctx.remote)
+        return {"id": row[0], **(await for_home(conn, home_id))}
+
+
+async def _open_concern(conn: psycopg.AsyncConnection, home_id: int, at: datetime,
+                        who: str, concern: str) -> int:
+    evidence = json.dumps({"concern": concern, "visited_by": who}, ensure_ascii=False)
+    cur = await conn.execute(sql.OPEN_VISIT_ALERT, (
+        home_id, at, at, evidence, f"上门探访发现问题：{concern}"[:300],
+        f"Home visit found a concern: {concern}"[:300]))
+    row = await cur.fetchone()
+    if row is None:           # one unresolved visit_concern per home: join it
+        row = await (await conn.execute(sql.OPEN_VISIT_ALERT_EXISTING, (home_id,))).fetchone()
+        assert row
+        return int(row[0])
+    await conn.execute(sql.OPEN_EVENT, (row[0], at, who, concern[:1000]))
+    await conn.execute(sql.NOTIFY_ALERT, (str(row[0]),))
+    return int(row[0])
+
+
+async def insert_visit(conn: psycopg.AsyncConnection, *, home_id: int, user: User,
+                       outcome: str, at: datetime, kind: str | None = None,
+                       concern: str | None = None, note: str | None = None,
+                       alert_id: int | None = None) -> dict[str, Any]:
+    """The visit row, its schedule advanced, and a concern's alert (in one transaction)."""
+    async with conn.transaction():
+        schedule = None
+        if kind:
+            row = await (await conn.execute(sql.SCHEDULE_ID, (home_id, kind))).fetchone()
+            if row is None:
+                raise Invalid({"kind": f"this home has no {kind} visit schedule"})
+            schedule = row[0]
+        row = await (await conn.execute(sql.RECORD_VISIT, {
+            "home": home_id, "schedule": schedule, "alert": alert_id, "at": at, "uid": user.id,
+            "worker": actor(user), "outcome": outcome, "concern": concern,
+            "note": note})).fetchone()
+        assert row
+        visit_id = int(row[0])
+        await conn.execute(sql.ADVANCE_SCHEDULES, {"home": home_id, "schedule": schedule,
+                                                   "at": at})
+        concern_alert = None
+        if outcome == "concern" and concern:
+            concern_alert = await _open_concern(conn, home_id, at, actor(user), concern)
+            await conn.execute(sql.LINK_CONCERN_ALERT, (concern_alert, visit_id))
+    return {"id": visit_id, "home_id": home_id, "outcome": outcome, "visited_at": at,
+            "schedule_id": schedule, "alert_id": alert_id, "concern_alert_id": concern_alert}
+
+
+async def record(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
+    async with ctx.request.app.state.pool.connection() as conn:
+        await data.home(conn, ctx.user, home_id)            # NotFound outside the scope
+        if not may_record(ctx.user):
+            raise Forbidden("visits")
+        v = visit_input(params)
+        out = await insert_visit(conn, home_id=home_id, user=ctx.user, outcome=v["outcome"],
+                                 at=v["at"] or datetime.now(timezone.utc), kind=v["kind"],
+                                 concern=v["concern"], note=v["note"])
+        await data.audit(conn, ctx.user, "record_visit", home_id=home_id,
+                         alert_id=out["concern_alert_id"],
+                         detail={"visit": out["id"], "outcome": v["outcome"]},
+                         remote=ctx.remote)
+        return out
