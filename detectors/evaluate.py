@@ -351,6 +351,9 @@ def register(cli) -> None:  # type: ignore[no-untyped-def]
     p.add_argument("--sweep", action="store_true",
                    help=f"repeat at sensitivities {', '.join(map(str, SWEEP))}")
     p.add_argument("--workers", type=positive_int, default=1)
+    p.add_argument("--live", action="store_true",
+                   help="with --simulate: end to end through a real broker, the ingest, the "
+                        "database and the detector service (on a temporary stack)")
     p.add_argument("--json", action="store_true")
 
 
@@ -369,7 +372,21 @@ def cmd_eval(args, settings) -> int:  # type: ignore[no-untyped-def]
         reports = []
         for s in sens:
             cfg = replace(base, sensitivity=s)
-            if loaded is not None:
+            if args.live:
+                if not args.simulate or args.sweep:
+                    raise ValueError("--live works with --simulate, one sensitivity at a time")
+                if args.detector_config or args.sensitivity is not None:
+                    raise ValueError("--live uses the stored default settings; drop --config "
+                                     "and --sensitivity")
+                from detectors.evaluate_live import evaluate_live
+                rep = evaluate_live(
+                    args.homes, args.days, args.seed, cfg,
+                    personas=[x for x in args.personas.split(",") if x],
+                    per_week=args.incidents_per_home_week,
+                    kinds=[x for x in args.incident_kinds.split(",") if x],
+                    say=(lambda *a: None) if args.json else
+                    (lambda *a: print(*a, file=sys.stderr)))
+            elif loaded is not None:
                 rep = evaluate_log(*loaded, incidents=args.incidents, seed=args.seed, cfg=cfg,
                                    label=args.events.rsplit("/", 1)[-1])
             else:

@@ -15,10 +15,12 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 from typing import Any, Callable, Iterable
 
 import psycopg
@@ -42,6 +44,16 @@ def _ts(dt: datetime) -> float:
 
 def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
+
+
+def _next_noon(t: float, tz: str) -> float:
+    """The first local noon after t: homes re-learn then, when their residents are up
+    (re-learning in the middle of someone's night would cut the night in two)."""
+    local = datetime.fromtimestamp(t, ZoneInfo(tz))
+    noon = local.replace(hour=12, minute=0, second=0, microsecond=0)
+    if noon.timestamp() <= t:
+        noon = (local + timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+    return noon.timestamp()
 
 
 @dataclass
@@ -139,7 +151,8 @@ class DetectorService:
     async def _rebuild_all(self, db: psycopg.AsyncConnection, hids: list[int], now: float) -> None:
         for i in range(0, len(hids), 500):
             chunk = hids[i:i + 500]
-            histories = await self._histories(db, chunk, now - self.learn_days * 86400, now)
+            histories = await self._histories(
+                db, chunk, now - self.replay_s - self.learn_days * 86400, now)
             for hid in chunk:
                 await self._write(db, hid, self._rebuild(hid, histories[hid], now))
             await db.commit()
@@ -159,14 +172,31 @@ class DetectorService:
                 self.cursor[did] = _dt(e.ts)
         if not home.devices:
             return []
-        home.monitor.learn([e for e in history if e.ts < replay_from] or history, now)
-        home.learned_at = now
+        # Replay as the service would have lived it: re-learning at each day's
+        # turn, so the baselines are the ones it would have had.
+        times = [e.ts for e in history]
+        span = self.learn_days * 86400
+
+        def learn(at: float) -> None:
+            lo, hi = bisect.bisect_left(times, at - span), bisect.bisect_left(times, at)
+            home.monitor.learn(history[lo:hi], at)
+            home.learned_at = at
+
+        learn(replay_from)
         self._apply_away(hid)
         findings = []
-        for e in history:
-            if e.ts >= replay_from:
-                findings.extend(home.monitor.observe(e))
-                home.last_ts = e.ts
+        boundary = _next_noon(replay_from, home.tz)
+        for e in history[bisect.bisect_left(times, replay_from):]:
+            while e.ts >= boundary:
+                findings.extend(home.monitor.advance(boundary))
+                learn(boundary)
+                boundary = _next_noon(boundary, home.tz)
+            findings.extend(home.monitor.observe(e))
+            home.last_ts = e.ts
+        while boundary <= now:
+            findings.extend(home.monitor.advance(boundary))
+            learn(boundary)
+            boundary = _next_noon(boundary, home.tz)
         findings.extend(home.monitor.advance(now))
         self.deadlines.set(hid, home.monitor.next_deadline())
         return findings
@@ -363,7 +393,9 @@ class DetectorService:
             changed = set(await self._load_registry(db)) | set(await self._load_away(db))
             # a changed away period is replayed too: its effect depends on the events
             await self._rebuild_all(db, sorted(h for h in changed if h in self.homes), now)
-        stale = [h.id for h in self.homes.values() if now - h.learned_at > self.relearn_s][:500]
+        stale = [h.id for h in self.homes.values()
+                 if now >= _next_noon(h.learned_at, h.tz) or now - h.learned_at > self.relearn_s
+                 ][:500]
         if stale:
             histories = await self._histories(db, stale, now - self.learn_days * 86400, now)
             for hid in stale:
