@@ -181,8 +181,12 @@ install_venv() {
   fi
   log "creating .venv with pinned dependencies"
   [ -x "$here/.venv/bin/python" ] || "$PYTHON" -m venv "$here/.venv"
-  "$here/.venv/bin/python" -m pip install -q --disable-pip-version-check -r "$here/requirements.lock"
-  "$here/.venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e "$here"
+  # (this machine's pip configuration may name local indexes that do not exist:
+  # pip warns once per package, which says nothing about anju)
+  "$here/.venv/bin/python" -m pip install -q --disable-pip-version-check -r "$here/requirements.lock" \
+    2> >(grep -v "^WARNING: Location .* is ignored" >&2)
+  "$here/.venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e "$here" \
+    2> >(grep -v "^WARNING: Location .* is ignored" >&2)
   printf '%s\n' "$want" >"$stamp"
 }
 
