@@ -11,7 +11,10 @@ in-process evaluation scores findings.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +23,6 @@ import psycopg
 
 from anju.benchmarks import temporary_stack
 from anju.endpoints import MqttEndpoint
-from anju.settings import IngestSettings
 from detectors.config import DetectorConfig
 from detectors.evaluate import DAY, LEARN_DAYS, HomeRun, Report, Truth, _score
 from detectors.events import Finding
@@ -31,7 +33,6 @@ def evaluate_live(homes: int, days: int, seed: int, cfg: DetectorConfig, *,
                   personas: list[str], per_week: float, kinds: list[str],
                   say=print) -> Report:  # type: ignore[no-untyped-def]
     from anju import registry
-    from ingest.service import IngestWorker
     from simulators import fleet
     from simulators import incidents as inc_mod
     from simulators.generate import FleetSpec
@@ -59,23 +60,36 @@ def evaluate_live(homes: int, days: int, seed: int, cfg: DetectorConfig, *,
             conn.commit()
         stack.reload_broker()
         time.sleep(0.3)
-        ingest_cfg = IngestSettings(max_past_s=(days + 8) * 86400, maintenance_s=0)
+        # The ingest runs as its own process, as in production.
+        log = Path(tmp) / "ingest.log"
+        env = {**os.environ, "ANJU_STATE_DIR": str(stack.state_dir),
+               "ANJU_INGEST_MAX_PAST_S": str((days + 8) * 86400),
+               "ANJU_INGEST_MAINTENANCE_S": "0"}
+        for k in ("ANJU_DATABASE_URL", "ANJU_MQTT_URL", "ANJU_CONFIG"):
+            env.pop(k, None)
+        ingest = subprocess.Popen([sys.executable, "-m", "anju.cli", "ingest", "--worker", "eval"],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
 
         async def publish_and_detect() -> None:
-            worker = IngestWorker(url, MqttEndpoint.from_url(stack.mqtt_url()), ingest_cfg,
-                                  worker="eval")
-            stop = asyncio.Event()
-            task = asyncio.create_task(worker.run(stop))
-            await asyncio.wait_for(worker.ready.wait(), 30)
+            while "subscribed to" not in log.read_text(errors="replace"):
+                if ingest.poll() is not None:
+                    raise RuntimeError("the ingest stopped:\n" + log.read_text()[-2000:])
+                await asyncio.sleep(0.1)
             say(f"publishing {homes} homes x {days} days over MQTT")
             stats = await fleet.publish_fleet(MqttEndpoint.from_url(stack.mqtt_url()),
                                               provisioned, start, end, speed=0, shift=shift,
                                               incidents=incidents)
-            while worker.committed_messages < stats.messages:
-                await asyncio.sleep(0.2)
-            stop.set()
-            await task
-            say(f"{stats.messages} messages stored; the detector service learns and replays")
+            deadline = time.monotonic() + 600
+            async with await psycopg.AsyncConnection.connect(url) as conn:
+                while True:
+                    row = await (await conn.execute("SELECT count(*) FROM readings")).fetchone()
+                    if row and row[0] >= stats.readings:
+                        break
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"only {row[0] if row else 0} of {stats.readings} "
+                                           f"readings stored after 600 s; see {log}")
+                    await asyncio.sleep(0.2)
+            say(f"{stats.readings} readings stored; the detector service learns and replays")
             # The service's clock stands at the end of the simulated span.
             service = DetectorService(url, replay_s=end - eval_start + 60,
                                       clock=lambda: end + shift)
@@ -89,7 +103,11 @@ def evaluate_live(homes: int, days: int, seed: int, cfg: DetectorConfig, *,
             service.wake.set()
             await task
 
-        asyncio.run(publish_and_detect())
+        try:
+            asyncio.run(publish_and_detect())
+        finally:
+            ingest.terminate()
+            ingest.wait(30)
         with psycopg.connect(url) as conn:
             rows = conn.execute(
                 "SELECT h.code, a.kind, a.condition_at, d.uid FROM alerts a"
