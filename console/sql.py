@@ -162,25 +162,50 @@ EXISTS (SELECT 1 FROM home_away w WHERE w.home_id = h.id AND w.starts_at <= now(
         AND (w.ends_at IS NULL OR w.ends_at > now())) AS away
 """
 
+# The homes in a user's scope as ids, by index (admins: all of them) - for lists,
+# where probing SCOPE row by row over every home would cost more than the list.
+SCOPED_HOMES = """scoped AS (
+  SELECT h.id FROM homes h WHERE %(admin)s
+  UNION ALL
+  (SELECT s.home_id FROM console_user_scopes s
+  WHERE NOT %(admin)s AND s.user_id = %(uid)s AND s.home_id IS NOT NULL
+  UNION
+  SELECT h.id FROM console_user_scopes s JOIN homes h ON h.community_id = s.community_id
+   AND (s.building IS NULL OR h.building = s.building)
+  WHERE NOT %(admin)s AND s.user_id = %(uid)s AND s.home_id IS NULL))"""
+
+_OFFLINE = """EXISTS (SELECT 1 FROM devices d WHERE d.home_id = h.id AND d.active
+        AND (d.online IS FALSE OR d.last_seen IS NULL
+             OR d.last_seen < now() - make_interval(secs => 3 * d.heartbeat_s)))"""
+_AWAY = """EXISTS (SELECT 1 FROM home_away w WHERE w.home_id = h.id AND w.starts_at <= now()
+        AND (w.ends_at IS NULL OR w.ends_at > now()))"""
+_ALERTING = "h.id IN (SELECT home_id FROM alerting)"
+
+# One page of homes: ordered (those with an unresolved alert first) and cut on
+# ids and sort keys alone; the facts are worked out for that page only.
 HOMES = f"""
-SELECT * FROM (
-  SELECT h.id, h.code, h.resident_name, h.address, h.building, h.tz,
-         c.id AS community_id, c.code AS community_code, c.name AS community_name,
-         {_HOME_FACTS}
-  FROM homes h JOIN communities c ON c.id = h.community_id
-  WHERE {SCOPE}
-    AND (%(community)s::text IS NULL OR c.code = %(community)s)
+WITH {SCOPED_HOMES},
+alerting AS MATERIALIZED (SELECT DISTINCT home_id FROM alerts WHERE state <> 'resolved'),
+listed AS MATERIALIZED (
+  SELECT h.id, c.code AS community_code, h.building, h.code, {_ALERTING} AS alerting
+  FROM scoped JOIN homes h ON h.id = scoped.id JOIN communities c ON c.id = h.community_id
+  WHERE (%(community)s::text IS NULL OR c.code = %(community)s)
     AND (%(building)s::text IS NULL OR h.building = %(building)s)
     AND (%(q)s::text IS NULL OR h.code ILIKE %(q)s OR h.resident_name ILIKE %(q)s
          OR h.address ILIKE %(q)s)
-) t
-WHERE %(status)s::text IS NULL
-   OR (%(status)s = 'alert' AND has_alert)
-   OR (%(status)s = 'offline' AND has_offline)
-   OR (%(status)s = 'away' AND away)
-   OR (%(status)s = 'ok' AND NOT has_alert AND NOT has_offline AND NOT away)
-ORDER BY has_alert DESC, community_code, building, code
-LIMIT %(limit)s OFFSET %(offset)s
+    AND (%(status)s::text IS NULL
+         OR (%(status)s = 'alert' AND {_ALERTING})
+         OR (%(status)s = 'offline' AND {_OFFLINE})
+         OR (%(status)s = 'away' AND {_AWAY})
+         OR (%(status)s = 'ok' AND NOT {_ALERTING} AND NOT {_OFFLINE} AND NOT {_AWAY}))
+  ORDER BY 5 DESC, 2, 3, 4
+  LIMIT %(limit)s OFFSET %(offset)s
+)
+SELECT h.id, h.code, h.resident_name, h.address, h.building, h.tz,
+       c.id AS community_id, c.code AS community_code, c.name AS community_name,
+       l.alerting AS has_alert, {_OFFLINE} AS has_offline, {_AWAY} AS away
+FROM listed l JOIN homes h ON h.id = l.id JOIN communities c ON c.id = h.community_id
+ORDER BY l.alerting DESC, l.community_code, l.building, l.code
 """
 
 HOME = f"""
@@ -191,9 +216,14 @@ FROM homes h JOIN communities c ON c.id = h.community_id
 WHERE h.id = %(id)s AND {SCOPE}
 """
 
-COMMUNITIES = f"""
-SELECT DISTINCT c.code, c.name FROM communities c JOIN homes h ON h.community_id = c.id
-WHERE {SCOPE} ORDER BY c.code
+COMMUNITIES = """
+SELECT c.code, c.name FROM communities c
+WHERE %(admin)s
+   OR c.id IN (SELECT s.community_id FROM console_user_scopes s
+               WHERE s.user_id = %(uid)s AND s.community_id IS NOT NULL)
+   OR c.id IN (SELECT h.community_id FROM console_user_scopes s JOIN homes h ON h.id = s.home_id
+               WHERE s.user_id = %(uid)s)
+ORDER BY c.code
 """
 
 HOME_CONTACTS = """
