@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from console import actions, charts, data, i18n, reports, visits
+from console import actions, charts, data, i18n, manage, reports, visits
 from console.pages import HOME_STATUSES, due_filters, home_filters
 from console.web import JSON, Ctx, Invalid, api, path_id
 from console import web
@@ -240,3 +240,48 @@ async def audit(ctx: Ctx) -> Response:
         raise Invalid(errors)
     async with ctx.request.app.state.pool.connection() as conn:
         return JSON({"entries": await reports.audit_log(conn, ctx.user, f)})
+
+
+# -- managing a home ------------------------------------------------------------------
+
+
+@api
+async def set_away(ctx: Ctx) -> Response:
+    home_id = path_id(ctx.request)
+    return JSON(await manage.away(ctx, home_id, await _body(ctx.request)))
+
+
+@api
+async def detector(ctx: Ctx) -> Response:
+    home_id = path_id(ctx.request)
+    async with ctx.request.app.state.pool.connection() as conn:
+        h = await data.home(conn, ctx.user, home_id)
+        return JSON(await manage.detector_settings(conn, h))
+
+
+@api
+async def set_detector(ctx: Ctx) -> Response:
+    home_id = path_id(ctx.request)
+    return JSON(await manage.set_detector(ctx, home_id, await _body(ctx.request)))
+
+
+@api
+async def add_contact(ctx: Ctx) -> Response:
+    home_id = path_id(ctx.request)
+    return JSON(await manage.add_contact(ctx, home_id, await _body(ctx.request)),
+                status_code=201)
+
+
+@api
+async def devices(ctx: Ctx) -> Response:
+    home_id = path_id(ctx.request)
+    async with ctx.request.app.state.pool.connection() as conn:
+        await data.home(conn, ctx.user, home_id)
+        return JSON({"devices": await manage.list_devices(conn, home_id)})
+
+
+@api
+async def add_device(ctx: Ctx) -> Response:
+    home_id = path_id(ctx.request)
+    out = await manage.add_device(ctx, home_id, await _body(ctx.request))
+    return JSON(out, status_code=201, headers={"Cache-Control": "no-store"})

@@ -105,6 +105,10 @@ def create_app(cfg: ConsoleConfig) -> Starlette:
         Route("/homes/{id}/visits", pages.record_visit, methods=["POST"]),
         Route("/homes/{id}/schedules", pages.set_schedule, methods=["POST"]),
         Route("/visits", pages.visits_due),
+        Route("/homes/{id}/away", pages.set_away, methods=["POST"]),
+        Route("/homes/{id}/detector", pages.set_detector, methods=["POST"]),
+        Route("/homes/{id}/contacts", pages.add_contact, methods=["POST"]),
+        Route("/homes/{id}/devices", pages.add_device, methods=["POST"]),
         Route("/reports", pages.report),
         Route("/reports/response.csv", pages.report_response_csv),
         Route("/reports/kinds.csv", pages.report_kinds_csv),
@@ -126,6 +130,12 @@ def create_app(cfg: ConsoleConfig) -> Starlette:
         Route("/api/v1/homes/{id}/visits", api.record_visit, methods=["POST"]),
         Route("/api/v1/homes/{id}/schedules", api.set_schedule, methods=["POST"]),
         Route("/api/v1/visits", api.visits_due),
+        Route("/api/v1/homes/{id}/away", api.set_away, methods=["POST"]),
+        Route("/api/v1/homes/{id}/detector", api.detector),
+        Route("/api/v1/homes/{id}/detector", api.set_detector, methods=["POST"]),
+        Route("/api/v1/homes/{id}/contacts", api.add_contact, methods=["POST"]),
+        Route("/api/v1/homes/{id}/devices", api.devices),
+        Route("/api/v1/homes/{id}/devices", api.add_device, methods=["POST"]),
         Route("/api/v1/reports", api.report),
         Route("/api/v1/audit", api.audit),
         Mount("/static", StaticFiles(packages=[("console", "static")]), name="static"),
@@ -140,6 +150,7 @@ def create_app(cfg: ConsoleConfig) -> Starlette:
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)],
                     exception_handlers={500: server_error})
     app.state.secure_cookies = cfg.secure_cookies
+    app.state.database_url = cfg.database_url
     app.state.templates = web.environment()
     return app
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from console import i18n
+from anju.contract import ROOMS
+from console.manage import DEVICE_KIND_CHOICES
 from console.pages import HOME_STATUSES
 from console.visits import OUTCOMES as VISIT_OUTCOMES, SCHEDULE_KINDS
 
@@ -70,6 +72,35 @@ ENDPOINTS: list[tuple[str, str, str, list[dict[str, Any]], dict[str, Any] | None
       _q("action", {"type": "string", "maxLength": 64}),
       _q("before", {"type": "integer", "minimum": 1}),
       _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000})], None),
+    ("post", "/homes/{id}/away", "Mark the resident away (set) or back (clear); admin, operator",
+     [_ID], {"type": "object", "required": ["action"], "properties": {
+         "action": {"type": "string", "enum": ["set", "clear"]},
+         "start": {"type": "string", "description": "in the home's time zone; default now"},
+         "until": {"type": "string", "description": "in the home's time zone; default open"},
+         "reason": {"type": "string", "maxLength": 200}}}),
+    ("get", "/homes/{id}/detector", "Detector settings: the home's, the community's, effective",
+     [_ID], None),
+    ("post", "/homes/{id}/detector",
+     "Change the home's detector settings (validated; merged unless replace); admin, operator",
+     [_ID], {"type": "object", "required": ["settings"], "properties": {
+         "settings": {"type": "object", "description": "e.g. {\"inactivity.floor_min\": 90}"},
+         "replace": {"type": "boolean"}}}),
+    ("post", "/homes/{id}/contacts", "Add a family or property contact; admin, operator",
+     [_ID], {"type": "object", "required": ["name", "urls"], "properties": {
+         "role": {"type": "string", "enum": ["family", "property"]},
+         "name": {"type": "string", "maxLength": 100},
+         "urls": {"type": "array", "items": {"type": "string", "maxLength": 500},
+                  "minItems": 1, "maxItems": 5},
+         "lang": {"type": "string", "enum": ["zh-CN", "en"]}}}),
+    ("get", "/homes/{id}/devices", "A home's devices", [_ID], None),
+    ("post", "/homes/{id}/devices",
+     "Provision a device; its MQTT password is in this response only; admin, operator",
+     [_ID], {"type": "object", "required": ["kind"], "properties": {
+         "kind": {"type": "string", "enum": list(DEVICE_KIND_CHOICES)},
+         "room": {"type": "string", "enum": list(ROOMS)},
+         "vendor": {"type": "string", "maxLength": 64},
+         "model": {"type": "string", "maxLength": 64},
+         "heartbeat_s": {"type": "integer", "minimum": 10, "maximum": 86400}}}),
     ("post", "/homes/{id}/schedules", "Set (or stop, active false) a home's visit schedule",
      [_ID], {"type": "object", "required": ["kind", "every_days"], "properties": {
          "kind": {"type": "string", "enum": list(SCHEDULE_KINDS)},

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
-from console import actions, auth, charts, data, i18n, reports, sql, visits
+from console import actions, auth, charts, data, i18n, manage, reports, sql, visits
 from console.live import PING_S, sse
 from console.web import Ctx, Invalid, current_user, page, path_id, remote, render, words
 from console import web
@@ -245,19 +245,25 @@ async def home_charts(conn: Any, h: dict[str, Any], w: i18n.Words) -> dict[str, 
 
 
 async def _home_page(ctx: Ctx, home_id: int, *, status: int = 200,
-                     errors: dict[str, str] | None = None, form: str = "") -> Response:
+                     errors: dict[str, str] | None = None, form: str = "",
+                     new_device: dict[str, Any] | None = None) -> Response:
     async with ctx.request.app.state.pool.connection() as conn:
         h = await data.home(conn, ctx.user, home_id)
         details = await data.home_details(conn, h)
         history = await data.alerts(conn, ctx.user, home=home_id, limit=50)
         svgs = await home_charts(conn, h, ctx.w)
         v = await visits.for_home(conn, home_id)
+        detector = (await manage.detector_settings(conn, h)
+                    if manage.may_manage(ctx.user) else None)
         await data.audit(conn, ctx.user, "view_home", home_id=home_id, remote=ctx.remote)
     return render(ctx.request, "home.html", status, w=ctx.w, h=h, history=history, charts=svgs,
                   errors=errors or {}, form=form, visit_outcomes=visits.OUTCOMES,
                   schedule_kinds=visits.SCHEDULE_KINDS,
                   may_record=visits.may_record(ctx.user),
-                  may_schedule=visits.may_schedule(ctx.user), **v, **details)
+                  may_schedule=visits.may_schedule(ctx.user),
+                  may_manage=manage.may_manage(ctx.user), detector=detector,
+                  device_kinds=manage.DEVICE_KIND_CHOICES, rooms=manage.ROOMS,
+                  new_device=new_device, **v, **details)
 
 
 @page
@@ -360,3 +366,40 @@ async def audit(ctx: Ctx) -> Response:
         rows = await reports.audit_log(conn, ctx.user, f)
     return render(ctx.request, "audit.html", 422 if errors else 200, w=ctx.w, rows=rows, f=f,
                   errors=errors)
+
+
+# -- managing a home ------------------------------------------------------------------
+
+
+def _manage_form(name: str, action: Any) -> Any:
+    @page
+    async def handler(ctx: Ctx) -> Response:
+        home_id = path_id(ctx.request)
+        form = await ctx.request.form()
+        try:
+            await action(ctx, home_id, form)
+        except Invalid as e:
+            return await _home_page(ctx, home_id, status=422, errors=e.errors, form=name)
+        return RedirectResponse(f"/homes/{home_id}#manage", 303)
+
+    handler.__name__ = f"manage_{name}"
+    return handler
+
+
+set_away = _manage_form("away", manage.away)
+set_detector = _manage_form("detector", manage.set_detector)
+add_contact = _manage_form("contact", manage.add_contact)
+
+
+@page
+async def add_device(ctx: Ctx) -> Response:
+    """The device's broker password is on this response's page only (never stored plain)."""
+    home_id = path_id(ctx.request)
+    form = await ctx.request.form()
+    try:
+        dev = await manage.add_device(ctx, home_id, form)
+    except Invalid as e:
+        return await _home_page(ctx, home_id, status=422, errors=e.errors, form="device")
+    resp = await _home_page(ctx, home_id, status=201, new_device=dev)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp

@@ -471,3 +471,23 @@ WHERE (%(admin)s OR l.user_id = %(uid)s OR (h.id IS NOT NULL AND {SCOPE}))
 ORDER BY l.id DESC
 LIMIT %(limit)s
 """
+
+# -- managing a home ------------------------------------------------------------------
+
+AWAY_SET = """
+INSERT INTO home_away (home_id, starts_at, ends_at, reason, set_by) VALUES (%s, %s, %s, %s, %s)
+"""
+
+AWAY_CLEAR = """
+UPDATE home_away SET ends_at = %s WHERE home_id = %s AND (ends_at IS NULL OR ends_at > %s)
+"""
+
+DETECTOR_SETTINGS = """
+SELECT scope, settings FROM detector_settings
+WHERE (scope = 'home' AND scope_id = %s) OR (scope = 'community' AND scope_id = %s)
+"""
+
+DETECTOR_SET = """
+INSERT INTO detector_settings (scope, scope_id, settings) VALUES ('home', %s, %s)
+ON CONFLICT (scope, scope_id) DO UPDATE SET settings = excluded.settings, updated_at = now()
+"""

@@ -20,11 +20,15 @@ VISIBLE = {"admin": {"A1", "A2", "B1"}, "opA": {"A1", "A2"}, "propA1": {"A1"},
 # One home's and one alert's routes: {h} a home id, {a} an alert id.
 ITEM_GETS = ["/homes/{h}", "/alerts/{a}", "/api/v1/homes/{h}", "/api/v1/homes/{h}/activity",
              "/api/v1/homes/{h}/activity?format=svg&window=7d", "/api/v1/homes/{h}/usage",
-             "/api/v1/alerts/{a}", "/api/v1/homes/{h}/visits"]
+             "/api/v1/alerts/{a}", "/api/v1/homes/{h}/visits",
+             "/api/v1/homes/{h}/detector", "/api/v1/homes/{h}/devices"]
 ITEM_POSTS = ["/alerts/{a}/acknowledge", "/alerts/{a}/resolve",
               "/api/v1/alerts/{a}/acknowledge", "/api/v1/alerts/{a}/resolve",
               "/homes/{h}/visits", "/homes/{h}/schedules", "/api/v1/homes/{h}/visits",
-              "/api/v1/homes/{h}/schedules"]
+              "/api/v1/homes/{h}/schedules", "/homes/{h}/away", "/homes/{h}/detector",
+              "/homes/{h}/contacts", "/homes/{h}/devices", "/api/v1/homes/{h}/away",
+              "/api/v1/homes/{h}/detector", "/api/v1/homes/{h}/contacts",
+              "/api/v1/homes/{h}/devices"]
 LIST_GETS = ["/board", "/board/rows", "/homes", "/api/v1/board", "/api/v1/alerts",
              "/api/v1/homes", "/api/v1/me", "/visits", "/api/v1/visits",
              "/reports", "/reports/response.csv", "/reports/kinds.csv", "/reports/devices.csv",

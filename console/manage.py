@@ -1,0 +1,232 @@
+"""Managing a home from the console (admins and operators): away mode, detector thresholds,
+contacts and devices. The same validation as the command line: detectors.config.from_dict,
+alerts.manage.add_contact, anju.registry.add_device (whose credentials are shown once)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from anju import registry
+from anju.contract import DEVICE_KINDS, ROOMS
+from console import data, sql
+from console.web import Ctx, Forbidden, Invalid
+from console import web
+
+MANAGE_ROLES = ("admin", "operator")
+CONTACT_ROLES = ("family", "property")          # a home's own contacts
+DEVICE_KIND_CHOICES = tuple(k for k in DEVICE_KINDS if k != "gateway")
+
+
+def may_manage(user: Any) -> bool:
+    return user.role in MANAGE_ROLES
+
+
+async def _home_for_change(ctx: Ctx, conn: psycopg.AsyncConnection, home_id: int
+                           ) -> dict[str, Any]:
+    h = await data.home(conn, ctx.user, home_id)          # NotFound outside the scope
+    if not may_manage(ctx.user):
+        raise Forbidden("manage")
+    return h
+
+
+def _sync(ctx: Ctx, fn: Any) -> Any:
+    """Run fn(conn) on a short synchronous connection (the CLI's functions are synchronous)."""
+    def run() -> Any:
+        with psycopg.connect(ctx.request.app.state.database_url, autocommit=True) as conn:
+            with conn.transaction():
+                return fn(conn)
+    return asyncio.to_thread(run)
+
+
+# -- away -----------------------------------------------------------------------------
+
+
+def _local(params: Any, name: str, tz: str, errors: dict[str, str]) -> datetime | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        dt = datetime.fromisoformat(str(raw)[:40])
+    except ValueError:
+        errors[name] = "expected a date or time such as 2026-12-01 or 2026-12-01T18:00"
+        return None
+    if not 2000 <= dt.year <= 2100:
+        errors[name] = "expected a year from 2000 to 2100"
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo(tz))
+
+
+async def away(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
+    async with ctx.request.app.state.pool.connection() as conn:
+        h = await _home_for_change(ctx, conn, home_id)
+        errors: dict[str, str] = {}
+        action = web.choice_param(params, "action", ("set", "clear"), errors)
+        if action is None and "action" not in errors:
+            errors["action"] = "required"
+        reason = web.text_param(params, "reason", errors, max_len=200) or ""
+        now = datetime.now(timezone.utc)
+        start = _local(params, "start", h["tz"], errors) or now
+        until = _local(params, "until", h["tz"], errors)
+        if until is not None and until <= start and "until" not in errors:
+            errors["until"] = "must be after the start"
+        if errors:
+            raise Invalid(errors)
+        who = f"{ctx.user.name} ({ctx.user.username})"
+        async with conn.transaction():
+            if action == "set":
+                await conn.execute(sql.AWAY_SET, (home_id, start, until, reason, who))
+                n = 1
+            else:
+                n = (await conn.execute(sql.AWAY_CLEAR, (now, home_id, now))).rowcount
+            await data.audit(conn, ctx.user, f"away_{action}", home_id=home_id,
+                             detail={"start": start.isoformat(),
+                                     "until": until.isoformat() if until else None,
+                                     "reason": reason, "periods": n}, remote=ctx.remote)
+        h = await data.home(conn, ctx.user, home_id)
+        return {"away": h["away"], "changed": n}
+
+
+# -- detector thresholds ------------------------------------------------------------------
+
+
+async def detector_settings(conn: psycopg.AsyncConnection, h: dict[str, Any]) -> dict[str, Any]:
+    """The home's own settings, the community's, and the effective configuration."""
+    from detectors.config import ConfigError, from_dict
+
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(sql.DETECTOR_SETTINGS, (h["id"], h["community_id"]))
+    rows = {r["scope"]: r["settings"] for r in await cur.fetchall()}
+    try:
+        effective = from_dict(rows.get("home"), from_dict(rows.get("community"))).to_dict()
+    except ConfigError as e:         # stored before a rule changed: say so, do not fail
+        effective = {"error": str(e)}
+    for k, v in effective.items():
+        if isinstance(v, frozenset):
+            effective[k] = sorted(v)
+    return {"home": rows.get("home", {}), "community": rows.get("community", {}),
+            "effective": effective}
+
+
+def parse_settings(params: Any) -> dict[str, Any]:
+    """{"settings": {...}} (API) or a `settings` text of KEY=VALUE lines (the page's form)."""
+    raw = params.get("settings")
+    if isinstance(raw, dict):
+        return raw
+    if not isinstance(raw, str) or not raw.strip():
+        raise Invalid({"settings": "expected settings, e.g. inactivity.floor_min=90"})
+    if len(raw) > 4000:
+        raise Invalid({"settings": "at most 4000 characters"})
+    out: dict[str, Any] = {}
+    for line in raw.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise Invalid({"settings": f"{line[:60]!r}: expected KEY=VALUE"})
+        try:
+            out[key.strip()] = json.loads(value.strip())
+        except json.JSONDecodeError:
+            out[key.strip()] = value.strip()
+    return out
+
+
+async def set_detector(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
+    from detectors.config import ConfigError, from_dict
+
+    async with ctx.request.app.state.pool.connection() as conn:
+        h = await _home_for_change(ctx, conn, home_id)
+        settings = parse_settings(params)
+        replace_all = params.get("replace") in (True, "1", "true", "on")
+        try:
+            from_dict(settings)
+            current = await detector_settings(conn, h)
+            merged = settings if replace_all else {**current["home"], **settings}
+            from_dict(merged)              # the settings together must make sense too
+        except ConfigError as e:
+            raise Invalid({f"settings.{e.key}": f"expected {e.allowed}"}) from None
+        async with conn.transaction():
+            await conn.execute(sql.DETECTOR_SET, (home_id, Jsonb(merged)))
+            await data.audit(conn, ctx.user, "set_detector", home_id=home_id,
+                             detail={"settings": settings, "replace": replace_all},
+                             remote=ctx.remote)
+        return await detector_settings(conn, h)
+
+
+# -- contacts -----------------------------------------------------------------------------
+
+
+async def add_contact(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
+    from alerts.contacts import ContactError
+    from alerts.manage import ContactSpec, add_contact as add
+
+    async with ctx.request.app.state.pool.connection() as conn:
+        h = await _home_for_change(ctx, conn, home_id)
+        errors: dict[str, str] = {}
+        role = web.choice_param(params, "role", CONTACT_ROLES, errors, default="family")
+        name = web.text_param(params, "name", errors, max_len=100, required=True)
+        lang = web.choice_param(params, "lang", ("zh-CN", "en"), errors, default="zh-CN")
+        urls = params.get("urls")
+        if isinstance(urls, str):
+            urls = [u.strip() for u in urls.splitlines() if u.strip()]
+        if (not isinstance(urls, list) or not urls or len(urls) > 5
+                or any(not isinstance(u, str) or len(u) > 500 for u in urls)):
+            errors["urls"] = "expected 1 to 5 apprise URLs (mailto://, json://, wecombot://, ...)"
+        if errors:
+            raise Invalid(errors)
+        spec = ContactSpec(role=str(role), name=str(name), urls=list(urls), home=h["code"],
+                           lang=str(lang))
+    try:
+        contact_id = await _sync(ctx, lambda c: add(c, spec))
+    except ContactError as e:
+        raise Invalid({"urls" if "URL" in str(e) or "://" in str(e) else "contact": str(e)}
+                      ) from None
+    async with ctx.request.app.state.pool.connection() as conn:
+        await data.audit(conn, ctx.user, "add_contact", home_id=home_id,
+                         detail={"contact": contact_id, "role": role}, remote=ctx.remote)
+    return {"id": contact_id, "role": role, "name": name}
+
+
+# -- devices --------------------------------------------------------------------------------
+
+
+async def list_devices(conn: psycopg.AsyncConnection, home_id: int) -> list[dict[str, Any]]:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(sql.HOME_DEVICES, (home_id,))
+    return await cur.fetchall()
+
+
+async def add_device(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
+    async with ctx.request.app.state.pool.connection() as conn:
+        h = await _home_for_change(ctx, conn, home_id)
+        errors: dict[str, str] = {}
+        kind = web.choice_param(params, "kind", DEVICE_KIND_CHOICES, errors)
+        if kind is None and "kind" not in errors:
+            errors["kind"] = "required"
+        room = web.choice_param(params, "room", ROOMS, errors, default="other")
+        vendor = web.text_param(params, "vendor", errors, max_len=64) or ""
+        model = web.text_param(params, "model", errors, max_len=64) or ""
+        heartbeat = web.int_param(params, "heartbeat_s", errors, default=900, lo=10, hi=86400)
+        if errors:
+            raise Invalid(errors)
+    try:
+        dev = await _sync(ctx, lambda c: registry.add_device(
+            c, home=h["code"], kind=str(kind), room=str(room), vendor=vendor, model=model,
+            heartbeat_s=int(heartbeat or 900)))
+    except registry.ProvisioningError as e:
+        raise Invalid({"device": str(e)}) from None
+    async with ctx.request.app.state.pool.connection() as conn:
+        await data.audit(conn, ctx.user, "add_device", home_id=home_id,
+                         detail={"device": dev.id, "uid": dev.uid, "kind": kind},
+                         remote=ctx.remote)
+    return {"id": dev.id, "uid": dev.uid, "kind": dev.kind, "room": dev.room,
+            "mqtt_username": dev.uid, "mqtt_password": dev.password,
+            "note": "the password is shown once; it is stored only as a hash"}
