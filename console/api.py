@@ -285,3 +285,24 @@ async def add_device(ctx: Ctx) -> Response:
     home_id = path_id(ctx.request)
     out = await manage.add_device(ctx, home_id, await _body(ctx.request))
     return JSON(out, status_code=201, headers={"Cache-Control": "no-store"})
+
+
+@api
+async def remove_contact(ctx: Ctx) -> Response:
+    home_id = path_id(ctx.request)
+    contact_id = path_id(ctx.request, "cid")
+    return JSON(await manage.remove_contact(ctx, home_id, contact_id))
+
+
+@api
+async def policies(ctx: Ctx) -> Response:
+    home_id = path_id(ctx.request)
+    async with ctx.request.app.state.pool.connection() as conn:
+        h = await data.home(conn, ctx.user, home_id)
+        return JSON(await manage.policies(conn, h))
+
+
+@api
+async def set_policy(ctx: Ctx) -> Response:
+    home_id = path_id(ctx.request)
+    return JSON(await manage.set_policy(ctx, home_id, await _body(ctx.request)))

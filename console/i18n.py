@@ -149,6 +149,12 @@ _WORDS: dict[str, tuple[str, str]] = {
     "heartbeat": ("心跳（秒）", "Heartbeat (s)"),
     "credentials_once": ("设备凭据只显示这一次，请立即记下：", "The device's credentials are shown this once; note them now:"),
     "name": ("姓名", "Name"),
+    "remove": ("移除", "Remove"),
+    "policies": ("升级通知策略", "Escalation policies"),
+    "policy_hint": ("秒数:角色，例如 0:family,community_worker;600:property",
+                    "SECONDS:roles, e.g. 0:family,community_worker;600:property"),
+    "repeat_s": ("重复间隔（秒）", "Repeat (s)"),
+    "source": ("来源", "Source"),
 }
 SCHEDULE_KIND = {"special_needs": ("特殊困难老人定期探访", "special-needs visit"),
                  "patrol": ("巡查", "patrol")}

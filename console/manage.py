@@ -230,3 +230,79 @@ async def add_device(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
     return {"id": dev.id, "uid": dev.uid, "kind": dev.kind, "room": dev.room,
             "mqtt_username": dev.uid, "mqtt_password": dev.password,
             "note": "the password is shown once; it is stored only as a hash"}
+
+
+async def remove_contact(ctx: Ctx, home_id: int, contact_id: int) -> dict[str, Any]:
+    """Deactivate one of the home's own contacts (alerts.manage.remove_contact)."""
+    from alerts.manage import remove_contact as remove
+
+    async with ctx.request.app.state.pool.connection() as conn:
+        await _home_for_change(ctx, conn, home_id)
+        row = await (await conn.execute(sql.HOME_CONTACT, (contact_id, home_id))).fetchone()
+        if row is None:
+            raise data.NotFound(f"contact {contact_id}")
+    removed = await _sync(ctx, lambda c: remove(c, contact_id))
+    async with ctx.request.app.state.pool.connection() as conn:
+        await data.audit(conn, ctx.user, "remove_contact", home_id=home_id,
+                         detail={"contact": contact_id}, remote=ctx.remote)
+    return {"id": contact_id, "removed": bool(removed)}
+
+
+# -- escalation policies ------------------------------------------------------------------
+
+
+async def policies(conn: psycopg.AsyncConnection, h: dict[str, Any]) -> dict[str, Any]:
+    """The policy each severity's alerts get at this home and where it comes from (as
+    alerts.manage.effective_policies, on the console's pool)."""
+    from alerts.policy import SEVERITIES, PolicyError, choose
+
+    rows = await (await conn.execute(sql.HOME_POLICIES, (h["id"], h["community_id"]))
+                  ).fetchall()
+    found = {(scope, sev): pol for scope, sev, pol in rows}
+    out: dict[str, Any] = {}
+    for sev in SEVERITIES:
+        try:
+            pol, src = choose(sev, home=found.get(("home", sev)),
+                              community=found.get(("community", sev)), home_id=h["id"],
+                              community_id=h["community_id"])
+            out[sev] = {"source": src, "policy": pol.to_json()}
+        except PolicyError as e:       # stored before a rule changed: say so, do not fail
+            out[sev] = {"source": "invalid", "error": str(e)}
+    return {"policies": out}
+
+
+async def set_policy(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
+    """This home's escalation policy for one severity (alerts.manage.set_policy validates)."""
+    from alerts.contacts import ContactError
+    from alerts.manage import set_policy as store
+    from alerts.policy import SEVERITIES, PolicyError, parse_steps
+
+    async with ctx.request.app.state.pool.connection() as conn:
+        h = await _home_for_change(ctx, conn, home_id)
+    errors: dict[str, str] = {}
+    severity = web.choice_param(params, "severity", SEVERITIES, errors)
+    if severity is None and "severity" not in errors:
+        errors["severity"] = "required"
+    raw = params.get("policy")
+    try:
+        if isinstance(raw, str):        # the page's short form: "0:family,community_worker;600:property"
+            raw = {"steps": parse_steps(raw)}
+            repeat = web.int_param(params, "repeat_s", errors, default=900, lo=0, hi=7 * 86400)
+            raw["repeat_s"] = repeat if repeat is not None else 900
+    except PolicyError as e:
+        errors["policy"] = str(e)
+    if raw is None and "policy" not in errors:
+        errors["policy"] = "required"
+    if errors:
+        raise Invalid(errors)
+    who = f"{ctx.user.name} ({ctx.user.username})"
+    try:
+        pol = await _sync(ctx, lambda c: store(c, severity=str(severity), raw=raw,
+                                              home=h["code"], by=who))
+    except (PolicyError, ContactError) as e:
+        raise Invalid({"policy": str(e)}) from None
+    async with ctx.request.app.state.pool.connection() as conn:
+        await data.audit(conn, ctx.user, "set_policy", home_id=home_id,
+                         detail={"severity": severity, "policy": pol.to_json()},
+                         remote=ctx.remote)
+    return {"severity": severity, "policy": pol.to_json()}

@@ -92,6 +92,15 @@ ENDPOINTS: list[tuple[str, str, str, list[dict[str, Any]], dict[str, Any] | None
          "urls": {"type": "array", "items": {"type": "string", "maxLength": 500},
                   "minItems": 1, "maxItems": 5},
          "lang": {"type": "string", "enum": ["zh-CN", "en"]}}}),
+    ("post", "/homes/{id}/contacts/{cid}/remove", "Remove (deactivate) one of the home's contacts",
+     [_ID, {**_ID, "name": "cid"}], {"type": "object"}),
+    ("get", "/homes/{id}/policies", "The escalation policy per severity and where it comes from",
+     [_ID], None),
+    ("post", "/homes/{id}/policies", "Set this home's escalation policy for a severity",
+     [_ID], {"type": "object", "required": ["severity", "policy"], "properties": {
+         "severity": {"type": "string", "enum": ["critical", "high", "medium", "low"]},
+         "policy": {"type": "object", "description": "{\"steps\": [{\"after_s\": 0, "
+                    "\"notify\": [\"family\"]}], \"repeat_s\": 900}"}}}),
     ("get", "/homes/{id}/devices", "A home's devices", [_ID], None),
     ("post", "/homes/{id}/devices",
      "Provision a device; its MQTT password is in this response only; admin, operator",

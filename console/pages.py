@@ -253,8 +253,10 @@ async def _home_page(ctx: Ctx, home_id: int, *, status: int = 200,
         history = await data.alerts(conn, ctx.user, home=home_id, limit=50)
         svgs = await home_charts(conn, h, ctx.w)
         v = await visits.for_home(conn, home_id)
-        detector = (await manage.detector_settings(conn, h)
-                    if manage.may_manage(ctx.user) else None)
+        detector = policies = None
+        if manage.may_manage(ctx.user):
+            detector = await manage.detector_settings(conn, h)
+            policies = (await manage.policies(conn, h))["policies"]
         await data.audit(conn, ctx.user, "view_home", home_id=home_id, remote=ctx.remote)
     return render(ctx.request, "home.html", status, w=ctx.w, h=h, history=history, charts=svgs,
                   errors=errors or {}, form=form, visit_outcomes=visits.OUTCOMES,
@@ -263,6 +265,7 @@ async def _home_page(ctx: Ctx, home_id: int, *, status: int = 200,
                   may_schedule=visits.may_schedule(ctx.user),
                   may_manage=manage.may_manage(ctx.user), detector=detector,
                   device_kinds=manage.DEVICE_KIND_CHOICES, rooms=manage.ROOMS,
+                  policies=policies,
                   new_device=new_device, **v, **details)
 
 
@@ -389,6 +392,14 @@ def _manage_form(name: str, action: Any) -> Any:
 set_away = _manage_form("away", manage.away)
 set_detector = _manage_form("detector", manage.set_detector)
 add_contact = _manage_form("contact", manage.add_contact)
+set_policy = _manage_form("policy", manage.set_policy)
+
+
+@page
+async def remove_contact(ctx: Ctx) -> Response:
+    home_id = path_id(ctx.request)
+    await manage.remove_contact(ctx, home_id, path_id(ctx.request, "cid"))
+    return RedirectResponse(f"/homes/{home_id}#manage", 303)
 
 
 @page

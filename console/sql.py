@@ -227,7 +227,7 @@ ORDER BY c.code
 """
 
 HOME_CONTACTS = """
-SELECT name, role, urls, lang FROM contacts
+SELECT id, name, role, urls, lang, (home_id IS NOT NULL) AS own FROM contacts
 WHERE active AND (home_id = %s OR (home_id IS NULL AND community_id = %s AND role = 'property'))
 ORDER BY CASE role WHEN 'family' THEN 0 ELSE 1 END, id
 """
@@ -490,4 +490,11 @@ WHERE (scope = 'home' AND scope_id = %s) OR (scope = 'community' AND scope_id = 
 DETECTOR_SET = """
 INSERT INTO detector_settings (scope, scope_id, settings) VALUES ('home', %s, %s)
 ON CONFLICT (scope, scope_id) DO UPDATE SET settings = excluded.settings, updated_at = now()
+"""
+
+HOME_CONTACT = "SELECT id FROM contacts WHERE id = %s AND home_id = %s AND active"
+
+HOME_POLICIES = """
+SELECT scope, severity, policy FROM escalation_policies
+WHERE (scope = 'home' AND scope_id = %s) OR (scope = 'community' AND scope_id = %s)
 """

@@ -109,3 +109,45 @@ def test_only_admins_and_operators_manage(console: ServerThread, world: World) -
             r = c.post(f"/api/v1/homes/{home}/{what}", json=body, headers=_h(c))
             assert r.status_code == 403, (who, what, r.status_code)
         assert 'id="manage"' not in c.get(f"/homes/{home}").text
+
+
+def test_escalation_policies_and_removing_contacts(console: ServerThread, world: World) -> None:
+    op = sign_in(console.url, world.users["opA"])
+    home = world.home["A2"]
+    pols = op.get(f"/api/v1/homes/{home}/policies").json()["policies"]
+    assert set(pols) == {"critical", "high", "medium", "low"}
+    assert pols["critical"]["source"] == "default"
+    policy = {"steps": [{"after_s": 0, "notify": ["family", "community_worker"]},
+                        {"after_s": 300, "notify": ["property"]}], "repeat_s": 600}
+    r = op.post(f"/api/v1/homes/{home}/policies", json={"severity": "critical",
+                                                        "policy": policy}, headers=_h(op))
+    assert r.status_code == 200, r.text
+    pols = op.get(f"/api/v1/homes/{home}/policies").json()["policies"]
+    assert pols["critical"]["source"] == f"home:{home}"
+    assert pols["critical"]["policy"]["steps"][1]["after_s"] == 300
+    for body in ({"severity": "critical", "policy": {"steps": "x"}},
+                 {"severity": "critical", "policy": {"bogus": 1}},
+                 {"severity": "urgent", "policy": policy}):
+        r = op.post(f"/api/v1/homes/{home}/policies", json=body, headers=_h(op))
+        assert r.status_code == 422, (body, r.text)
+    # The page's short form.
+    r = op.post(f"/homes/{home}/policies", data={"csrf": op.csrf, "severity": "high",
+                                                 "policy": "0:family;900:property",
+                                                 "repeat_s": "1800"})
+    assert r.status_code == 303
+    assert op.get(f"/api/v1/homes/{home}/policies").json()["policies"]["high"]["policy"][
+        "repeat_s"] == 1800
+    r = op.post(f"/homes/{home}/policies", data={"csrf": op.csrf, "severity": "high",
+                                                 "policy": "soon:family"})
+    assert r.status_code == 422 and 'data-field="policy"' in r.text
+
+    r = op.post(f"/api/v1/homes/{home}/contacts",
+                json={"name": "李儿子", "urls": ["json://example.com/son"]}, headers=_h(op))
+    cid = r.json()["id"]
+    other = world.home["A1"]
+    assert op.post(f"/api/v1/homes/{other}/contacts/{cid}/remove",
+                   headers=_h(op)).status_code == 404          # not that home's contact
+    r = op.post(f"/api/v1/homes/{home}/contacts/{cid}/remove", headers=_h(op))
+    assert r.json() == {"id": cid, "removed": True}
+    assert "李儿子" not in [c["name"] for c in op.get(f"/api/v1/homes/{home}").json()["contacts"]]
+    assert 'id="policy-form"' in op.get(f"/homes/{home}").text

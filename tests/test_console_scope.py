@@ -21,14 +21,16 @@ VISIBLE = {"admin": {"A1", "A2", "B1"}, "opA": {"A1", "A2"}, "propA1": {"A1"},
 ITEM_GETS = ["/homes/{h}", "/alerts/{a}", "/api/v1/homes/{h}", "/api/v1/homes/{h}/activity",
              "/api/v1/homes/{h}/activity?format=svg&window=7d", "/api/v1/homes/{h}/usage",
              "/api/v1/alerts/{a}", "/api/v1/homes/{h}/visits",
-             "/api/v1/homes/{h}/detector", "/api/v1/homes/{h}/devices"]
+             "/api/v1/homes/{h}/detector", "/api/v1/homes/{h}/devices",
+             "/api/v1/homes/{h}/policies"]
 ITEM_POSTS = ["/alerts/{a}/acknowledge", "/alerts/{a}/resolve",
               "/api/v1/alerts/{a}/acknowledge", "/api/v1/alerts/{a}/resolve",
               "/homes/{h}/visits", "/homes/{h}/schedules", "/api/v1/homes/{h}/visits",
               "/api/v1/homes/{h}/schedules", "/homes/{h}/away", "/homes/{h}/detector",
               "/homes/{h}/contacts", "/homes/{h}/devices", "/api/v1/homes/{h}/away",
               "/api/v1/homes/{h}/detector", "/api/v1/homes/{h}/contacts",
-              "/api/v1/homes/{h}/devices"]
+              "/api/v1/homes/{h}/devices", "/homes/{h}/policies", "/api/v1/homes/{h}/policies",
+              "/homes/{h}/contacts/{c}/remove", "/api/v1/homes/{h}/contacts/{c}/remove"]
 LIST_GETS = ["/board", "/board/rows", "/homes", "/api/v1/board", "/api/v1/alerts",
              "/api/v1/homes", "/api/v1/me", "/visits", "/api/v1/visits",
              "/reports", "/reports/response.csv", "/reports/kinds.csv", "/reports/devices.csv",
@@ -37,7 +39,7 @@ PUBLIC = {"/", "/login", "/lang/{code}", "/healthz", "/api/v1/openapi.json", "/s
 
 
 def _path(template: str, world: World, key: str) -> str:
-    return template.format(h=world.home[key], a=world.alert[key])
+    return template.format(h=world.home[key], a=world.alert[key], c=1)
 
 
 def test_the_matrix_covers_every_route() -> None:
@@ -45,6 +47,7 @@ def test_the_matrix_covers_every_route() -> None:
     app = create_app(ConsoleConfig("postgresql://unused"))
     routes = {r.path for r in app.routes}  # type: ignore[attr-defined]
     covered = {p.split("?")[0].replace("{h}", "{id}").replace("{a}", "{id}")
+               .replace("{c}", "{cid}")
                for p in ITEM_GETS + ITEM_POSTS + LIST_GETS} | PUBLIC | {"/events", "/logout"}
     assert routes <= covered, routes - covered
 
