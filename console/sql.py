@@ -164,15 +164,15 @@ EXISTS (SELECT 1 FROM home_away w WHERE w.home_id = h.id AND w.starts_at <= now(
 
 # The homes in a user's scope as ids, by index (admins: all of them) - for lists,
 # where probing SCOPE row by row over every home would cost more than the list.
+# The homes a user other than an admin may see, as ids, by index: for lists,
+# where probing SCOPE row by row over every home would cost more than the list.
 SCOPED_HOMES = """scoped AS (
-  SELECT h.id FROM homes h WHERE %(admin)s
-  UNION ALL
-  (SELECT s.home_id FROM console_user_scopes s
+  SELECT s.home_id AS id FROM console_user_scopes s
   WHERE NOT %(admin)s AND s.user_id = %(uid)s AND s.home_id IS NOT NULL
   UNION
   SELECT h.id FROM console_user_scopes s JOIN homes h ON h.community_id = s.community_id
    AND (s.building IS NULL OR h.building = s.building)
-  WHERE NOT %(admin)s AND s.user_id = %(uid)s AND s.home_id IS NULL))"""
+  WHERE NOT %(admin)s AND s.user_id = %(uid)s AND s.home_id IS NULL)"""
 
 _OFFLINE = """EXISTS (SELECT 1 FROM devices d WHERE d.home_id = h.id AND d.active
         AND (d.online IS FALSE OR d.last_seen IS NULL
@@ -182,14 +182,17 @@ _AWAY = """EXISTS (SELECT 1 FROM home_away w WHERE w.home_id = h.id AND w.starts
 _ALERTING = "h.id IN (SELECT home_id FROM alerting)"
 
 # One page of homes: ordered (those with an unresolved alert first) and cut on
-# ids and sort keys alone; the facts are worked out for that page only.
+# ids and sort keys alone; the facts are worked out for that page only. Codes
+# sort bytewise ("C"): the same order for ASCII codes, and far cheaper.
 HOMES = f"""
 WITH {SCOPED_HOMES},
 alerting AS MATERIALIZED (SELECT DISTINCT home_id FROM alerts WHERE state <> 'resolved'),
 listed AS MATERIALIZED (
-  SELECT h.id, c.code AS community_code, h.building, h.code, {_ALERTING} AS alerting
-  FROM scoped JOIN homes h ON h.id = scoped.id JOIN communities c ON c.id = h.community_id
-  WHERE (%(community)s::text IS NULL OR c.code = %(community)s)
+  SELECT h.id, c.code COLLATE "C" AS community_code, h.building COLLATE "C" AS building,
+         h.code COLLATE "C" AS code, {_ALERTING} AS alerting
+  FROM homes h JOIN communities c ON c.id = h.community_id
+  WHERE (%(admin)s OR h.id IN (SELECT id FROM scoped))
+    AND (%(community)s::text IS NULL OR c.code = %(community)s)
     AND (%(building)s::text IS NULL OR h.building = %(building)s)
     AND (%(q)s::text IS NULL OR h.code ILIKE %(q)s OR h.resident_name ILIKE %(q)s
          OR h.address ILIKE %(q)s)
