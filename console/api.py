@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from console import actions, charts, data, i18n, manage, reports, visits
+from console import actions, admin, charts, data, i18n, manage, reports, visits
 from console.pages import HOME_STATUSES, due_filters, home_filters
 from console.web import JSON, Ctx, Invalid, api, path_id
 from console import web
@@ -306,3 +306,38 @@ async def policies(ctx: Ctx) -> Response:
 async def set_policy(ctx: Ctx) -> Response:
     home_id = path_id(ctx.request)
     return JSON(await manage.set_policy(ctx, home_id, await _body(ctx.request)))
+
+
+# -- homes and duty rotas -------------------------------------------------------------
+
+
+@api
+async def create_home(ctx: Ctx) -> Response:
+    return JSON(await admin.create_home(ctx, await _body(ctx.request)), status_code=201)
+
+
+@api
+async def edit_home(ctx: Ctx) -> Response:
+    home_id = path_id(ctx.request)
+    return JSON(await admin.edit_home(ctx, home_id, await _body(ctx.request)))
+
+
+@api
+async def workers(ctx: Ctx) -> Response:
+    community_id = path_id(ctx.request)
+    async with ctx.request.app.state.pool.connection() as conn:
+        c = await admin.community(ctx, conn, community_id=community_id)
+        return JSON({"community": c, "workers": await admin.workers(conn, c["id"])})
+
+
+@api
+async def add_shift(ctx: Ctx) -> Response:
+    community_id = path_id(ctx.request)
+    return JSON(await admin.add_shift(ctx, community_id, await _body(ctx.request)),
+                status_code=201)
+
+
+@api
+async def remove_shift(ctx: Ctx) -> Response:
+    return JSON(await admin.remove_shift(ctx, path_id(ctx.request),
+                                         path_id(ctx.request, "sid")))

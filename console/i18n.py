@@ -155,7 +155,21 @@ _WORDS: dict[str, tuple[str, str]] = {
                     "SECONDS:roles, e.g. 0:family,community_worker;600:property"),
     "repeat_s": ("重复间隔（秒）", "Repeat (s)"),
     "source": ("来源", "Source"),
+    "new_home": ("新增住户", "Add a home"),
+    "edit_home": ("修改住户信息", "Edit the home"),
+    "home_code": ("住户编号", "Home code"),
+    "tz": ("时区", "Time zone"),
+    "workers": ("社区工作人员值班", "Community workers on duty"),
+    "worker": ("工作人员", "Worker"),
+    "shifts": ("每周值班", "Weekly shifts"),
+    "add_shift": ("添加值班", "Add a shift"),
+    "days": ("星期（如 1-5、6,7）", "Days (e.g. 1-5, 6,7)"),
+    "starts": ("开始", "Starts"),
+    "ends": ("结束", "Ends"),
+    "no_shifts": ("暂无值班", "No shifts"),
 }
+WEEKDAYS = ("一", "二", "三", "四", "五", "六", "日")
+WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 SCHEDULE_KIND = {"special_needs": ("特殊困难老人定期探访", "special-needs visit"),
                  "patrol": ("巡查", "patrol")}
 VISIT_OUTCOME = {"all_well": ("一切安好", "all well"), "concern": ("发现问题", "concern"),
@@ -233,6 +247,10 @@ class Words:
 
     def role(self, k: str) -> str:
         return self._of(ROLE, k)
+
+    def weekday(self, d: int) -> str:
+        """ISO weekday (1 = Monday)."""
+        return ("周" + WEEKDAYS[d - 1]) if self._i == 0 else WEEKDAYS_EN[d - 1]
 
     def room(self, k: str) -> str:
         return self._of(ROOM, k)

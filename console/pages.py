@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
-from console import actions, auth, charts, data, i18n, manage, reports, sql, visits
+from console import actions, admin, auth, charts, data, i18n, manage, reports, sql, visits
 from console.live import PING_S, sse
 from console.web import Ctx, Invalid, current_user, page, path_id, remote, render, words
 from console import web
@@ -221,8 +221,10 @@ async def homes(ctx: Ctx) -> Response:
     async with ctx.request.app.state.pool.connection() as conn:
         rows = await data.homes(conn, ctx.user, **f)
         comms = await data.communities(conn, ctx.user)
+        managed = await admin.managed_communities(conn, ctx.user)
     return render(ctx.request, "homes.html", 422 if errors else 200, w=ctx.w, homes=rows,
-                  communities=comms, f=f, errors=errors, statuses=HOME_STATUSES)
+                  communities=comms, f=f, errors=errors, statuses=HOME_STATUSES,
+                  managed=managed, new_errors={}, new={})
 
 
 async def home_charts(conn: Any, h: dict[str, Any], w: i18n.Words) -> dict[str, str]:
@@ -414,3 +416,59 @@ async def add_device(ctx: Ctx) -> Response:
     resp = await _home_page(ctx, home_id, status=201, new_device=dev)
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+# -- homes and duty rotas ------------------------------------------------------------
+
+
+@page
+async def create_home(ctx: Ctx) -> Response:
+    form = await ctx.request.form()
+    try:
+        h = await admin.create_home(ctx, form)
+    except Invalid as e:
+        errors: dict[str, str] = {}
+        f = home_filters({}, errors)
+        async with ctx.request.app.state.pool.connection() as conn:
+            rows = await data.homes(conn, ctx.user, **f)
+            comms = await data.communities(conn, ctx.user)
+            managed = await admin.managed_communities(conn, ctx.user)
+        return render(ctx.request, "homes.html", 422, w=ctx.w, homes=rows, communities=comms,
+                      f=f, errors={}, statuses=HOME_STATUSES, managed=managed,
+                      new_errors=e.errors, new=dict(form))
+    return RedirectResponse(f"/homes/{h['id']}", 303)
+
+
+edit_home = _manage_form("edit", admin.edit_home)
+
+
+async def _workers_page(ctx: Ctx, community_id: int, *, status: int = 200,
+                        errors: dict[str, str] | None = None) -> Response:
+    async with ctx.request.app.state.pool.connection() as conn:
+        c = await admin.community(ctx, conn, community_id=community_id)
+        rows = await admin.workers(conn, c["id"])
+    return render(ctx.request, "workers.html", status, w=ctx.w, c=c, workers=rows,
+                  errors=errors or {})
+
+
+@page
+async def workers(ctx: Ctx) -> Response:
+    return await _workers_page(ctx, path_id(ctx.request))
+
+
+@page
+async def add_shift(ctx: Ctx) -> Response:
+    community_id = path_id(ctx.request)
+    form = await ctx.request.form()
+    try:
+        await admin.add_shift(ctx, community_id, form)
+    except Invalid as e:
+        return await _workers_page(ctx, community_id, status=422, errors=e.errors)
+    return RedirectResponse(f"/communities/{community_id}/workers", 303)
+
+
+@page
+async def remove_shift(ctx: Ctx) -> Response:
+    community_id = path_id(ctx.request)
+    await admin.remove_shift(ctx, community_id, path_id(ctx.request, "sid"))
+    return RedirectResponse(f"/communities/{community_id}/workers", 303)

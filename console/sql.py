@@ -501,3 +501,48 @@ HOME_POLICIES = """
 SELECT scope, severity, policy FROM escalation_policies
 WHERE (scope = 'home' AND scope_id = %s) OR (scope = 'community' AND scope_id = %s)
 """
+
+# -- homes and duty rotas (admins; operators of the community) ----------------------
+
+# A community the user manages: admins any; operators with the whole community
+# in their scope (not one building of it, not one home).
+MANAGED_COMMUNITY = """
+SELECT c.id, c.code, c.name FROM communities c
+WHERE (c.id = %(id)s OR c.code = %(code)s) AND (%(admin)s OR EXISTS (
+    SELECT 1 FROM console_user_scopes s WHERE s.user_id = %(uid)s AND s.community_id = c.id
+      AND s.home_id IS NULL AND s.building IS NULL))
+"""
+
+MANAGED_COMMUNITIES = """
+SELECT c.id, c.code, c.name FROM communities c
+WHERE %(admin)s OR c.id IN (SELECT s.community_id FROM console_user_scopes s
+    WHERE s.user_id = %(uid)s AND s.home_id IS NULL AND s.building IS NULL)
+ORDER BY c.code
+"""
+
+UPDATE_HOME = """
+UPDATE homes SET resident_name = %s, address = %s, building = %s, tz = %s WHERE id = %s
+"""
+
+COMMUNITY_WORKERS = """
+SELECT c.id, c.name, c.lang,
+       COALESCE(json_agg(json_build_object('id', s.id, 'weekday', s.weekday,
+                                           'starts', to_char(s.starts, 'HH24:MI'),
+                                           'ends', to_char(s.ends, 'HH24:MI'))
+                         ORDER BY s.weekday, s.starts) FILTER (WHERE s.id IS NOT NULL),
+                '[]') AS shifts
+FROM contacts c LEFT JOIN duty_shifts s ON s.contact_id = c.id
+WHERE c.active AND c.role = 'community_worker' AND c.community_id = %s
+GROUP BY c.id ORDER BY c.name, c.id
+"""
+
+COMMUNITY_WORKER = """
+SELECT id FROM contacts WHERE id = %s AND active AND role = 'community_worker'
+  AND community_id = %s
+"""
+
+REMOVE_SHIFT = """
+DELETE FROM duty_shifts s USING contacts c
+WHERE s.id = %s AND c.id = s.contact_id AND c.community_id = %s
+RETURNING s.id, s.contact_id, s.weekday, to_char(s.starts, 'HH24:MI'), to_char(s.ends, 'HH24:MI')
+"""

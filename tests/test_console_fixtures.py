@@ -83,6 +83,7 @@ class World:
 
     tag: str
     community: dict[str, str] = field(default_factory=dict)      # "A" -> code
+    community_id: dict[str, int] = field(default_factory=dict)   # "A" -> id
     home: dict[str, int] = field(default_factory=dict)           # "A1", "A2", "B1" -> id
     home_code: dict[str, str] = field(default_factory=dict)
     alert: dict[str, int] = field(default_factory=dict)          # same keys -> alert id
@@ -99,6 +100,10 @@ def make_world(conn: psycopg.Connection, tag: str) -> World:
                                         address=f"{key} 室")
         w.home_code[key] = code
         w.alert[key] = open_alert(conn, w.home[key], severity="high", notify=False)
+    for comm, code in w.community.items():
+        row = conn.execute("SELECT id FROM communities WHERE code = %s", (code,)).fetchone()
+        assert row
+        w.community_id[comm] = int(row[0])
     specs = {
         "admin": NewUser(f"admin-{tag}", "管理员", "admin"),
         "opA": NewUser(f"opa-{tag}", "社工甲", "operator", communities=(w.community["A"],)),

@@ -30,7 +30,15 @@ ITEM_POSTS = ["/alerts/{a}/acknowledge", "/alerts/{a}/resolve",
               "/homes/{h}/contacts", "/homes/{h}/devices", "/api/v1/homes/{h}/away",
               "/api/v1/homes/{h}/detector", "/api/v1/homes/{h}/contacts",
               "/api/v1/homes/{h}/devices", "/homes/{h}/policies", "/api/v1/homes/{h}/policies",
-              "/homes/{h}/contacts/{c}/remove", "/api/v1/homes/{h}/contacts/{c}/remove"]
+              "/homes/{h}/contacts/{c}/remove", "/api/v1/homes/{h}/contacts/{c}/remove",
+              "/homes/{h}/edit", "/api/v1/homes/{h}"]
+# A community's routes, {m} its id, {s} a shift id: for admins and its operators only.
+MANAGES = {"admin": {"A", "B"}, "opA": {"A"}, "propA1": set(), "famA2": set()}
+COMMUNITY_GETS = ["/communities/{m}/workers", "/api/v1/communities/{m}/workers"]
+COMMUNITY_POSTS = ["/communities/{m}/shifts", "/api/v1/communities/{m}/shifts",
+                   "/communities/{m}/shifts/{s}/remove",
+                   "/api/v1/communities/{m}/shifts/{s}/remove"]
+CREATE_POSTS = ["/homes", "/api/v1/homes"]
 LIST_GETS = ["/board", "/board/rows", "/homes", "/api/v1/board", "/api/v1/alerts",
              "/api/v1/homes", "/api/v1/me", "/visits", "/api/v1/visits",
              "/reports", "/reports/response.csv", "/reports/kinds.csv", "/reports/devices.csv",
@@ -39,7 +47,8 @@ PUBLIC = {"/", "/login", "/lang/{code}", "/healthz", "/api/v1/openapi.json", "/s
 
 
 def _path(template: str, world: World, key: str) -> str:
-    return template.format(h=world.home[key], a=world.alert[key], c=1)
+    return template.format(h=world.home[key], a=world.alert[key], c=1,
+                           m=world.community_id[key[0]], s=1)
 
 
 def test_the_matrix_covers_every_route() -> None:
@@ -47,8 +56,9 @@ def test_the_matrix_covers_every_route() -> None:
     app = create_app(ConsoleConfig("postgresql://unused"))
     routes = {r.path for r in app.routes}  # type: ignore[attr-defined]
     covered = {p.split("?")[0].replace("{h}", "{id}").replace("{a}", "{id}")
-               .replace("{c}", "{cid}")
-               for p in ITEM_GETS + ITEM_POSTS + LIST_GETS} | PUBLIC | {"/events", "/logout"}
+               .replace("{c}", "{cid}").replace("{m}", "{id}").replace("{s}", "{sid}")
+               for p in ITEM_GETS + ITEM_POSTS + LIST_GETS + COMMUNITY_GETS + COMMUNITY_POSTS
+               + CREATE_POSTS} | PUBLIC | {"/events", "/logout"}
     assert routes <= covered, routes - covered
 
 
@@ -81,6 +91,44 @@ def test_items_outside_the_scope_are_refused(console: ServerThread, world: World
         assert row and row[0] == "open"
 
 
+@pytest.mark.parametrize("who", sorted(MANAGES))
+def test_communities_outside_the_scope_are_refused(console: ServerThread, world: World,
+                                                   who: str) -> None:
+    """A community's workers and shifts: 200 for admins and its operators, else 403/404;
+    creating a home in a community not managed is refused."""
+    c = sign_in(console.url, world.users[who])
+    for comm in ("A", "B"):
+        key = comm + "1"
+        for t in COMMUNITY_GETS:
+            r = c.get(_path(t, world, key))
+            if comm in MANAGES[who]:
+                assert r.status_code == 200, (who, comm, t, r.status_code)
+            else:
+                assert r.status_code in (403, 404), (who, comm, t, r.status_code)
+                assert world.community[comm] not in r.text
+        for t in COMMUNITY_POSTS:
+            path = _path(t, world, key)
+            body = {"contact": 1, "days": "1-5", "starts": "08:00", "ends": "18:00"}
+            if path.startswith("/api/"):
+                r = c.post(path, json=body, headers={"X-CSRF-Token": c.csrf})  # type: ignore[attr-defined]
+            else:
+                r = c.post(path, data={"csrf": c.csrf, **body})  # type: ignore[attr-defined]
+            if comm in MANAGES[who]:        # in scope: no such worker (422) or shift (404)
+                assert r.status_code in (404, 422), (who, comm, t, r.status_code)
+            else:
+                assert r.status_code in (403, 404), (who, comm, t, r.status_code)
+        if comm in MANAGES[who]:
+            continue
+        body = {"code": f"h-{world.tag}-x-{who}", "community": world.community[comm],
+                "resident": "某某"}
+        r = c.post("/api/v1/homes", json=body, headers={"X-CSRF-Token": c.csrf})  # type: ignore[attr-defined]
+        assert r.status_code in (403, 422), (who, comm, r.status_code)
+        if r.status_code == 422:
+            assert r.json()["errors"][0]["field"] == "community"
+        r = c.post("/homes", data={"csrf": c.csrf, **body})  # type: ignore[attr-defined]
+        assert r.status_code in (403, 422), (who, comm, r.status_code)
+
+
 @pytest.mark.parametrize("who", sorted(VISIBLE))
 def test_lists_hold_only_the_scope(console: ServerThread, world: World, who: str) -> None:
     """The board, alert list and home list show exactly the homes in scope (of this world)."""
@@ -108,7 +156,10 @@ def test_signed_out_gets_nothing(console: ServerThread, world: World) -> None:
             assert r.status_code == 401, path
         else:
             assert r.status_code == 303 and r.headers["location"].startswith("/login?next="), path
-    for t in ITEM_POSTS + ["/logout"]:
+    for t in COMMUNITY_GETS:
+        path = _path(t, world, "A1")
+        assert c.get(path).status_code == (401 if path.startswith("/api/") else 303), path
+    for t in ITEM_POSTS + COMMUNITY_POSTS + CREATE_POSTS + ["/logout"]:
         assert c.post(_path(t, world, "A1"), data={}).status_code == 401, t
 
 
