@@ -200,7 +200,8 @@ def run(state_dir: Path, duration: float | None) -> int:
     inbox = Inbox()
     add_family(stack, inbox.port)
     env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir),
-               ANJU_ROUTER_PUBLIC_URL=f"http://127.0.0.1:{ACK_PORT}")
+               ANJU_ROUTER_PUBLIC_URL=f"http://127.0.0.1:{ACK_PORT}",
+               ANJU_CONSOLE_INBOX_URL=f"http://127.0.0.1:{inbox.port}/")
     log_dir = stack.state_dir / "logs"
     log_dir.mkdir(exist_ok=True)
     children = [subprocess.Popen([sys.executable, "-m", "anju.cli", *cmd], env=env,

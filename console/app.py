@@ -54,6 +54,9 @@ class SecurityHeaders:
 class ConsoleConfig:
     database_url: str
     secure_cookies: bool = False      # always mark cookies Secure (set when served behind https)
+    # Where notifications can be read when they go to a local receiver (the demo's
+    # inbox, a test mail catcher): linked in the console's top bar for staff.
+    inbox_url: str | None = None
     pool_min: int = 2
     pool_max: int = 10
 
@@ -169,6 +172,7 @@ def create_app(cfg: ConsoleConfig) -> Starlette:
     app.state.secure_cookies = cfg.secure_cookies
     app.state.database_url = cfg.database_url
     app.state.templates = web.environment()
+    app.state.templates.globals["inbox_url"] = cfg.inbox_url
     return app
 
 

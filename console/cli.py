@@ -20,7 +20,8 @@ def cmd_console(args: argparse.Namespace, s: Settings) -> int:
 
     secure = args.secure_cookies or os.environ.get("ANJU_CONSOLE_SECURE_COOKIES", "") in (
         "1", "true", "yes")
-    cfg = ConsoleConfig(database_url=resolve(s).database_url, secure_cookies=secure)
+    cfg = ConsoleConfig(database_url=resolve(s).database_url, secure_cookies=secure,
+                        inbox_url=os.environ.get("ANJU_CONSOLE_INBOX_URL") or None)
     print(f"anju console: http://{args.host}:{args.port}/", flush=True)
     run(cfg, args.host, args.port)
     return 0
