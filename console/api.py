@@ -154,14 +154,18 @@ async def activity(ctx: Ctx) -> Response:
     async with ctx.request.app.state.pool.connection() as conn:
         h = await data.home(conn, ctx.user, home_id)
         rows = await data.activity(conn, home_id, since)
+        usual = await data.normal(conn, home_id, h["tz"], since)
     if ctx.request.query_params.get("format") == "svg":
         svg = charts.activity(rows, since=since, until=until, tz=h["tz"], step=win.step,
                               room_name=ctx.w.room, title=ctx.w(f"activity_{win.name}"),
-                              empty=ctx.w("no_data"))
+                              empty=ctx.w("no_data"), normal=usual,
+                              normal_label=ctx.w("usual"))
         return Response(svg, media_type="image/svg+xml")
     return JSON({"window": win.name, "since": since, "until": until, "step_s":
                  int(win.step.total_seconds()),
-                 "points": [{"room": r, "bucket": b, "activations": n} for r, b, n in rows]})
+                 "points": [{"room": r, "bucket": b, "activations": n} for r, b, n in rows],
+                 "normal": [{"room": r, "slot": slot, "share": round(share, 3)}
+                            for (r, slot), share in sorted(usual.items())]})
 
 
 @api

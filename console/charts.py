@@ -40,10 +40,17 @@ def _x(t: datetime, since: datetime, until: datetime, left: int, width: int) -> 
 
 def activity(rows: list[tuple[str, datetime, int]], *, since: datetime, until: datetime,
              tz: str, step: timedelta, room_name=lambda r: r, title: str = "",
-             empty: str = "—") -> str:
-    """A heat strip per room: the darker a cell, the more activations in that step."""
+             empty: str = "—", normal: dict[tuple[str, int], float] | None = None,
+             normal_label: str = "usual") -> str:
+    """A heat strip per room: the darker a cell, the more activations in that step.
+
+    `normal` (room, local quarter-hour) -> share of past days active then: drawn as
+    a band along the bottom of each lane, darker where activity is usual, so a
+    quiet morning in a usually busy kitchen stands out.
+    """
+    normal = normal or {}
     cells: dict[tuple[str, int], int] = {}
-    rooms: list[str] = []
+    rooms: list[str] = sorted({room for room, _ in normal})
     n_steps = int((until - since) / step)
     for room, bucket, n in rows:
         i = int((bucket - since) / step)
@@ -53,6 +60,8 @@ def activity(rows: list[tuple[str, datetime, int]], *, since: datetime, until: d
             rooms.append(room)
         cells[(room, i)] = cells.get((room, i), 0) + n
     rooms.sort()
+    zone = ZoneInfo(tz)
+    per_step = max(1, int(step / timedelta(minutes=15)))
     plot_w = WIDTH - LABEL_W - 8
     height = max(1, len(rooms)) * ROW_H + AXIS_H + 4
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-activity" '
@@ -69,6 +78,16 @@ def activity(rows: list[tuple[str, datetime, int]], *, since: datetime, until: d
                    f'text-anchor="end">{escape(room_name(room))}</text>')
         out.append(f'<rect x="{LABEL_W}" y="{y}" width="{plot_w}" height="{ROW_H - 4}" '
                    'class="lane"/>')
+        if normal:
+            for i in range(n_steps):
+                local = (since + i * step).astimezone(zone)
+                slot0 = local.hour * 4 + local.minute // 15
+                share = max(normal.get((room, (slot0 + k) % 96), 0.0) for k in range(per_step))
+                if share >= 0.1:
+                    out.append(f'<rect x="{LABEL_W + i * cw:.2f}" y="{y + ROW_H - 7}" '
+                               f'width="{max(cw, 1.2):.2f}" height="3" class="usual" '
+                               f'fill-opacity="{min(1.0, share):.2f}"><title>'
+                               f'{escape(normal_label)} {share:.0%}</title></rect>')
         for i in range(n_steps):
             n = cells.get((room, i))
             if n:

@@ -149,6 +149,14 @@ async def activity(conn: psycopg.AsyncConnection, home_id: int, since: datetime
     return [(r, b, int(n)) for r, b, n in await cur.fetchall()]
 
 
+async def normal(conn: psycopg.AsyncConnection, home_id: int, tz: str, since: datetime
+                 ) -> dict[tuple[str, int], float]:
+    """(room, local quarter-hour slot) -> share of the past 28 days active then."""
+    cur = await conn.execute(sql.NORMAL, {"home": home_id, "tz": tz, "kinds": ACTIVITY_KINDS,
+                                          "since": since})
+    return {(room, slot): share for room, slot, share in await cur.fetchall()}
+
+
 async def usage(conn: psycopg.AsyncConnection, home_id: int, since: datetime
                 ) -> dict[str, list[tuple[datetime, float]]]:
     cur = await conn.execute(sql.USAGE, {"home": home_id, "since": since})

@@ -111,6 +111,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "reports": ("报表", "Reports"),
     "audit": ("审计日志", "Audit log"),
     "inbox": ("通知收件箱", "Notification inbox"),
+    "usual": ("平时常有活动", "usually active"),
     "response_times": ("响应时间（紧急告警）", "Response times (critical alerts)"),
     "standard_hint": ("社会化呼叫标准：60 秒内响应 ≥ 80%，180 秒内 ≥ 98.5%",
                       "Social-alarm standard: ≥ 80 % answered within 60 s, ≥ 98.5 % within 180 s"),

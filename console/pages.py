@@ -233,9 +233,11 @@ async def home_charts(conn: Any, h: dict[str, Any], w: i18n.Words) -> dict[str, 
         win = data.WINDOWS[name]
         since, until = data.window_bounds(win)
         rows = await data.activity(conn, h["id"], since)
+        usual = await data.normal(conn, h["id"], h["tz"], since)
         out[f"activity_{name}"] = charts.activity(
             rows, since=since, until=until, tz=h["tz"], step=win.step, room_name=w.room,
-            title=w(f"activity_{name}"), empty=w("no_data"))
+            title=w(f"activity_{name}"), empty=w("no_data"), normal=usual,
+            normal_label=w("usual"))
     win = data.WINDOWS["24h"]
     since, until = data.window_bounds(win)
     use = await data.usage(conn, h["id"], since)

@@ -270,6 +270,22 @@ SELECT room, bucket, sum(n)::int FROM (
 ) t GROUP BY room, bucket ORDER BY room, bucket
 """
 
+# The learned normal band: for each room and local quarter hour of the day, the
+# share of the past four weeks' days on which the resident was active there then.
+NORMAL = """
+WITH past AS (
+  SELECT r.room, r.bucket AT TIME ZONE %(tz)s AS local, r.n_on
+  FROM readings_15m r
+  WHERE r.home_id = %(home)s AND r.kind = ANY(%(kinds)s)
+    AND r.bucket >= %(since)s - interval '28 days' AND r.bucket < %(since)s
+), days AS (
+  SELECT greatest(count(DISTINCT local::date), 1) AS n FROM past
+)
+SELECT room, (extract(hour FROM local) * 4 + floor(extract(minute FROM local) / 15))::int,
+       count(DISTINCT local::date)::float / (SELECT n FROM days)
+FROM past WHERE n_on > 0 GROUP BY 1, 2
+"""
+
 # Water (litres used: growth of the cumulative meter) and power (mean W) per
 # 15-minute bucket.
 USAGE = """

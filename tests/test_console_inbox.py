@@ -24,3 +24,36 @@ def test_inbox_link_for_staff_only(db_url, conn, unique):
         server.stop()
     assert 'id="inbox"' in staff and "http://127.0.0.1:9/" in staff and "通知收件箱" in staff
     assert 'id="inbox"' not in family
+
+
+def test_activity_chart_draws_the_learned_normal_band(db_url, conn, unique):
+    """Four weeks of a kitchen busy at 08:00: the band marks 08:00 as usual, and the API
+    reports the shares; a day with no activity then shows against it."""
+    from datetime import datetime, timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    from anju import registry
+
+    home = f"h-{unique}-band"
+    hid = registry.add_home(conn, code=home, community=f"c-{unique}-b", resident="李")
+    add_user(conn, NewUser(f"opb-{unique}", "社工", "operator", communities=(f"c-{unique}-b",)),
+             PASSWORD)
+    tz = ZoneInfo("Asia/Shanghai")
+    today = datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    with conn.cursor() as cur:
+        for d in range(1, 29):
+            at = (today - timedelta(days=d)).replace(hour=8).astimezone(timezone.utc)
+            cur.execute("INSERT INTO readings_15m (home_id, bucket, kind, room, n, n_on, vmin,"
+                        " vmax, vsum) VALUES (%s, %s, 1, 'kitchen', 5, 5, 1, 1, 5)", (hid, at))
+    server = ServerThread(create_app(ConsoleConfig(db_url))).start()
+    try:
+        c = sign_in(server.url, f"opb-{unique}")
+        data = c.get(f"/api/v1/homes/{hid}/activity", params={"window": "7d"}).json()
+        svg = c.get(f"/api/v1/homes/{hid}/activity",
+                    params={"window": "7d", "format": "svg"}).text
+    finally:
+        server.stop()
+    shares = {(n["room"], n["slot"]): n["share"] for n in data["normal"]}
+    assert shares[("kitchen", 32)] > 0.9          # 08:00 is slot 32
+    assert ("kitchen", 60) not in shares          # nobody in the kitchen at 15:00
+    assert 'class="usual"' in svg and "平时常有活动" in svg
