@@ -91,6 +91,23 @@ DEMO_DEVICES = [("motion", "bedroom"), ("motion", "kitchen"), ("door", "entrance
                 ("water", "kitchen"), ("power", "kitchen"), ("button", "bedroom")]
 
 
+SIM_HOMES = 12
+SIM_COMMUNITY = "南岸区·南坪街道"
+
+
+def add_worker(stack: Stack, inbox_port: int) -> None:
+    """The community's worker, told of the simulated homes' alerts through the inbox."""
+    env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir))
+    with db.connect(stack.database_url()) as conn:
+        if conn.execute("SELECT 1 FROM contacts WHERE name = 'demo community worker'"
+                        " AND active").fetchone():
+            conn.execute("UPDATE contacts SET active = false WHERE name = 'demo community worker'")
+    subprocess.run([sys.executable, "-m", "anju.cli", "contact", "add", "--role",
+                    "community_worker", "--community", SIM_COMMUNITY, "--name",
+                    "demo community worker", "--url", f"json://127.0.0.1:{inbox_port}/worker"],
+                   env=env, check=True, stdout=subprocess.DEVNULL)
+
+
 def add_family(stack: Stack, inbox_port: int) -> None:
     """Each demo home's family is told through the local inbox (through the router's CLI)."""
     env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir))
@@ -199,6 +216,7 @@ def run(state_dir: Path, duration: float | None) -> int:
     users = add_users(stack)
     inbox = Inbox()
     add_family(stack, inbox.port)
+    add_worker(stack, inbox.port)
     env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir),
                ANJU_ROUTER_PUBLIC_URL=f"http://127.0.0.1:{ACK_PORT}",
                ANJU_CONSOLE_INBOX_URL=f"http://127.0.0.1:{inbox.port}/")
@@ -216,6 +234,14 @@ def run(state_dir: Path, duration: float | None) -> int:
             print((log_dir / "ingest.log").read_text()[-2000:], file=sys.stderr)
             raise SystemExit("the ingest worker did not start; its log is above")
         time.sleep(0.1)
+    # A simulated community besides: residents living their days in real time, with
+    # incidents (smoke, water left running, the button, a door left open, ...) every
+    # few minutes somewhere among them, so the board has something to show.
+    children.append(subprocess.Popen(
+        [sys.executable, "-m", "anju.cli", "sim", "run", "--homes", str(SIM_HOMES),
+         "--speed", "1", "--community", SIM_COMMUNITY, "--prefix", "demo-sim",
+         "--days", "1", "--incidents-per-home-week", "300", "--seed", "1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=(log_dir / "sim.log").open("wb")))
     anju = "anju" if shutil.which("anju") else f"{Path(sys.executable).parent}/anju"
     sign_ins = "\n".join(f"    {u:9} {users[u]:14} {name} ({role})"
                          for u, name, role, _, _ in DEMO_USERS)
@@ -228,7 +254,8 @@ anju demo is running (servers in {stack.state_dir}):
   services: {', '.join(c[0] for c in SERVICES)} (logs in {log_dir})
   families' notifications arrive at http://127.0.0.1:{inbox.port}/ (acknowledgement links
   in them are served on port {ACK_PORT})
-  {len(creds)} homes publishing: {', '.join(creds)}
+  {len(creds)} homes publishing: {', '.join(creds)}, and {SIM_HOMES} simulated residents
+  (anju sim run, incidents every few minutes; log in {log_dir / 'sim.log'})
 
 Look at it from another terminal:
   {anju} readings tail -f            the readings as they are stored

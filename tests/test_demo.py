@@ -28,7 +28,7 @@ def test_demo_runs_everything_and_stores_readings():
             assert re.search(rf"^\s+{role}\s+\S+", out, re.M), out
         stored = re.search(r"demo stopped; (\d+) readings stored", out)
         assert stored and int(stored.group(1)) > 0, out
-        for service in ("ingest", "detect", "route", "console"):
+        for service in ("ingest", "detect", "route", "console", "sim"):
             assert (base / "state" / "logs" / f"{service}.log").exists()
     finally:
         if proc.poll() is None:
