@@ -42,6 +42,7 @@ from alerts.contacts import Shift, message_format, on_duty, quiet_until, redact
 from alerts.messages import AlertView, alert_messages, summary_messages
 from alerts.send import SendResult, send
 from alerts.tokens import new_nonce, sign_ack_token
+from anju import heartbeats
 
 log = logging.getLogger("anju.router")
 Clock = Callable[[], datetime]
@@ -166,11 +167,8 @@ class Router:
 
     async def heartbeat(self) -> None:
         async with self._pool().connection() as conn:
-            await conn.execute(
-                "INSERT INTO service_heartbeats (service, instance, beat_at, progress)"
-                " VALUES ('router', %s, %s, %s) ON CONFLICT (service, instance) DO UPDATE"
-                " SET beat_at = excluded.beat_at, progress = excluded.progress",
-                (self.cfg.worker, self.clock(), self.progress))
+            await heartbeats.beat(conn, "router", self.cfg.worker, self.progress,
+                                  at=self.clock())
 
     # -- adopt -------------------------------------------------------------------
     async def adopt(self) -> int:

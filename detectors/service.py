@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable
 import psycopg
 from psycopg.types.json import Jsonb
 
+from anju import heartbeats
 from anju.contract import Kind
 from detectors import sql
 from detectors.config import ConfigError, merge
@@ -380,7 +381,7 @@ class DetectorService:
                 await db.commit()
                 if time.monotonic() >= next_refresh:
                     await self._refresh(db)
-                    await db.execute(sql.HEARTBEAT, (self.instance, self.stats.events))
+                    await heartbeats.beat(db, "detectors", self.instance, self.stats.events)
                     await db.commit()
                     next_refresh = time.monotonic() + self.refresh_s
 

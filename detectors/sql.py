@@ -78,10 +78,3 @@ WHERE id = %s
 """
 
 NOTIFY_ALERT = "SELECT pg_notify('anju_alerts', %s)"
-
-HEARTBEAT = """
-INSERT INTO service_heartbeats (service, instance, beat_at, progress)
-VALUES ('detectors', %s, now(), %s)
-ON CONFLICT (service, instance) DO UPDATE SET beat_at = excluded.beat_at,
-    progress = excluded.progress
-"""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from anju import broker, mqtt
+from anju import broker, heartbeats, mqtt
 from anju.endpoints import MqttEndpoint
 from anju.settings import IngestSettings
 from ingest import sql, writer
@@ -251,7 +251,7 @@ class IngestWorker:
 
     async def _beat(self, db: psycopg.AsyncConnection) -> None:
         try:
-            await db.execute(sql.HEARTBEAT, (self.worker, self.committed_messages))
+            await heartbeats.beat(db, "ingest", self.worker, self.committed_messages)
             await db.commit()
         except psycopg.OperationalError:
             await db.rollback()  # the batch loop reconnects; no beat while the database is away

@@ -67,12 +67,5 @@ JOIN homes h ON h.id = d.home_id
 NOTIFY_READINGS = "SELECT pg_notify('anju_readings', %s)"
 NOTIFY_CHUNK = 800
 
-# Liveness for the watchdog: written from the flush loop itself, so a worker
-# stuck (its database writes failing, say) stops beating.
-HEARTBEAT = """
-INSERT INTO service_heartbeats (service, instance, beat_at, progress)
-VALUES ('ingest', %s, now(), %s)
-ON CONFLICT (service, instance) DO UPDATE SET beat_at = excluded.beat_at,
-    progress = excluded.progress
-"""
+# How often a worker writes its heartbeat (anju.heartbeats) for the watchdog.
 HEARTBEAT_S = 10.0
