@@ -21,11 +21,13 @@ HOME, AWAY = 0, 1
 
 _BINARY_ACT = frozenset({"contact", "presence"})
 
-# Where the last sign of life was: in bed (bedroom, bed mat), in the bathroom or toilet, or
-# anywhere else in the home. Each has its own learned limit on the stillness that follows.
-BED, WET, DAY = 0, 1, 2
-GROUPS = ("bed", "wet", "day")
-_GROUP = {"bedroom": BED, "bathroom": WET, "toilet": WET}
+# Where the last sign of life was: in bed (bedroom, bed mat), in the bathroom or toilet, at the
+# entrance (mostly: just came home), or anywhere else in the home. Each has its own learned
+# limit on the stillness that follows: after coming home people often sit down where no
+# sensor sees them, which says nothing about how still they are after cooking.
+BED, WET, DAY, ENTRY = 0, 1, 2, 3
+GROUPS = ("bed", "wet", "day", "entry")
+_GROUP = {"bedroom": BED, "bathroom": WET, "toilet": WET, "entrance": ENTRY, "hallway": ENTRY}
 
 
 def room_group(room: str) -> int:
@@ -75,38 +77,89 @@ def classify(kind: str, value: float, t: float, meter: Meter | None, cfg: Detect
     return NONE
 
 
-class Presence:
-    """Last sign of life, last entrance-door event, and from them home or away."""
+LEFT, BACK = 1, 2   # what an entrance-door opening meant (Presence.door)
 
-    __slots__ = ("last_act", "last_room", "last_device", "last_door", "grace")
+
+class Presence:
+    """Last sign of life, the entrance door, and from them: is the resident at home?
+
+    Away is inferred from the door and the silence that follows it:
+
+    - an opening of the entrance door while at home begins a possible absence;
+    - a sign of life in the home ends it (nobody left: a visitor, the post; or the resident
+      came back): a contact, bed mat, tap, appliance or button at once, but PIR motion only
+      when two different PIRs see it within `confirm` of each other. One PIR alone, even
+      firing for hours, is not a person coming home: pets and sunlight set PIRs off in
+      empty homes;
+    - once the door has been quiet for `confirm`, its next opening is the resident coming
+      back in, watched from that moment (a fall right after coming home is not mistaken for
+      an absence); unless a PIR saw someone inside just before it: then it is somebody going
+      out.
+    """
+
+    __slots__ = ("last_act", "last_room", "last_device", "last_door", "left", "grace",
+                 "confirm", "seen_dev", "seen_t")
 
     def __init__(self, cfg: DetectorConfig) -> None:
         self.last_act: float | None = None
         self.last_room = ""
         self.last_device = ""
-        self.last_door: float | None = None
+        self.last_door: float | None = None   # last entrance-door event (open or close)
+        self.left: float | None = None        # the opening that began the absence; None: home
         self.grace = cfg.away.door_grace_s
+        self.confirm = cfg.away.confirm_min * 60
+        self.seen_dev = ""                    # confirmed away: the last device that showed life
+        self.seen_t = 0.0
 
-    def act(self, t: float, room: str, device: str) -> bool:
-        """An activity at t; False when it is only the passage through the entrance."""
-        d = self.last_door
-        if (d is not None and room in _PASSAGE_ROOMS and t - d < self.grace
-                and (self.last_act is None or self.last_act <= d)):
-            return False
+    def latest(self) -> float:
+        return max(self.last_act or 0.0, self.last_door or 0.0)
+
+    def act(self, t: float, room: str, device: str, strong: bool = True) -> bool:
+        """A sign of life at t (`strong`: anything but PIR motion); False when it does not
+        count: the passage through the entrance, or one PIR alone while the resident is away."""
+        if self.left is not None:
+            d = self.last_door or self.left
+            if room in _PASSAGE_ROOMS and t - d < self.grace and \
+                    (self.last_act is None or self.last_act <= d):
+                return False
+            if not strong and not (self.seen_dev and self.seen_dev != device and
+                                   t - self.seen_t <= self.confirm):
+                self.seen_dev, self.seen_t = device, t
+                return False
+            self.left = None
+            self.seen_dev = ""
         if self.last_act is None or t >= self.last_act:
             self.last_act, self.last_room, self.last_device = t, room, device
         return True
 
-    def door(self, t: float) -> None:
-        if self.last_door is None or t >= self.last_door:
-            self.last_door = t
+    def door(self, t: float, opening: bool, room: str, device: str) -> int:
+        """An entrance-door event: LEFT when it may begin an absence, BACK when the resident
+        came back in, else 0 (a closing, or more of the same passage)."""
+        if self.last_door is not None and t < self.last_door:
+            return 0
+        prev, self.last_door = self.last_door, t
+        if not opening:
+            return 0
+        if self.left is None:
+            self.left = t
+            self.seen_dev = ""
+            return LEFT
+        if prev is not None and t - prev >= self.confirm:
+            if self.seen_dev and t - self.seen_t < self.confirm:
+                # a PIR saw someone inside just before: whoever it is is going out (or letting
+                # someone in), not coming home
+                self.left = t
+                self.seen_dev = ""
+                return LEFT
+            self.left = None
+            self.seen_dev = ""
+            self.last_act, self.last_room, self.last_device = t, room, device
+            return BACK
+        return 0
 
     def context(self) -> int:
-        d = self.last_door
-        if d is not None and (self.last_act is None or d >= self.last_act):
-            return AWAY
-        return HOME
+        return HOME if self.left is None else AWAY
 
     def reference(self) -> float | None:
         """When the current stillness (home) or absence (away) began."""
-        return self.last_door if self.context() == AWAY else self.last_act
+        return self.left if self.left is not None else self.last_act

@@ -30,7 +30,8 @@ from statistics import median
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
-from detectors.activity import ACT, AWAY, BED, DAY, DOOR, GROUPS, HOME, Meter, Presence, classify, room_group
+from detectors.activity import ACT, AWAY, BACK, BED, DOOR, GROUPS, HOME, WET, Meter, Presence, classify, \
+    room_group
 from detectors.config import DetectorConfig
 from detectors.events import Event
 
@@ -103,10 +104,7 @@ class Baseline:
 class Tail:
     """The state at the end of the history, merged into a running monitor."""
 
-    last_act: float | None = None
-    last_room: str = ""
-    last_device: str = ""
-    last_door: float | None = None
+    pres: Presence | None = None                 # where the resident was at the end
     last_seen: dict[str, float] = field(default_factory=dict)
     heartbeats: set[str] = field(default_factory=set)
     last_trigger: dict[str, float] = field(default_factory=dict)
@@ -157,15 +155,15 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig
             tail.last_trigger[ev.device] = t
         ctx0, ref0, room0 = pres.context(), pres.reference(), pres.last_room
         if c == ACT:
-            if pres.act(t, ev.room, ev.device):
+            if pres.act(t, ev.room, ev.device, kind != "motion"):
                 acts.append(t)
         elif c == DOOR:
-            pres.door(t)
+            if pres.door(t, ev.value >= 1, ev.room, ev.device) == BACK:
+                acts.append(t)
         ref1 = pres.reference()
         if ref0 is not None and (pres.context() != ctx0 or ref1 != ref0):
             intervals.append((ctx0, ref0, t, room_group(room0)))
-    tail.last_act, tail.last_room, tail.last_device = pres.last_act, pres.last_room, pres.last_device
-    tail.last_door = pres.last_door
+    tail.pres = pres
     base = Baseline()
     if last_t is None or tail.first_ts is None:
         base.home_thr, base.away_thr = _defaults(cfg)
@@ -195,14 +193,20 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig
     lo_t, hi_t = starts[0], starts[-1] + DAY_S + 7200
     v = [array("f", bytes(4 * n * SLOTS)), array("f", bytes(4 * n * SLOTS))]
     valid = [True] * n
+    away_days = [False] * n
     for ctx, a, e, _ in intervals:
         if e <= lo_t or a >= hi_t:
             continue
         if e - a > DAY_S:
+            # at home: a gap in the data, the days say nothing; away: a trip, the days say
+            # nothing about stillness at home (they leave its maxima alone) but are not lost
             i0, i1 = index.get(clock.day(max(a, lo_t))), index.get(clock.day(min(e, starts[-1])))
             if i0 is not None and i1 is not None:
                 for i in range(i0, i1 + 1):
-                    valid[i] = False
+                    if ctx == AWAY:
+                        away_days[i] = True
+                    else:
+                        valid[i] = False
             continue
         arr = v[ctx]
         t = max(a, lo_t)
@@ -223,10 +227,13 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig
             t = end
     good = [i for i in range(n) if valid[i]]
     base.days = len(good)
-    if base.days < cfg.inactivity.min_days:
+    md = cfg.inactivity.min_days
+    if base.days < md - 2 or (base.days < md and n < md):
         base.home_thr, base.away_thr = _defaults(cfg)
         return base, tail
-    sens = cfg.sensitivity
+    # `min_days` of history of which one or two days were lost to gaps (installation, a
+    # gateway down): learned, but with twice the margin and slack until they are made up
+    sens = cfg.sensitivity if base.days >= md else cfg.sensitivity / 2
     w = cfg.inactivity.window_min // 15
     thr = []
     for ctx, floor, cap in ((HOME, cfg.inactivity.floor_min, cfg.inactivity.cap_min),
@@ -234,22 +241,31 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig
         arr = v[ctx]
         out = array("H", [0] * (2 * SLOTS))
         for we in (False, True):
-            days = [i for i in good if weekend[i] == we]
-            if len(days) < 3:
-                days = good
             for s in range(SLOTS):
-                u = 0.0
-                for i in days:
+                # the days of this kind (weekdays or weekends); all days while fewer than 3
+                # of them saw the resident at home at this time (one away at weekends has no
+                # weekend stillness at home to learn from)
+                u = u_all = 0.0
+                seen = days = 0
+                for i in good:
                     k0 = max(0, i * SLOTS + s - w)
                     k1 = min(n * SLOTS, i * SLOTS + s + w + 1)
                     x = max(arr[k0:k1])
-                    if x > u:
-                        u = x
+                    if x > u_all:
+                        u_all = x
+                    if weekend[i] == we:
+                        days += 1
+                        if x > 0:
+                            seen += 1
+                        if x > u:
+                            u = x
+                if (seen if ctx == HOME else days) < 3:
+                    u = u_all
                 t_min = u * (1 + cfg.inactivity.margin / sens) + cfg.inactivity.slack_min / sens
                 out[s + (SLOTS if we else 0)] = int(min(cap, max(floor, t_min)))
         thr.append(out)
     base.home_thr, base.away_thr = thr
-    base.room_thr = _room_thresholds(intervals, clock, index, valid, good, n, cfg)
+    base.room_thr = _room_thresholds(intervals, clock, index, valid, good, n, cfg, sens)
     base.learned = True
     # when the resident is usually up: end of the night's last long stillness
     wakes = []
@@ -282,7 +298,7 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig
         i = index.get(clock.day(t)) if lo_t <= t < hi_t else None
         if i is not None:
             counts[i] += 1
-    cs = [counts[i] for i in good]
+    cs = [counts[i] for i in good if not away_days[i]]
     base.daily_acts = int(median(cs)) if cs else -1
     base.recent = counts[-cfg.decline.days:]
     base.last_day = starts[-1]
@@ -303,7 +319,7 @@ def _bedtime(intervals: list[tuple[int, float, float, int]], j: int, clock: Loca
         if ctx != HOME or end - a > 16 * 3600 or (j < len(intervals) - 1 and
                                                   e < intervals[j + 1][1]):
             break
-        if g == DAY:
+        if g != BED and g != WET:
             break
         if g == BED:
             first = a
@@ -315,7 +331,7 @@ def _bedtime(intervals: list[tuple[int, float, float, int]], j: int, clock: Loca
 
 def _room_thresholds(intervals: list[tuple[int, float, float, int]], clock: LocalClock,
                      index: dict[float, int], valid: list[bool], good: list[int], n: int,
-                     cfg: DetectorConfig) -> array:
+                     cfg: DetectorConfig, sens: float) -> array:
     """Per room group and slot of the day a stillness began: the longest stillness that followed
     a sign of life in that group within +-window of that time (the days' maxima, all days
     together), turned into a limit like the time-of-day one. 0 where fewer than `room_days`
@@ -336,7 +352,6 @@ def _room_thresholds(intervals: list[tuple[int, float, float, int]], clock: Loca
         d = (e - a) / 60.0
         if d > v[g][k]:
             v[g][k] = d
-    sens = cfg.sensitivity
     w = ic.window_min // 15
     for g, arr in enumerate(v):
         for s in range(SLOTS):

@@ -49,8 +49,9 @@ class Inactivity:
 @dataclass(frozen=True)
 class Away:
     door_grace_s: int = 90       # entrance activity this soon after the door is the passage itself
+    confirm_min: int = 10        # silence this long after the door confirms that the resident left
     floor_min: int = 240         # "not back" never sooner than this after leaving
-    cap_min: int = 960
+    cap_min: int = 1440
     explicit_grace_min: int = 120   # after an explicit away's end, not back by then -> not_back
 
 
@@ -139,6 +140,7 @@ _RANGES: dict[str, dict[str, Any]] = {
     "inactivity.window_min": _num(0, 180, "minutes", True),
     "inactivity.room_days": _num(0, 60, "days (0 = off)", True),
     "away.door_grace_s": _num(0, 600, "seconds", True),
+    "away.confirm_min": _num(1, 120, "minutes", True),
     "away.floor_min": _num(30, 1440, "minutes", True),
     "away.cap_min": _num(60, 2880, "minutes", True),
     "away.explicit_grace_min": _num(0, 1440, "minutes", True),

@@ -23,7 +23,8 @@ from array import array
 from typing import Iterable
 
 from detectors import texts
-from detectors.activity import ACT, AWAY, BED, DOOR, GROUPS, HOME, Meter, Presence, classify, room_group
+from detectors.activity import ACT, AWAY, BACK, BED, DOOR, GROUPS, HOME, LEFT, Meter, Presence, classify, \
+    room_group
 from detectors.baseline import DAY_S, SLOT_S, SLOTS, Baseline, LocalClock, Tail, learn
 from detectors.config import DetectorConfig
 from detectors.events import Event, Finding, HomeInfo, Severity
@@ -99,11 +100,9 @@ class HomeMonitor:
         self._dl = None
 
     def _merge(self, tail: Tail) -> None:
-        p = self.pres
-        if tail.last_act is not None and (p.last_act is None or tail.last_act > p.last_act):
-            p.last_act, p.last_room, p.last_device = tail.last_act, tail.last_room, tail.last_device
-        if tail.last_door is not None and (p.last_door is None or tail.last_door > p.last_door):
-            p.last_door = tail.last_door
+        if tail.pres is not None and tail.pres.latest() > self.pres.latest():
+            # the history knows of later signs of life (a new monitor after a restart)
+            self.pres = tail.pres
         for uid, t in tail.last_seen.items():
             d = self._dev(uid)
             d.last_seen = max(d.last_seen, t)
@@ -236,7 +235,7 @@ class HomeMonitor:
         ctx0 = self.pres.context()
         if c == DOOR:
             out += self._door(ev)
-        elif self.pres.act(t, ev.room, ev.device):
+        elif self.pres.act(t, ev.room, ev.device, kind != "motion"):
             if t >= self.day_lo:
                 self.day_count += 1
             out += self._moved(t, ev, ctx0)
@@ -264,9 +263,14 @@ class HomeMonitor:
     def _door(self, ev: Event) -> list[Finding]:
         t = ev.ts
         out: list[Finding] = []
-        if self.pres.context() == HOME and self.pres.last_act is not None:
+        ctx0 = self.pres.context()
+        seen = self.pres.door(t, ev.value >= 1, ev.room, ev.device)
+        if seen == LEFT and self.pres.last_act is not None:
             self.left_home_at = t
-        self.pres.door(t)
+        elif seen == BACK:
+            if t >= self.day_lo:
+                self.day_count += 1
+            out += self._moved(t, ev, ctx0)
         if ev.value >= 1:
             if self.door_open_since is None:
                 self.door_open_since = t
@@ -274,7 +278,7 @@ class HomeMonitor:
             m = self.clock.minute(t) // 60
             night = (c.night_from <= m or m < c.night_to) if c.night_from > c.night_to \
                 else c.night_from <= m < c.night_to
-            if night:
+            if night and seen != BACK:     # coming home late is not wandering
                 out += self._open("night_wandering", t, "high", t, at_time=self._hm(t),
                                   door=ev.device)
         else:
@@ -518,8 +522,9 @@ class HomeMonitor:
                 return self._recheck_later(t)
             p = self.pres
             arr = self.base.away_thr
-            return self._open("not_back", t, "high", p.last_door,
-                              left_at=self._hm(p.last_door), away_min=int((t - p.last_door) // 60),
+            left = p.left if p.left is not None else t
+            return self._open("not_back", t, "high", left,
+                              left_at=self._hm(left), away_min=int((t - left) // 60),
                               usual_max_min=arr[self.clock.slot(t)], learned=self.base.learned)
         if what == "not_back_explicit":
             e = self.explicit
@@ -569,6 +574,9 @@ class HomeMonitor:
             "last_activity": self._hm(p.last_act), "last_room": p.last_room,
             "last_device": p.last_device, "still_min": int((t - (p.last_act or t)) // 60),
             "threshold_min": b.home_thr[slot], "learned": b.learned, "days_learned": b.days}
+        last = self.devs.get(p.last_device)
+        if last is not None and last.kind == "door":
+            ev["came_home"] = True          # the last sign of life: the door, coming in
         c = self.still_cache
         if c is not None and c[2] and c[0] == p.last_act and c[3] <= t:
             if c[2] > 0:     # the room's own limit was reached first

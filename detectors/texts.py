@@ -45,8 +45,12 @@ def _still(e: dict) -> tuple[str, str]:
     zr, er = _room(e.get("last_room"))
     zd, ed = _dur(e.get("still_min"))
     zt, et = _dur(e.get("threshold_min"))
-    zh = f"自{e.get('last_activity')}（{zr}）起无活动，已{zd}"
-    en = f"No sign of life since {e.get('last_activity')} in {er} ({ed})"
+    if e.get("came_home"):
+        zh = f"{e.get('last_activity')}回家进门后无活动，已{zd}"
+        en = f"No sign of life since coming home at {e.get('last_activity')} ({ed})"
+    else:
+        zh = f"自{e.get('last_activity')}（{zr}）起无活动，已{zd}"
+        en = f"No sign of life since {e.get('last_activity')} in {er} ({ed})"
     if e.get("learned") and e.get("asleep_until"):
         zh += f"；在床上的夜间静止，平时最晚{e['asleep_until']}起床"
         en += f"; still in bed at night, and usually up by {e['asleep_until']} at the latest"

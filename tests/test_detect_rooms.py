@@ -93,6 +93,6 @@ def test_night_toilet_collapse_is_found_but_not_a_missed_return_to_bed_seen_befo
 def test_room_limits_are_compact_and_deterministic():
     m1, now = learned()
     m2, _ = learned()
-    assert m1.base.room_thr == m2.base.room_thr and len(m1.base.room_thr) == 3 * 96
+    assert m1.base.room_thr == m2.base.room_thr and len(m1.base.room_thr) == 4 * 96
     assert m1.base.room_thr.itemsize == 2
     assert m1._still() == m2._still()

@@ -141,8 +141,102 @@ def test_inferred_away_suppresses_inactivity_but_not_not_back():
     assert opened(fs, "inactivity") == []
     nb = opened(fs, "not_back")
     assert len(nb) == 1 and nb[0].evidence["left_at"] == "09:01"
-    back = m.observe(mv(T0 + 31 * H))
+    # one PIR alone does not end an absence (a pet, the sun); a second one soon after does
+    assert m.observe(mv(T0 + 31 * H)) == []
+    back = m.observe(mv(T0 + 31 * H + 5 * M, "bath", "bathroom"))
     assert [(f.kind, f.state) for f in back] == [("not_back", "clear")]
+
+
+def door(t: float, value: int = 1) -> Event:
+    return Event(t, "door", "door", value, "entrance")
+
+
+def leave(m: HomeMonitor, t: float) -> None:
+    m.observe(mv(t - 2 * M))
+    m.observe(door(t))
+    m.observe(door(t + 20, 0))
+
+
+def test_a_fall_right_after_coming_home_is_watched_from_the_door():
+    """Out at 09:00, back in at 15:00 and then nothing: inactivity counted from the door,
+    not an absence that only `not_back` would notice."""
+    m = mon()
+    leave(m, T0 + 9 * H)
+    fs = m.observe(door(T0 + 15 * H)) + m.observe(door(T0 + 15 * H + 15, 0))
+    assert opened(fs, "night_wandering") == []
+    fs = m.advance(T0 + 28 * H)
+    assert opened(fs, "not_back") == []
+    inact = opened(fs, "inactivity")
+    # the 12 h default window before anything is learned
+    assert len(inact) == 1 and inact[0].since == T0 + 15 * H and inact[0].at == T0 + 27 * H
+    assert inact[0].evidence["last_room"] == "entrance" and inact[0].evidence["came_home"]
+    assert "since coming home at 15:00" in inact[0].text["en"]
+    assert "15:00回家进门后无活动" in inact[0].text["zh-CN"]
+
+
+def test_one_pir_alone_while_away_is_not_a_return_but_a_contact_is():
+    """A PIR firing on its own for hours in an empty home (a pet) raises no inactivity and
+    leaves the absence running; a cupboard door opened is someone at home at once."""
+    m = mon()
+    leave(m, T0 + 9 * H)
+    fs = []
+    for k in range(30):
+        fs += m.observe(mv(T0 + 10 * H + k * 20 * M))
+    fs += m.advance(T0 + 20 * H + 59 * M)
+    assert opened(fs, "inactivity") == [] and opened(fs, "not_back") == []
+    assert len(opened(m.advance(T0 + 21 * H + 1), "not_back")) == 1   # 12 h after leaving
+    back = m.observe(Event(T0 + 22 * H, "cup", "contact", 1, "kitchen"))
+    assert [(f.kind, f.state) for f in back] == [("not_back", "clear")]
+
+
+def test_life_soon_after_the_door_means_nobody_left():
+    """The door opens for a visitor and the resident is seen in two rooms a few minutes later:
+    at home, so a stillness after that is inactivity, not an absence."""
+    m = mon()
+    m.observe(mv(T0 + 8 * H))
+    m.observe(door(T0 + 9 * H))
+    m.observe(door(T0 + 9 * H + 30, 0))
+    m.observe(mv(T0 + 9 * H + 4 * M))
+    m.observe(mv(T0 + 9 * H + 6 * M, "bath", "bathroom"))
+    fs = m.advance(T0 + 22 * H)
+    assert opened(fs, "not_back") == []
+    inact = opened(fs, "inactivity")
+    assert len(inact) == 1 and inact[0].since == T0 + 9 * H + 6 * M
+
+
+def test_a_trip_away_does_not_delay_learning():
+    """Two days away (door, then nothing) within the first ten: the home is still learned
+    after ten days (once its days were dropped as gaps in the data, leaving five), and the
+    trip's days do not count as a day's usual activity."""
+    from detectors.baseline import learn
+    trip = (T0 + 3 * D + 9 * H, T0 + 5 * D + 18 * H)
+    hist = [e for e in routine(10) if not trip[0] - 3 * M <= e.ts <= trip[1] + 3 * M]
+    hist += [door(trip[0]), door(trip[0] + 20, 0), door(trip[1]), door(trip[1] + 20, 0)]
+    hist.sort(key=lambda e: e.ts)
+    base, _ = learn(hist, T0 + 10 * D, "UTC", DetectorConfig())
+    assert base.learned and base.days == 8             # days 1..8 are full days of history
+    assert base.daily_acts == 91                       # the routine's days, not the trip's
+
+
+def test_days_lost_to_a_gap_learn_with_wider_margins_not_the_default():
+    """Seven days of history with two lost to a gap in the data (nothing at all for 40 h):
+    learned, but more cautiously than from seven good days; three lost: the default."""
+    from detectors.baseline import learn
+
+    def without(lo: float, hi: float) -> list[Event]:
+        evs = [e for e in routine(9) if not lo < e.ts < hi] + [mv(hi, "bed", "bedroom")]
+        return sorted(evs, key=lambda e: e.ts)
+
+    full, _ = learn(routine(9), T0 + 9 * D, "UTC", DetectorConfig())
+    part, _ = learn(without(T0 + D + 22 * H, T0 + 2 * D + 23 * H), T0 + 9 * D, "UTC",
+                    DetectorConfig())
+    assert full.learned and full.days == 7
+    assert part.learned and part.days == 5
+    noon = 12 * 4
+    assert full.home_thr[noon] < part.home_thr[noon] < 720
+    none, _ = learn(without(T0 + D + 22 * H, T0 + 3 * D + 23 * H), T0 + 9 * D, "UTC",
+                    DetectorConfig())
+    assert not none.learned and none.days == 4 and set(none.home_thr) == {720}
 
 
 def test_explicit_away_suppresses_inactivity_and_raises_not_back_after_its_end():
