@@ -41,6 +41,9 @@ DAY = 86400
 WINDOW = 12 * 3600
 LEARN_DAYS = 7
 INACTIVITY_TYPE = frozenset({"inactivity", "not_back"})
+# What a false alarm is: an inactivity alert with nothing wrong. `not_back` (a door rule: out
+# longer than usual) on a real absence is counted apart, and reported next to it.
+FALSE_ALARM_KINDS = frozenset({"inactivity"})
 
 # incident kind -> finding kinds that detect it
 DETECTED_BY: dict[str, frozenset[str]] = {
@@ -109,6 +112,10 @@ class Report:
                 "home_days": round(days, 1),
                 "false_alarms": fa,
                 "false_alarms_per_home_day": round(fa / days, 4) if days else None,
+                "not_back_per_home_day": round(other.get("not_back", 0) / days, 4)
+                if days else None,
+                "false_alarms_with_not_back_per_home_day":
+                    round((fa + other.get("not_back", 0)) / days, 4) if days else None,
                 "other_alerts_per_home_day": {k: round(v / days, 4) for k, v in sorted(other.items())}
                 if days else {},
                 "incidents": inc, "runtime_s": round(self.runtime_s, 2)}
@@ -166,7 +173,7 @@ def _score(findings: list[Finding], truths: list[Truth], eval_start: float,
             continue
         if any(a <= f.at <= b for a, b in explained):
             continue
-        if f.kind in INACTIVITY_TYPE:
+        if f.kind in FALSE_ALARM_KINDS:
             run.false_alarms += 1
         else:
             run.other_alerts[f.kind] = run.other_alerts.get(f.kind, 0) + 1
@@ -272,13 +279,13 @@ def evaluate_log(info: HomeInfo, events: list[Event], *, incidents: int = 20, se
     run = HomeRun(info.home, label or info.home, (end - eval_start) / DAY, events=len(events))
     _score(drive(info, events, ts, eval_start, end, cfg, learn_from=ts[0]), [], eval_start, run)
     rng = random.Random(f"collapse:{seed}:{info.home}")
-    acts = [e.ts for e in events if _is_sign(e)]
+    signs = [e for e in events if _is_sign(e)]
+    acts = [e.ts for e in signs]
+    doors = [e.ts for e in events if e.kind == "door"]
     for _ in range(incidents):
-        # a collapse strikes someone up and at home: a sign of life in the hour before T
         for _ in range(1000):
             T = rng.uniform(eval_start, end - WINDOW)
-            k = bisect.bisect_right(acts, T)
-            if k and T - acts[k - 1] <= 3600:
+            if _at_home(T, signs, acts, doors):
                 break
         cut_lo = bisect.bisect_right(ts, T)
         cut_hi = bisect.bisect_right(ts, T + DAY)
@@ -299,6 +306,23 @@ def evaluate_log(info: HomeInfo, events: list[Event], *, incidents: int = 20, se
                   time.perf_counter() - t0, cfg.sensitivity)
 
 
+def _at_home(T: float, signs: list[Event], acts: list[float], doors: list[float]) -> bool:
+    """Whether the resident is up and at home at T, by the sensors: signs of life from at
+    least two different devices in the hour before T, none of them before the last
+    entrance-door event. A collapse strikes someone at home: someone who has just gone out
+    (or a pet or the sun on a PIR while the home is empty) is not a resident to lose."""
+    k = bisect.bisect_right(acts, T)
+    d = bisect.bisect_right(doors, T)
+    lo = max(T - 3600, doors[d - 1] if d else -1.0)
+    devices = set()
+    while k and acts[k - 1] > lo:
+        devices.add(signs[k - 1].device)
+        if len(devices) >= 2:
+            return True
+        k -= 1
+    return False
+
+
 def _is_sign(e: Event) -> bool:
     return (e.kind in ("motion", "button") and e.value >= 1) or e.kind in ("contact", "presence")
 
@@ -307,8 +331,10 @@ def _is_sign(e: Event) -> bool:
 
 def table(rep: dict) -> str:
     lines = [f"{rep['source']}  (sensitivity {rep['sensitivity']:g})",
-             f"home-days {rep['home_days']}, inactivity-type false alarms {rep['false_alarms']} "
-             f"= {rep['false_alarms_per_home_day']} per home-day"]
+             f"home-days {rep['home_days']}, inactivity false alarms {rep['false_alarms']} "
+             f"= {rep['false_alarms_per_home_day']} per home-day; not_back outside incidents "
+             f"{rep['not_back_per_home_day']} per home-day (together "
+             f"{rep['false_alarms_with_not_back_per_home_day']})"]
     if rep["other_alerts_per_home_day"]:
         lines.append("other alerts outside incidents per home-day: " + ", ".join(
             f"{k} {v}" for k, v in rep["other_alerts_per_home_day"].items()))
