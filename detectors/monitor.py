@@ -487,6 +487,10 @@ class HomeMonitor:
 
     def _advance(self, now: float, strict: bool) -> list[Finding]:
         out: list[Finding] = []
+        if self.started is None and self.day_lo and now >= self.day_lo + DAY_S:
+            # nothing seen yet, so no day to close: today is the one being counted (else the
+            # first reading, if older than now, would find a past midnight still to handle)
+            self.day_lo = self.clock.day(now)
         for _ in range(1000):
             dl = self.next_deadline()
             if dl is None or dl > now or (strict and dl == now):

@@ -239,6 +239,16 @@ def test_days_lost_to_a_gap_learn_with_wider_margins_not_the_default():
     assert not none.learned and none.days == 4 and set(none.home_thr) == {720}
 
 
+def test_a_home_with_no_readings_yet_keeps_its_day_current():
+    """A monitor built a day ago with nothing seen, then a reading from 12 h ago: its next
+    deadline is the stillness one, not a past midnight left over from its start."""
+    m = mon()
+    m.learn([], T0 + 9 * H)
+    m.advance(T0 + D + 6 * H)
+    m.observe(mv(T0 + D - 6 * H))
+    assert m.next_deadline() == T0 + D + 6 * H
+
+
 def test_explicit_away_suppresses_inactivity_and_raises_not_back_after_its_end():
     m = mon()
     m.observe(mv(T0 + 8 * H))
