@@ -39,8 +39,8 @@ class Inactivity:
     default_min: int = 720       # before `min_days` of history: a fixed window (field practice)
     min_days: int = 7            # days of history before thresholds are learned
     learn_days: int = 30         # how far back the learner looks
-    margin: float = 0.3          # threshold = longest usual stillness x (1 + margin) + slack
-    slack_min: int = 45
+    margin: float = 0.4          # threshold = longest usual stillness x (1 + margin) + slack
+    slack_min: int = 60
     window_min: int = 60         # "usual stillness at this time" looks this far either side
     room_days: int = 5           # a room's own limit needs stillness seen after activity there at
                                  # this time of day on this many days (0: time of day only)

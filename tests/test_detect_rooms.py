@@ -48,15 +48,17 @@ def test_evening_collapse_in_the_kitchen_is_found_within_the_kitchen_limit():
     assert len(f) == 1 and f[0].evidence["last_room"] == "kitchen"
     # "elsewhere in the home" includes the living room, where the resident reads up to 2 h 10 min
     assert f[0].evidence["threshold_room"] == "day" and f[0].severity == "critical"
-    assert f[0].evidence["threshold_min"] <= 4 * 60
-    assert f[0].at - (now + 19.5 * H) <= 4 * H
+    ic = m.cfg.inactivity
+    limit = 130 * (1 + ic.margin) + ic.slack_min           # the 2 h 10 min seen, plus margins
+    assert f[0].evidence["threshold_min"] <= limit + 5
+    assert f[0].at - (now + 19.5 * H) <= (limit + 5) * M
     assert "after activity in the kitchen" in f[0].text["en"] and "厨房活动之后" in f[0].text["zh-CN"]
     at = f[0].at
     # by the time of day alone (room limits off) it is not found sooner
     m, now = learned(**{"inactivity.room_days": 0})
     assert not m.base.room_thr.count(0) < len(m.base.room_thr)
-    f = opened(run(m, until(now, now + 19.5 * H), now + D), "inactivity")
-    assert f and f[0].at >= at and "threshold_room" not in f[0].evidence
+    f = opened(run(m, until(now, now + 19.5 * H), now + 2 * D), "inactivity")
+    assert f and f[0].at > at and "threshold_room" not in f[0].evidence
 
 
 def test_bathroom_stillness_is_found_sooner_than_the_same_stillness_in_bed():
