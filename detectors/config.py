@@ -90,8 +90,8 @@ class Devices:
 
 @dataclass(frozen=True)
 class Decline:
-    days: int = 3                # mean activity of the last `days` days ...
-    fraction: float = 0.5        # ... below this fraction of the usual -> activity_decline
+    days: int = 2                # mean activity of the last `days` days at home ...
+    fraction: float = 0.65       # ... below this fraction of the usual -> activity_decline
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,9 @@ from detectors.monitor import HomeMonitor
 
 DAY = 86400
 WINDOW = 12 * 3600
+# Incidents that are a state lasting days rather than an event: found while they last (a
+# sustained fall in activity cannot show within 12 h of its first midnight).
+SUSTAINED = frozenset({"illness"})
 LEARN_DAYS = 7
 INACTIVITY_TYPE = frozenset({"inactivity", "not_back"})
 # What a false alarm is: an inactivity alert with nothing wrong. `not_back` (a door rule: out
@@ -181,7 +184,8 @@ def _score(findings: list[Finding], truths: list[Truth], eval_start: float,
         kinds = DETECTED_BY.get(t.kind, frozenset())
         hit = None
         for f in findings:
-            if f.state == "open" and f.kind in kinds and t.start - 60 <= f.at <= t.start + WINDOW \
+            win = max(WINDOW, t.end - t.start) if t.kind in SUSTAINED else WINDOW
+            if f.state == "open" and f.kind in kinds and t.start - 60 <= f.at <= t.start + win \
                     and (t.device is None or t.kind not in DEVICE_KINDS or f.device == t.device):
                 hit = max(0.0, f.at - t.start)
                 break

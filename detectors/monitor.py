@@ -50,7 +50,7 @@ class HomeMonitor:
     __slots__ = ("home", "cfg", "clock", "base", "pres", "meters", "devs", "open", "explicit",
                  "door_open_since", "last_water", "last_power_edge", "water_ring",
                  "left_home_at", "day_lo", "day_count", "recent", "last_day", "silent_since",
-                 "still_cache", "pre_at", "last_ts", "_dl", "started")
+                 "still_cache", "pre_at", "last_ts", "_dl", "started", "day_away", "away_mark")
 
     def __init__(self, home: HomeInfo, config: DetectorConfig) -> None:
         self.home = home
@@ -75,6 +75,8 @@ class HomeMonitor:
         self.day_lo = 0.0
         self.day_count = 0
         self.recent = array("H")
+        self.day_away = 0.0                       # seconds of today spent away (so far)
+        self.away_mark: float | None = None       # away since (counted into day_away later)
         self.last_day = 0.0
         self.silent_since: float | None = None
         # (reference, context, room limit applied (min, 0: none), deadline, last room)
@@ -239,6 +241,12 @@ class HomeMonitor:
             if t >= self.day_lo:
                 self.day_count += 1
             out += self._moved(t, ev, ctx0)
+        if self.pres.context() != ctx0:
+            if ctx0 == HOME:
+                self.away_mark = t
+            elif self.away_mark is not None:
+                self.day_away += t - max(self.away_mark, self.day_lo)
+                self.away_mark = None
         self.still_cache = None
         return out
 
@@ -623,9 +631,17 @@ class HomeMonitor:
         out: list[Finding] = []
         clock = self.clock
         day = clock.day(t - 1)
+        if self.away_mark is not None:
+            self.day_away += max(0.0, t - max(self.away_mark, self.day_lo))
+            self.away_mark = t
+        home = 1.0 - self.day_away / DAY_S
+        self.day_away = 0.0
         if day > self.last_day:
-            if self.day_lo == day:
-                self.recent.append(min(65535, self.day_count))
+            # activity per day at home: a day mostly out, or under an explicit away, says
+            # nothing about how active the resident is
+            if self.day_lo == day and home >= 0.5 and not self._explicit_at(t - 1) and \
+                    not self._explicit_at(day):
+                self.recent.append(min(65535, round(self.day_count / home)))
                 n = self.cfg.decline.days
                 if len(self.recent) > n:
                     del self.recent[:len(self.recent) - n]

@@ -249,6 +249,29 @@ def test_a_home_with_no_readings_yet_keeps_its_day_current():
     assert m.next_deadline() == T0 + D + 6 * H
 
 
+def test_activity_decline_after_two_quiet_days_but_not_after_two_days_out():
+    """Two days with half the usual activity open a low-severity activity_decline at the
+    second midnight; two days mostly out of the home do not count as quiet days."""
+    hist = routine(10)
+    now = T0 + 10 * D
+    quiet = [e for e in routine(2, now) if int(e.ts) // 600 % 2 or e.device == "bed"]
+    m = mon()
+    m.learn(hist, now)
+    fs = run(m, quiet, now + 2 * D + 60)
+    dec = opened(fs, "activity_decline")
+    assert len(dec) == 1 and dec[0].at == now + 2 * D and dec[0].severity == "low"
+    assert dec[0].evidence["usual_per_day"] == 91 and dec[0].evidence["mean_per_day"] < 60
+    out = []
+    for d in range(2):
+        day = now + d * D
+        out += [mv(day + 7 * H), mv(day + 7 * H + 5 * M, "bath", "bathroom"), door(day + 8 * H),
+                door(day + 8 * H + 20, 0), door(day + 21 * H), door(day + 21 * H + 20, 0),
+                mv(day + 21 * H + 5 * M, "bath", "bathroom"), mv(day + 22 * H, "bed", "bedroom")]
+    m = mon()
+    m.learn(hist, now)
+    assert opened(run(m, out, now + 2 * D + 60), "activity_decline") == []
+
+
 def test_explicit_away_suppresses_inactivity_and_raises_not_back_after_its_end():
     m = mon()
     m.observe(mv(T0 + 8 * H))
