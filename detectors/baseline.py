@@ -298,9 +298,26 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig
         i = index.get(clock.day(t)) if lo_t <= t < hi_t else None
         if i is not None:
             counts[i] += 1
-    cs = [counts[i] for i in good if not away_days[i]]
+    # per day at home, as the monitor counts them: scaled to the hours at home, days mostly
+    # out left out
+    away = [0.0] * n
+    for ctx, a, e, _ in intervals:
+        if ctx != AWAY or e <= lo_t or a >= hi_t:
+            continue
+        t = max(a, lo_t)
+        while t < e:
+            day = clock.day(t)
+            end = min(e, clock.hi)
+            i = index.get(day)
+            if i is not None:
+                away[i] += end - t
+            t = end
+    per_day = [round(counts[i] / (1 - away[i] / DAY_S)) if away[i] <= DAY_S / 2 else None
+               for i in range(n)]
+    ok = set(good)
+    cs = [c for i, c in enumerate(per_day) if c is not None and i in ok]
     base.daily_acts = int(median(cs)) if cs else -1
-    base.recent = counts[-cfg.decline.days:]
+    base.recent = [c for c in per_day if c is not None][-cfg.decline.days:]
     base.last_day = starts[-1]
     _learn_power(base, power, cfg)
     _learn_water(base, water, starts[good[0]], starts[good[-1]] + DAY_S, cfg)
