@@ -328,8 +328,11 @@ def _bedtime(intervals: list[tuple[int, float, float, int]], j: int, clock: Loca
              ) -> float | None:
     """When the night that ended with still period j began, in minutes after noon: the first
     sign of life in bed after the last one elsewhere in the home (the bathroom and toilet are
-    part of the night). None when the night does not begin in bed."""
+    part of the night). When the night's long stillness began elsewhere (a visit to the
+    kitchen whose way back to bed no sensor saw), its start: no earlier than the real bedtime,
+    so it never widens the night learned from the other days."""
     end = intervals[j][2]
+    fallback = intervals[j][1] if intervals[j][0] == HOME else None
     first = None
     while j >= 0:
         ctx, a, e, g = intervals[j]
@@ -341,6 +344,8 @@ def _bedtime(intervals: list[tuple[int, float, float, int]], j: int, clock: Loca
         if g == BED:
             first = a
         j -= 1
+    if first is None:
+        first = fallback
     if first is None:
         return None
     return ((first - clock.day(first)) / 60 - 720) % 1440
