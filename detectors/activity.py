@@ -88,9 +88,9 @@ class Presence:
     - an opening of the entrance door while at home begins a possible absence;
     - a sign of life in the home ends it (nobody left: a visitor, the post; or the resident
       came back): a contact, bed mat, tap, appliance or button at once, but PIR motion only
-      when two different PIRs see it within `confirm` of each other. One PIR alone, even
-      firing for hours, is not a person coming home: pets and sunlight set PIRs off in
-      empty homes;
+      when two different PIRs see it within `confirm` of each other (or the home has only
+      one). One PIR alone, even firing for hours, is not a person coming home: pets and
+      sunlight set PIRs off in empty homes;
     - once the door has been quiet for `confirm`, its next opening is the resident coming
       back in, watched from that moment (a fall right after coming home is not mistaken for
       an absence); unless a PIR saw someone inside just before it: then it is somebody going
@@ -98,9 +98,9 @@ class Presence:
     """
 
     __slots__ = ("last_act", "last_room", "last_device", "last_door", "left", "grace",
-                 "confirm", "seen_dev", "seen_t")
+                 "confirm", "seen_dev", "seen_t", "pirs")
 
-    def __init__(self, cfg: DetectorConfig) -> None:
+    def __init__(self, cfg: DetectorConfig, pirs: int = 2) -> None:
         self.last_act: float | None = None
         self.last_room = ""
         self.last_device = ""
@@ -108,8 +108,11 @@ class Presence:
         self.left: float | None = None        # the opening that began the absence; None: home
         self.grace = cfg.away.door_grace_s
         self.confirm = cfg.away.confirm_min * 60
-        self.seen_dev = ""                    # confirmed away: the last device that showed life
+        self.seen_dev = ""                    # away: the last PIR that showed life alone
         self.seen_t = 0.0
+        # PIRs in the home: with one only, it must count alone (else a resident who answered
+        # the door and sat down in its room would stay "away" until the next time out)
+        self.pirs = pirs
 
     def latest(self) -> float:
         return max(self.last_act or 0.0, self.last_door or 0.0)
@@ -122,7 +125,7 @@ class Presence:
             if room in _PASSAGE_ROOMS and t - d < self.grace and \
                     (self.last_act is None or self.last_act <= d):
                 return False
-            if not strong and not (self.seen_dev and self.seen_dev != device and
+            if not strong and self.pirs > 1 and not (self.seen_dev and self.seen_dev != device and
                                    t - self.seen_t <= self.confirm):
                 self.seen_dev, self.seen_t = device, t
                 return False

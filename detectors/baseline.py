@@ -116,10 +116,12 @@ def _defaults(cfg: DetectorConfig) -> tuple[array, array]:
     return array("H", [d] * (2 * SLOTS)), array("H", [max(d, cfg.away.floor_min)] * (2 * SLOTS))
 
 
-def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig
+def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig, pirs: int = 2
           ) -> tuple[Baseline, Tail]:
+    """Baselines from `history` (events in time order, those after `now` ignored) and the
+    state at its end; `pirs` is how many PIRs the home has (see activity.Presence)."""
     clock = LocalClock(tz)
-    pres = Presence(cfg)
+    pres = Presence(cfg, pirs)
     meters: dict[str, Meter] = {}
     tail = Tail()
     intervals: list[tuple[int, float, float, int]] = []

@@ -60,7 +60,7 @@ class HomeMonitor:
         self.base.home_thr = array("H", [config.inactivity.default_min] * (2 * SLOTS))
         self.base.away_thr = array("H", [max(config.inactivity.default_min,
                                              config.away.floor_min)] * (2 * SLOTS))
-        self.pres = Presence(config)
+        self.pres = Presence(config, sum(1 for d in home.devices if d.kind == "motion"))
         self.meters: dict[str, Meter] = {}
         self.devs: dict[str, _Dev] = {}
         for d in home.devices:
@@ -88,7 +88,7 @@ class HomeMonitor:
 
     # -- learning --------------------------------------------------------------------------
     def learn(self, history: Iterable[Event], now: float) -> None:
-        base, tail = learn(history, now, self.home.tz, self.cfg)
+        base, tail = learn(history, now, self.home.tz, self.cfg, self.pres.pirs)
         self.base = base
         self._merge(tail)
         if base.last_day > self.last_day:

@@ -189,6 +189,25 @@ def test_one_pir_alone_while_away_is_not_a_return_but_a_contact_is():
     assert [(f.kind, f.state) for f in back] == [("not_back", "clear")]
 
 
+def test_in_a_home_with_one_pir_that_pir_alone_ends_an_absence():
+    """The smallest kit (a door contact, one PIR, the button): after the door opens for a
+    visitor, the resident seen by the one PIR is at home and watched, not away till the next
+    time out."""
+    from detectors.events import DeviceInfo, HomeInfo
+    small = HomeInfo("t-2", "UTC", (DeviceInfo("liv", "motion", "living_room"),
+                                    DeviceInfo("door", "door", "entrance"),
+                                    DeviceInfo("btn", "button", "bedroom")))
+    m = HomeMonitor(small, DetectorConfig())
+    m.observe(mv(T0 + 8 * H))
+    m.observe(door(T0 + 9 * H))
+    m.observe(door(T0 + 9 * H + 30, 0))
+    m.observe(mv(T0 + 9 * H + 20 * M))
+    fs = m.advance(T0 + 22 * H)
+    assert opened(fs, "not_back") == []
+    inact = opened(fs, "inactivity")
+    assert len(inact) == 1 and inact[0].since == T0 + 9 * H + 20 * M
+
+
 def test_life_soon_after_the_door_means_nobody_left():
     """The door opens for a visitor and the resident is seen in two rooms a few minutes later:
     at home, so a stillness after that is inactivity, not an absence."""
