@@ -424,7 +424,8 @@ class HomeMonitor:
         day = clock.day(ref)
         m = (ref - day) / 60
         ic = self.cfg.inactivity
-        slack = ic.slack_min / self.cfg.sensitivity
+        # the less regular the getting-up, the longer a night may run past the latest one seen
+        slack = max(ic.slack_min, 2 * b.wake_sd) / self.cfg.sensitivity
         # the night seen, widened by the slack at both ends
         lo, hi = (b.sleep_from - slack - 720) % 1440, (b.sleep_to - 720) % 1440
         if not lo <= (m - 720) % 1440 < hi:

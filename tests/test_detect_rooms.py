@@ -98,3 +98,27 @@ def test_room_limits_are_compact_and_deterministic():
     assert m1.base.room_thr == m2.base.room_thr and len(m1.base.room_thr) == 4 * 96
     assert m1.base.room_thr.itemsize == 2
     assert m1._still() == m2._still()
+
+
+def test_an_irregular_sleeper_may_sleep_longer_past_the_latest_getting_up_seen():
+    """Getting up anywhere between 05:00 and 08:00: a night in bed is not alarming before the
+    latest getting-up seen plus twice the spread of getting-up times (more than the fixed
+    slack a regular sleeper gets)."""
+    hist = []
+    for d in range(12):
+        day = T0 + d * D
+        up = day + 5 * H + (d % 4) * H
+        hist.append(mv(up, "bed", "bedroom"))
+        hist += [mv(t, "liv", "living_room") for t in range(int(up + 10 * M), int(day + 23 * H), 600)]
+        hist.append(mv(day + 23 * H, "bed", "bedroom"))
+    m = mon()
+    now = T0 + 12 * D
+    m.learn(hist, now)
+    b = m.base
+    assert b.sleep_to == 8 * 60 and b.wake_sd > 40
+    slack = max(m.cfg.inactivity.slack_min, 2 * b.wake_sd)
+    assert slack > m.cfg.inactivity.slack_min
+    # the night that began at 23:00 yesterday, and nobody gets up
+    f = opened(m.advance(now + 14 * H), "inactivity")
+    assert len(f) == 1 and f[0].evidence["asleep_until"] == "08:00"
+    assert f[0].at == now + 8 * H + slack * M
