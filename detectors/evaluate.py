@@ -183,8 +183,8 @@ def _score(findings: list[Finding], truths: list[Truth], eval_start: float,
     for t in truths:
         kinds = DETECTED_BY.get(t.kind, frozenset())
         hit = None
+        win = max(WINDOW, t.end - t.start) if t.kind in SUSTAINED else WINDOW
         for f in findings:
-            win = max(WINDOW, t.end - t.start) if t.kind in SUSTAINED else WINDOW
             if f.state == "open" and f.kind in kinds and t.start - 60 <= f.at <= t.start + win \
                     and (t.device is None or t.kind not in DEVICE_KINDS or f.device == t.device):
                 hit = max(0.0, f.at - t.start)
