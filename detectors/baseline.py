@@ -326,6 +326,26 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig, pi
     return base, tail
 
 
+def _usual_max(xs: list[float], k: float) -> float:
+    """The longest stillness usual after activity in a room at a time of day: the largest of
+    the days' values, but no more than Q3 + k x IQR of them (k = 0: the largest). One day unlike
+    the others (a night before the bed mat was fitted) then does not set the limit for every
+    day; several such days do."""
+    top = max(xs)
+    if k <= 0 or len(xs) < 4:
+        return top
+    v = sorted(xs)
+    q1, q3 = _quantile(v, 0.25), _quantile(v, 0.75)
+    return min(top, q3 + k * (q3 - q1))
+
+
+def _quantile(v: list[float], q: float) -> float:
+    """Linear interpolation between the closest ranks of the sorted list v."""
+    h = (len(v) - 1) * q
+    i = int(h)
+    return v[i] if i + 1 >= len(v) else v[i] + (h - i) * (v[i + 1] - v[i])
+
+
 def _bedtime(intervals: list[tuple[int, float, float, int]], j: int, clock: LocalClock
              ) -> float | None:
     """When the night that ended with still period j began, in minutes after noon: the first
@@ -379,18 +399,20 @@ def _room_thresholds(intervals: list[tuple[int, float, float, int]], clock: Loca
     w = ic.window_min // 15
     for g, arr in enumerate(v):
         for s in range(SLOTS):
-            seen = 0
-            u = 0.0
+            xs = []
             for i in good:
                 k0 = max(0, i * SLOTS + s - w)
                 k1 = min(n * SLOTS, i * SLOTS + s + w + 1)
                 x = max(arr[k0:k1])
                 if x > 0:
-                    seen += 1
-                    if x > u:
-                        u = x
+                    xs.append(x)
+            seen = len(xs)
             if seen >= ic.room_days:
-                t_min = u * (1 + ic.margin / sens) + ic.slack_min / sens
+                u = _usual_max(xs, ic.outlier_iqr)
+                # a limit seen on few days is less sure (the sensor that usually catches the
+                # way back to bed misses it one night in ten): wider until twice room_days saw it
+                se = sens * min(1.0, seen / (2 * ic.room_days))
+                t_min = u * (1 + ic.margin / se) + ic.slack_min / se
                 out[g * SLOTS + s] = int(min(ic.cap_min, max(ic.floor_min, t_min)))
     return out
 

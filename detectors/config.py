@@ -42,6 +42,8 @@ class Inactivity:
     margin: float = 0.4          # threshold = longest usual stillness x (1 + margin) + slack
     slack_min: int = 60
     window_min: int = 60         # "usual stillness at this time" looks this far either side
+    outlier_iqr: float = 3.0     # a room's limit: a day's stillness beyond Q3 + this x IQR of
+                                 # the days' is an outlier, not the usual (0: the longest seen)
     room_days: int = 5           # a room's own limit needs stillness seen after activity there at
                                  # this time of day on this many days (0: time of day only)
 
@@ -138,6 +140,7 @@ _RANGES: dict[str, dict[str, Any]] = {
     "inactivity.margin": _num(0.0, 3.0),
     "inactivity.slack_min": _num(0, 240, "minutes", True),
     "inactivity.window_min": _num(0, 180, "minutes", True),
+    "inactivity.outlier_iqr": _num(0.0, 10.0),
     "inactivity.room_days": _num(0, 60, "days (0 = off)", True),
     "away.door_grace_s": _num(0, 600, "seconds", True),
     "away.confirm_min": _num(1, 120, "minutes", True),

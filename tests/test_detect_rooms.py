@@ -41,7 +41,7 @@ def until(now: float, t: float, **kw: bool) -> list[Event]:
 def test_evening_collapse_in_the_kitchen_is_found_within_the_kitchen_limit():
     """After dinner the resident moves on and reads for at most 2 h 10 min: stillness after the
     kitchen at 19:30 has the limit learned for stillness after activity outside bed and bath."""
-    m, now = learned()
+    m, now = learned(14)
     assert m.base.learned
     fs = run(m, until(now, now + 19.5 * H), now + D)
     f = opened(fs, "inactivity")
@@ -55,7 +55,7 @@ def test_evening_collapse_in_the_kitchen_is_found_within_the_kitchen_limit():
     assert "after activity in the kitchen" in f[0].text["en"] and "厨房活动之后" in f[0].text["zh-CN"]
     at = f[0].at
     # by the time of day alone (room limits off) it is not found sooner
-    m, now = learned(**{"inactivity.room_days": 0})
+    m, now = learned(14, **{"inactivity.room_days": 0})
     assert not m.base.room_thr.count(0) < len(m.base.room_thr)
     f = opened(run(m, until(now, now + 19.5 * H), now + 2 * D), "inactivity")
     assert f and f[0].at > at and "threshold_room" not in f[0].evidence
@@ -90,6 +90,45 @@ def test_night_toilet_collapse_is_found_but_not_a_missed_return_to_bed_seen_befo
     m, now = learned(missed=frozenset({1, 4, 8}))
     fs = run(m, day_of(now, missed_return=True), now + D)
     assert opened(fs, "inactivity") == []
+
+
+def _kitchen_limit(m, now: float) -> int:
+    from detectors.activity import DAY
+    return m.base.room_thr[DAY * 96 + int(19.5 * 4)]
+
+
+def test_a_room_limit_seen_on_few_days_is_wider_until_twice_room_days_saw_it():
+    """Ten days of history give eight full days seen (room_days 5): margin and slack scaled by
+    10 / 8; fourteen days give twelve: as set."""
+    ic = mon().cfg.inactivity
+    few, _ = learned(10)
+    many, now = learned(14)
+    assert _kitchen_limit(many, now) == int(130 * (1 + ic.margin) + ic.slack_min)
+    assert _kitchen_limit(few, now) == int(130 * (1 + ic.margin / 0.8) + ic.slack_min / 0.8)
+
+
+def test_one_day_unlike_the_others_does_not_set_a_room_limit():
+    """One evening of 6 h in the armchair after dinner in 14 days: the kitchen limit stays near
+    the usual 2 h 10 min; with outlier_iqr 0 the longest day sets it (and caps it)."""
+    def hist(days: int) -> list[Event]:
+        out = []
+        for d in range(days):
+            evs = day_of(T0 + d * D)
+            if d == 5:   # dinner ends 19:30, nothing again until bed at 01:30
+                evs = [e for e in evs if not (T0 + d * D + 19.6 * H < e.ts <= T0 + d * D + 22 * H)]
+                evs.append(mv(T0 + d * D + 25.5 * H, "bed", "bedroom"))
+                evs.sort(key=lambda e: e.ts)
+            out += evs
+        return out
+    now = T0 + 14 * D
+    m = mon()
+    m.learn(hist(14), now)
+    ic = m.cfg.inactivity
+    assert _kitchen_limit(m, now) <= int(130 * (1 + ic.margin) + ic.slack_min) + 15
+    m0 = mon(**{"inactivity.outlier_iqr": 0})
+    m0.learn(hist(14), now)
+    assert _kitchen_limit(m0, now) >= int(360 * (1 + ic.margin) + ic.slack_min) or \
+        _kitchen_limit(m0, now) == ic.cap_min
 
 
 def test_room_limits_are_compact_and_deterministic():
