@@ -269,10 +269,12 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig, pi
     base.home_thr, base.away_thr = thr
     base.room_thr = _room_thresholds(intervals, clock, index, valid, good, n, cfg, sens)
     base.learned = True
-    # when the resident is usually up: end of the night's last long stillness
+    # when the resident is usually up: end of the night's last long stillness (2 h: a restless
+    # sleeper up to the toilet every few hours has no 3 h stretch, and an unlearned night
+    # leaves their mornings to the time-of-day threshold alone)
     wakes = []
     for j, (ctx, a, e, _) in enumerate(intervals):
-        if ctx == HOME and e - a >= 3 * 3600 and e - a <= DAY_S:
+        if ctx == HOME and e - a >= 2 * 3600 and e - a <= DAY_S:
             day = clock.day(e)
             if day in index and valid[index[day]]:
                 m = (e - day) / 60

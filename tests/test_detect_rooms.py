@@ -161,3 +161,22 @@ def test_an_irregular_sleeper_may_sleep_longer_past_the_latest_getting_up_seen()
     f = opened(m.advance(now + 14 * H), "inactivity")
     assert len(f) == 1 and f[0].evidence["asleep_until"] == "08:00"
     assert f[0].at == now + 8 * H + slack * M
+
+
+def test_a_restless_sleepers_night_is_learned_from_stillness_of_two_hours():
+    """Up to the toilet at 00:30, 03:00 and 05:00 every night (back to bed seen), up at 07:30:
+    no stillness of 3 h ends a night, the last one of the morning lasts 2 h 25 min. The night is
+    still learned, so a still morning in bed is sleep until the usual getting-up."""
+    def night(day: float) -> list[Event]:
+        out = [mv(day - 2 * H, "bed", "bedroom")]
+        for h in (0.5, 3, 5):
+            out += [mv(day + h * H, "bath", "bathroom"), mv(day + h * H + 5 * M, "bed", "bedroom")]
+        out.append(mv(day + 7.5 * H, "bed", "bedroom"))
+        out += [mv(t, "liv", "living_room") for t in range(int(day + 8 * H), int(day + 21.5 * H), 600)]
+        return out
+    hist = [e for d in range(1, 11) for e in night(T0 + d * D)]
+    m = mon()
+    now = T0 + 11 * D
+    m.learn([e for e in hist if e.ts < now], now)
+    assert m.base.learned
+    assert abs(m.base.wake_mean - 450) <= 5 and m.base.sleep_to >= 450 and m.base.sleep_from >= 0
