@@ -224,10 +224,8 @@ async def set_schedule(ctx: Ctx) -> Response:
 
 @api
 async def report(ctx: Ctx) -> Response:
-    if not reports.may_report(ctx.user):
-        raise web.Forbidden("reports")
     errors: dict[str, str] = {}
-    f = reports.filters(ctx.request.query_params, errors)
+    f = reports.filters(ctx.user, ctx.request.query_params, errors)
     if errors:
         raise Invalid(errors)
     async with ctx.request.app.state.pool.connection() as conn:
@@ -236,10 +234,8 @@ async def report(ctx: Ctx) -> Response:
 
 @api
 async def audit(ctx: Ctx) -> Response:
-    if not reports.may_audit(ctx.user):
-        raise web.Forbidden("audit")
     errors: dict[str, str] = {}
-    f = reports.audit_filters(ctx.request.query_params, errors)
+    f = reports.audit_filters(ctx.user, ctx.request.query_params, errors)
     if errors:
         raise Invalid(errors)
     async with ctx.request.app.state.pool.connection() as conn:

@@ -27,15 +27,10 @@ SECTIONS = ("response", "kinds", "devices")
 WEEK_TZ = ZoneInfo("Asia/Shanghai")
 
 
-def may_report(user: User) -> bool:
-    return user.role in REPORT_ROLES
-
-
-def may_audit(user: User) -> bool:
-    return user.role in AUDIT_ROLES
-
-
-def filters(params: Any, errors: dict[str, str]) -> dict[str, Any]:
+def filters(user: User, params: Any, errors: dict[str, str]) -> dict[str, Any]:
+    """The report's query; web.Forbidden for a role that may not see reports."""
+    if user.role not in REPORT_ROLES:
+        raise web.Forbidden("reports")
     weeks = web.int_param(params, "weeks", errors, default=8, lo=1, hi=104) or 8
     community = web.text_param(params, "community", errors, max_len=64)
     return {"weeks": weeks, "community": community}
@@ -116,7 +111,10 @@ def _number(s: str) -> bool:
 # -- the audit log ------------------------------------------------------------------
 
 
-def audit_filters(params: Any, errors: dict[str, str]) -> dict[str, Any]:
+def audit_filters(user: User, params: Any, errors: dict[str, str]) -> dict[str, Any]:
+    """The audit log's query; web.Forbidden for a role that may not read it."""
+    if user.role not in AUDIT_ROLES:
+        raise web.Forbidden("audit")
     return {
         "home": web.int_param(params, "home", errors, lo=1),
         "alert": web.int_param(params, "alert", errors, lo=1, hi=2**62),
