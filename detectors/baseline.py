@@ -26,7 +26,7 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from statistics import median
+from statistics import median, quantiles
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
@@ -336,16 +336,8 @@ def _usual_max(xs: list[float], k: float) -> float:
     top = max(xs)
     if k <= 0 or len(xs) < 4:
         return top
-    v = sorted(xs)
-    q1, q3 = _quantile(v, 0.25), _quantile(v, 0.75)
+    q1, _, q3 = quantiles(xs, n=4, method="inclusive")
     return min(top, q3 + k * (q3 - q1))
-
-
-def _quantile(v: list[float], q: float) -> float:
-    """Linear interpolation between the closest ranks of the sorted list v."""
-    h = (len(v) - 1) * q
-    i = int(h)
-    return v[i] if i + 1 >= len(v) else v[i] + (h - i) * (v[i + 1] - v[i])
 
 
 def _bedtime(intervals: list[tuple[int, float, float, int]], j: int, clock: LocalClock

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from detectors.activity import DAY
 from detectors.events import Event
 from tests.test_detect_rules import D, H, M, T0, mon, opened, run
 
@@ -92,8 +93,8 @@ def test_night_toilet_collapse_is_found_but_not_a_missed_return_to_bed_seen_befo
     assert opened(fs, "inactivity") == []
 
 
-def _kitchen_limit(m, now: float) -> int:
-    from detectors.activity import DAY
+def _kitchen_limit(m) -> int:
+    """The limit on stillness after activity outside bed and bath, begun at 19:30."""
     return m.base.room_thr[DAY * 96 + int(19.5 * 4)]
 
 
@@ -102,9 +103,9 @@ def test_a_room_limit_seen_on_few_days_is_wider_until_twice_room_days_saw_it():
     10 / 8; fourteen days give twelve: as set."""
     ic = mon().cfg.inactivity
     few, _ = learned(10)
-    many, now = learned(14)
-    assert _kitchen_limit(many, now) == int(130 * (1 + ic.margin) + ic.slack_min)
-    assert _kitchen_limit(few, now) == int(130 * (1 + ic.margin / 0.8) + ic.slack_min / 0.8)
+    many, _ = learned(14)
+    assert _kitchen_limit(many) == int(130 * (1 + ic.margin) + ic.slack_min)
+    assert _kitchen_limit(few) == int(130 * (1 + ic.margin / 0.8) + ic.slack_min / 0.8)
 
 
 def test_one_day_unlike_the_others_does_not_set_a_room_limit():
@@ -124,11 +125,11 @@ def test_one_day_unlike_the_others_does_not_set_a_room_limit():
     m = mon()
     m.learn(hist(14), now)
     ic = m.cfg.inactivity
-    assert _kitchen_limit(m, now) <= int(130 * (1 + ic.margin) + ic.slack_min) + 15
+    assert _kitchen_limit(m) <= int(130 * (1 + ic.margin) + ic.slack_min) + 15
     m0 = mon(**{"inactivity.outlier_iqr": 0})
     m0.learn(hist(14), now)
-    assert _kitchen_limit(m0, now) >= int(360 * (1 + ic.margin) + ic.slack_min) or \
-        _kitchen_limit(m0, now) == ic.cap_min
+    assert _kitchen_limit(m0) >= int(360 * (1 + ic.margin) + ic.slack_min) or \
+        _kitchen_limit(m0) == ic.cap_min
 
 
 def test_room_limits_are_compact_and_deterministic():
