@@ -50,13 +50,9 @@ def _sync(ctx: Ctx, fn: Any) -> Any:
 
 
 def _local(params: Any, name: str, tz: str, errors: dict[str, str]) -> datetime | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        dt = datetime.fromisoformat(str(raw)[:40])
-    except ValueError:
-        errors[name] = "expected a date or time such as 2026-12-01 or 2026-12-01T18:00"
+    dt = web.iso_param(params, name, errors,
+                       "expected a date or time such as 2026-12-01 or 2026-12-01T18:00")
+    if dt is None:
         return None
     if not 2000 <= dt.year <= 2100:
         errors[name] = "expected a year from 2000 to 2100"

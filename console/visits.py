@@ -87,13 +87,8 @@ def _date(params: Any, name: str, errors: dict[str, str]) -> date | None:
 
 def _moment(params: Any, name: str, errors: dict[str, str]) -> datetime | None:
     """An ISO date-time (a naive one is UTC); not in the future, not before 2000."""
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        at = datetime.fromisoformat(str(raw)[:40])
-    except ValueError:
-        errors[name] = "expected a date-time, e.g. 2026-11-23T09:30:00+08:00"
+    at = web.iso_param(params, name, errors, "expected a date-time, e.g. 2026-11-23T09:30:00+08:00")
+    if at is None:
         return None
     if at.tzinfo is None:
         at = at.replace(tzinfo=timezone.utc)

@@ -199,6 +199,19 @@ def text_param(params: Any, name: str, errors: dict[str, str], *, max_len: int =
     return raw.strip()
 
 
+def iso_param(params: Any, name: str, errors: dict[str, str], expected: str) -> datetime | None:
+    """An ISO date or date-time as given (naive when it has no offset; the caller knows whose
+    clock it is); `expected` is the message for text that is not one."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return datetime.fromisoformat(str(raw)[:40])
+    except ValueError:
+        errors[name] = expected
+        return None
+
+
 def path_id(request: Request, name: str = "id") -> int:
     """An id from the path; anything that is not a plausible id is simply not found."""
     raw = request.path_params.get(name, "")
