@@ -86,15 +86,16 @@ class Presence:
     Away is inferred from the door and the silence that follows it:
 
     - an opening of the entrance door while at home begins a possible absence;
-    - a sign of life in the home ends it (nobody left: a visitor, the post; or the resident
-      came back): a contact, bed mat, tap, appliance or button at once, but PIR motion only
-      when two different PIRs see it within `confirm` of each other (or the home has only
-      one). One PIR alone, even firing for hours, is not a person coming home: pets and
-      sunlight set PIRs off in empty homes;
+    - signs of life in the home end it (nobody left: a visitor, the post; or the resident
+      came back): two different devices within `confirm` of each other, or the button at
+      once. One device alone, even firing for hours, is not a person coming home: pets and
+      sunlight set PIRs off in empty homes, and a mercury switch in a drawer or a contact
+      on a loose door flickers now and then. In a home with one PIR only, its motion counts
+      alone;
     - once the door has been quiet for `confirm`, its next opening is the resident coming
       back in, watched from that moment (a fall right after coming home is not mistaken for
-      an absence); unless a PIR saw someone inside just before it: then it is somebody going
-      out.
+      an absence); unless a device saw someone inside just before it: then it is somebody
+      going out.
     """
 
     __slots__ = ("last_act", "last_room", "last_device", "last_door", "left", "grace",
@@ -108,7 +109,7 @@ class Presence:
         self.left: float | None = None        # the opening that began the absence; None: home
         self.grace = cfg.away.door_grace_s
         self.confirm = cfg.away.confirm_min * 60
-        self.seen_dev = ""                    # away: the last PIR that showed life alone
+        self.seen_dev = ""                    # away: the last device that showed life alone
         self.seen_t = 0.0
         # PIRs in the home: with one only, it must count alone (else a resident who answered
         # the door and sat down in its room would stay "away" until the next time out)
@@ -117,16 +118,17 @@ class Presence:
     def latest(self) -> float:
         return max(self.last_act or 0.0, self.last_door or 0.0)
 
-    def act(self, t: float, room: str, device: str, strong: bool = True) -> bool:
-        """A sign of life at t (`strong`: anything but PIR motion); False when it does not
-        count: the passage through the entrance, or one PIR alone while the resident is away."""
+    def act(self, t: float, room: str, device: str, kind: str) -> bool:
+        """A sign of life at t from a device of `kind`; False when it does not count: the
+        passage through the entrance, or one device alone while the resident is away."""
         if self.left is not None:
             d = self.last_door or self.left
             if room in _PASSAGE_ROOMS and t - d < self.grace and \
                     (self.last_act is None or self.last_act <= d):
                 return False
-            if not strong and self.pirs > 1 and not (self.seen_dev and self.seen_dev != device and
-                                   t - self.seen_t <= self.confirm):
+            alone = kind == "button" or (kind == "motion" and self.pirs <= 1)
+            if not alone and not (self.seen_dev and self.seen_dev != device and
+                                  t - self.seen_t <= self.confirm):
                 self.seen_dev, self.seen_t = device, t
                 return False
             self.left = None
@@ -149,8 +151,8 @@ class Presence:
             return LEFT
         if prev is not None and t - prev >= self.confirm:
             if self.seen_dev and t - self.seen_t < self.confirm:
-                # a PIR saw someone inside just before: whoever it is is going out (or letting
-                # someone in), not coming home
+                # a device saw someone inside just before: whoever it is is going out (or
+                # letting someone in), not coming home
                 self.left = t
                 self.seen_dev = ""
                 return LEFT

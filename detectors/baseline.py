@@ -157,7 +157,7 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig, pi
             tail.last_trigger[ev.device] = t
         ctx0, ref0, room0 = pres.context(), pres.reference(), pres.last_room
         if c == ACT:
-            if pres.act(t, ev.room, ev.device, kind != "motion"):
+            if pres.act(t, ev.room, ev.device, kind):
                 acts.append(t)
         elif c == DOOR:
             if pres.door(t, ev.value >= 1, ev.room, ev.device) == BACK:

@@ -237,7 +237,7 @@ class HomeMonitor:
         ctx0 = self.pres.context()
         if c == DOOR:
             out += self._door(ev)
-        elif self.pres.act(t, ev.room, ev.device, kind != "motion"):
+        elif self.pres.act(t, ev.room, ev.device, kind):
             if t >= self.day_lo:
                 self.day_count += 1
             out += self._moved(t, ev, ctx0)

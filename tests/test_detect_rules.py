@@ -174,9 +174,10 @@ def test_a_fall_right_after_coming_home_is_watched_from_the_door():
     assert "15:00回家进门后无活动" in inact[0].text["zh-CN"]
 
 
-def test_one_pir_alone_while_away_is_not_a_return_but_a_contact_is():
-    """A PIR firing on its own for hours in an empty home (a pet) raises no inactivity and
-    leaves the absence running; a cupboard door opened is someone at home at once."""
+def test_one_device_alone_while_away_is_not_a_return_but_two_are():
+    """A PIR firing on its own for hours in an empty home (a pet), and then a drawer's
+    contact flickering on its own (a mercury switch), raise no inactivity and leave the absence
+    running; the drawer and the fridge within minutes of each other are someone at home."""
     m = mon()
     leave(m, T0 + 9 * H)
     fs = []
@@ -185,8 +186,22 @@ def test_one_pir_alone_while_away_is_not_a_return_but_a_contact_is():
     fs += m.advance(T0 + 20 * H + 59 * M)
     assert opened(fs, "inactivity") == [] and opened(fs, "not_back") == []
     assert len(opened(m.advance(T0 + 21 * H + 1), "not_back")) == 1   # 12 h after leaving
-    back = m.observe(Event(T0 + 22 * H, "cup", "contact", 1, "kitchen"))
+    for k in range(6):
+        assert m.observe(Event(T0 + 21 * H + k * 15 * M, "drawer", "contact", k % 2,
+                               "kitchen")) == []
+    assert opened(m.advance(T0 + 22 * H + 16 * M), "inactivity") == []
+    back = m.observe(Event(T0 + 22 * H + 17 * M, "fridge", "contact", 1, "kitchen"))
     assert [(f.kind, f.state) for f in back] == [("not_back", "clear")]
+    assert m.pres.last_act == T0 + 22 * H + 17 * M
+
+
+def test_the_button_while_away_is_the_resident_at_home():
+    """The button needs no second device: someone pressed it."""
+    m = mon()
+    leave(m, T0 + 9 * H)
+    fs = m.observe(Event(T0 + 11 * H, "btn", "button", 1, "bedroom"))
+    assert [f.kind for f in opened(fs, "button")] == ["button"]
+    assert m.pres.context() == 0 and m.pres.last_act == T0 + 11 * H
 
 
 def test_in_a_home_with_one_pir_that_pir_alone_ends_an_absence():
