@@ -170,7 +170,10 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig, pi
     if last_t is None or tail.first_ts is None:
         base.home_thr, base.away_thr = _defaults(cfg)
         return base, tail
-    # full local days between the first and the last event
+    # full local days from the first event: over by `now` and begun before the last event. The
+    # day that has just ended counts although nothing has happened since its midnight (a
+    # re-learning at midnight would otherwise run a day behind); days after the readings
+    # stopped do not
     d0 = clock.day(tail.first_ts)
     if d0 < tail.first_ts:
         d0 = clock.hi
@@ -179,7 +182,7 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig, pi
     d = d0
     while True:
         clock.day(d)
-        if clock.hi > last_t:
+        if clock.hi > now or d > last_t:
             break
         starts.append(d)
         weekend.append(clock.weekday >= 5)

@@ -44,7 +44,7 @@ class Inactivity:
     window_min: int = 60         # "usual stillness at this time" looks this far either side
     outlier_iqr: float = 3.0     # a room's limit: a day's stillness beyond Q3 + this x IQR of
                                  # the days' is an outlier, not the usual (0: the longest seen)
-    room_days: int = 5           # a room's own limit needs stillness seen after activity there at
+    room_days: int = 7           # a room's own limit needs stillness seen after activity there at
                                  # this time of day on this many days (0: time of day only)
 
 

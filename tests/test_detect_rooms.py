@@ -41,8 +41,9 @@ def until(now: float, t: float, **kw: bool) -> list[Event]:
 
 def test_evening_collapse_in_the_kitchen_is_found_within_the_kitchen_limit():
     """After dinner the resident moves on and reads for at most 2 h 10 min: stillness after the
-    kitchen at 19:30 has the limit learned for stillness after activity outside bed and bath."""
-    m, now = learned(14)
+    kitchen at 19:30 has the limit learned for stillness after activity outside bed and bath
+    (fifteen days seen: the limit as set, not widened)."""
+    m, now = learned(16)
     assert m.base.learned
     fs = run(m, until(now, now + 19.5 * H), now + D)
     f = opened(fs, "inactivity")
@@ -56,7 +57,7 @@ def test_evening_collapse_in_the_kitchen_is_found_within_the_kitchen_limit():
     assert "after activity in the kitchen" in f[0].text["en"] and "厨房活动之后" in f[0].text["zh-CN"]
     at = f[0].at
     # by the time of day alone (room limits off) it is not found sooner
-    m, now = learned(14, **{"inactivity.room_days": 0})
+    m, now = learned(16, **{"inactivity.room_days": 0})
     assert not m.base.room_thr.count(0) < len(m.base.room_thr)
     f = opened(run(m, until(now, now + 19.5 * H), now + 2 * D), "inactivity")
     assert f and f[0].at > at and "threshold_room" not in f[0].evidence
@@ -99,13 +100,14 @@ def _kitchen_limit(m) -> int:
 
 
 def test_a_room_limit_seen_on_few_days_is_wider_until_twice_room_days_saw_it():
-    """Ten days of history give eight full days seen (room_days 5): margin and slack scaled by
-    10 / 8; fourteen days give twelve: as set."""
+    """Ten days of history give nine full days seen (room_days 7): margin and slack scaled by
+    14 / 9; sixteen days give fifteen: as set."""
     ic = mon().cfg.inactivity
     few, _ = learned(10)
-    many, _ = learned(14)
+    many, _ = learned(16)
+    assert few.base.days == 9 and many.base.days == 15
     assert _kitchen_limit(many) == int(130 * (1 + ic.margin) + ic.slack_min)
-    assert _kitchen_limit(few) == int(130 * (1 + ic.margin / 0.8) + ic.slack_min / 0.8)
+    assert _kitchen_limit(few) == int(130 * (1 + ic.margin * 14 / 9) + ic.slack_min * 14 / 9)
 
 
 def test_one_day_unlike_the_others_does_not_set_a_room_limit():

@@ -248,7 +248,7 @@ def test_a_trip_away_does_not_delay_learning():
     hist += [door(trip[0]), door(trip[0] + 20, 0), door(trip[1]), door(trip[1] + 20, 0)]
     hist.sort(key=lambda e: e.ts)
     base, _ = learn(hist, T0 + 10 * D, "UTC", DetectorConfig())
-    assert base.learned and base.days == 8             # days 1..8 are full days of history
+    assert base.learned and base.days == 9             # days 1..9 are full days of history
     assert base.daily_acts == 91                       # the routine's days, not the trip's
 
 
@@ -258,17 +258,20 @@ def test_days_lost_to_a_gap_learn_with_wider_margins_not_the_default():
     from detectors.baseline import learn
 
     def without(lo: float, hi: float) -> list[Event]:
-        evs = [e for e in routine(9) if not lo < e.ts < hi] + [mv(hi, "bed", "bedroom")]
+        evs = [e for e in routine(8) if not lo < e.ts < hi] + [mv(hi, "bed", "bedroom")]
         return sorted(evs, key=lambda e: e.ts)
 
-    full, _ = learn(routine(9), T0 + 9 * D, "UTC", DetectorConfig())
-    part, _ = learn(without(T0 + D + 22 * H, T0 + 2 * D + 23 * H), T0 + 9 * D, "UTC",
+    full, _ = learn(routine(8), T0 + 8 * D, "UTC", DetectorConfig())
+    part, _ = learn(without(T0 + D + 22 * H, T0 + 2 * D + 23 * H), T0 + 8 * D, "UTC",
                     DetectorConfig())
+    # the day that ended at midnight counts though nothing has happened since; days after the
+    # readings stopped (a gateway down) do not
     assert full.learned and full.days == 7
+    assert learn(routine(8), T0 + 12 * D, "UTC", DetectorConfig())[0].days == 7
     assert part.learned and part.days == 5
     noon = 12 * 4
     assert full.home_thr[noon] < part.home_thr[noon] < 720
-    none, _ = learn(without(T0 + D + 22 * H, T0 + 3 * D + 23 * H), T0 + 9 * D, "UTC",
+    none, _ = learn(without(T0 + D + 22 * H, T0 + 3 * D + 23 * H), T0 + 8 * D, "UTC",
                     DetectorConfig())
     assert not none.learned and none.days == 4 and set(none.home_thr) == {720}
 
