@@ -251,11 +251,13 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig, pi
                 # of them saw the resident at home at this time (one away at weekends has no
                 # weekend stillness at home to learn from)
                 u = u_all = 0.0
-                seen = days = 0
+                seen = seen_all = days = 0
                 for i in good:
                     k0 = max(0, i * SLOTS + s - w)
                     k1 = min(n * SLOTS, i * SLOTS + s + w + 1)
                     x = max(arr[k0:k1])
+                    if x > 0:
+                        seen_all += 1
                     if x > u_all:
                         u_all = x
                     if weekend[i] == we:
@@ -264,9 +266,15 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig, pi
                             seen += 1
                         if x > u:
                             u = x
+                se = sens
                 if (seen if ctx == HOME else days) < 3:
                     u = u_all
-                t_min = u * (1 + cfg.inactivity.margin / sens) + cfg.inactivity.slack_min / sens
+                    if ctx == HOME and seen_all < 3:
+                        # a time the resident was at home on one or two of the days (out at
+                        # work, shopping): one short stillness says little about the next,
+                        # so margin and slack are widened by 3 / seen
+                        se = sens * max(1, seen_all) / 3
+                t_min = u * (1 + cfg.inactivity.margin / se) + cfg.inactivity.slack_min / se
                 out[s + (SLOTS if we else 0)] = int(min(cap, max(floor, t_min)))
         thr.append(out)
     base.home_thr, base.away_thr = thr

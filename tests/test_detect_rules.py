@@ -276,6 +276,31 @@ def test_days_lost_to_a_gap_learn_with_wider_margins_not_the_default():
     assert not none.learned and none.days == 4 and set(none.home_thr) == {720}
 
 
+def test_a_time_of_day_rarely_spent_at_home_gets_a_wider_threshold():
+    """Out 11:00-15:00 every day: at noon, stillness at home was seen on one day (moving every
+    10 min), so margin and slack are three times wider there instead of the 90 min floor; seen
+    on three days, the usual formula."""
+    from detectors.baseline import learn
+
+    def days_out(home_days: set[int]) -> list[Event]:
+        evs = [e for e in routine(8)
+               if not (11 * H - 3 * M <= (e.ts - T0) % D <= 15 * H + 3 * M
+                       and int((e.ts - T0) // D) not in home_days)]
+        for d in range(8):
+            if d not in home_days:
+                evs += [door(T0 + d * D + 11 * H), door(T0 + d * D + 11 * H + 20, 0),
+                        door(T0 + d * D + 15 * H), door(T0 + d * D + 15 * H + 20, 0)]
+        return sorted(evs, key=lambda e: e.ts)
+
+    ic = DetectorConfig().inactivity
+    noon = 12 * 4
+    once, _ = learn(days_out({3}), T0 + 8 * D, "UTC", DetectorConfig())
+    assert once.learned
+    assert once.home_thr[noon] == int(10 * (1 + ic.margin * 3) + ic.slack_min * 3)
+    thrice, _ = learn(days_out({2, 3, 4}), T0 + 8 * D, "UTC", DetectorConfig())
+    assert thrice.home_thr[noon] == max(ic.floor_min, int(10 * (1 + ic.margin) + ic.slack_min))
+
+
 def test_a_home_with_no_readings_yet_keeps_its_day_current():
     """A monitor built a day ago with nothing seen, then a reading from 12 h ago: its next
     deadline is the stillness one, not a past midnight left over from its start."""
