@@ -109,6 +109,8 @@ class Tail:
     heartbeats: set[str] = field(default_factory=set)
     last_trigger: dict[str, float] = field(default_factory=dict)
     first_ts: float | None = None
+    life_days: list[float] = field(default_factory=list)   # local midnights of the full days
+                                                            # with signs of life at home
 
 
 def _defaults(cfg: DetectorConfig) -> tuple[array, array]:
@@ -196,6 +198,13 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig, pi
         return base, tail
     index = {s: i for i, s in enumerate(starts)}
     lo_t, hi_t = starts[0], starts[-1] + DAY_S + 7200
+    # signs of life at home a day
+    counts = [0] * n
+    for t in acts:
+        i = index.get(clock.day(t)) if lo_t <= t < hi_t else None
+        if i is not None:
+            counts[i] += 1
+    tail.life_days = [starts[i] for i in range(n) if counts[i]]
     v = [array("f", bytes(4 * n * SLOTS)), array("f", bytes(4 * n * SLOTS))]
     valid = [True] * n
     away_days = [False] * n
@@ -307,12 +316,6 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig, pi
             # minutes after noon, so that the night does not wrap; the widest night seen
             base.sleep_from = int((min(beds) + 720) % 1440)
             base.sleep_to = int(max(ms))
-    # activity a day
-    counts = [0] * n
-    for t in acts:
-        i = index.get(clock.day(t)) if lo_t <= t < hi_t else None
-        if i is not None:
-            counts[i] += 1
     # per day at home, as the monitor counts them: scaled to the hours at home, days mostly
     # out left out
     away = [0.0] * n

@@ -31,6 +31,7 @@ from detectors.events import Event, Finding, HomeInfo, Severity
 
 IMMEDIATE = {"smoke": "smoke", "gas": "gas", "leak": "leak"}
 _WATCHED_DEAD = frozenset({"motion"})
+_LIFE_DAYS = 31                # days with signs of life kept (devices.dead_days is at most 30)
 MOMENTARY = frozenset({"button"})    # a finding of its own each time; nothing to clear
 _NEVER = float("inf")
 
@@ -50,7 +51,8 @@ class HomeMonitor:
     __slots__ = ("home", "cfg", "clock", "base", "pres", "meters", "devs", "open", "explicit",
                  "door_open_since", "last_water", "last_power_edge", "water_ring",
                  "left_home_at", "day_lo", "day_count", "recent", "last_day", "silent_since",
-                 "still_cache", "pre_at", "last_ts", "_dl", "started", "day_away", "away_mark")
+                 "still_cache", "pre_at", "last_ts", "_dl", "started", "day_away", "away_mark",
+                 "life")
 
     def __init__(self, home: HomeInfo, config: DetectorConfig) -> None:
         self.home = home
@@ -78,6 +80,9 @@ class HomeMonitor:
         self.day_away = 0.0                       # seconds of today spent away (so far)
         self.away_mark: float | None = None       # away since (counted into day_away later)
         self.last_day = 0.0
+        # local midnights of the last days with signs of life at home: a PIR silent for days is
+        # dead only if the resident was at home and moving on them (not away on a trip)
+        self.life = array("d")
         self.silent_since: float | None = None
         # (reference, context, room limit applied (min, 0: none), deadline, last room)
         self.still_cache: tuple[float, int, int, float, str] | None = None
@@ -115,6 +120,8 @@ class HomeMonitor:
             d.last_trigger = max(d.last_trigger, t)
         if tail.first_ts is not None and (self.started is None or tail.first_ts < self.started):
             self.started = tail.first_ts
+        if tail.life_days:
+            self.life = array("d", sorted(set(self.life) | set(tail.life_days))[-_LIFE_DAYS:])
 
     def _hb_period(self, uid: str) -> int:
         for d in self.home.devices:
@@ -646,19 +653,27 @@ class HomeMonitor:
                 n = self.cfg.decline.days
                 if len(self.recent) > n:
                     del self.recent[:len(self.recent) - n]
+            if self.day_lo == day and self.day_count and (not self.life or self.life[-1] < day):
+                self.life.append(day)
+                if len(self.life) > _LIFE_DAYS:
+                    del self.life[0]
             self.last_day = day
         self.day_lo = clock.day(t)
         self.day_count = 0
         out += self._decline(t)
-        dead = self.cfg.devices.dead_days * DAY_S
+        k = self.cfg.devices.dead_days
         p = self.pres
         for uid, d in self.devs.items():
-            if d.kind in _WATCHED_DEAD and d.last_trigger and t - d.last_trigger >= dead and \
+            if d.kind in _WATCHED_DEAD and d.last_trigger and t - d.last_trigger >= k * DAY_S and \
                     p.last_act is not None and t - p.last_act < DAY_S and p.last_device != uid \
                     and not self._explicit_at(t):
-                out += self._open("sensor_dead", t, "low", d.last_trigger, uid,
-                                  last_trigger=clock.hhmm(d.last_trigger),
-                                  days=int((t - d.last_trigger) // DAY_S))
+                # the days after the one it last fired on on which the resident moved at home
+                after = clock.day(d.last_trigger) + DAY_S / 2
+                lived = sum(1 for x in self.life if x > after)
+                if lived >= k:
+                    out += self._open("sensor_dead", t, "low", d.last_trigger, uid,
+                                      last_trigger=clock.hhmm(d.last_trigger),
+                                      days=int((t - d.last_trigger) // DAY_S), days_with_life=lived)
         self._dl = None
         return out
 

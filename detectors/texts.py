@@ -123,9 +123,10 @@ def _open(kind: str, e: dict) -> tuple[str, str]:
         return (f"设备电量{e.get('battery_pct')}%，低于{e.get('limit_pct')}%，请更换电池。",
                 f"Battery at {e.get('battery_pct')}% (below {e.get('limit_pct')}%): replace it.")
     if kind == "sensor_dead":
-        return (f"该人体传感器已{e.get('days')}天未触发（最后{e.get('last_trigger')}），而其他设备显示有人活动。",
+        return (f"该人体传感器已{e.get('days')}天未触发（最后{e.get('last_trigger')}），"
+                f"其间{e.get('days_with_life')}天其他设备显示有人在家活动。",
                 f"This motion sensor has not triggered for {e.get('days')} days (last {e.get('last_trigger')}) "
-                "although other sensors show life.")
+                f"although other sensors showed someone at home on {e.get('days_with_life')} of them.")
     if kind == "activity_decline":
         return (f"近{e.get('days')}天平均每天活动{e.get('mean_per_day')}次，平时约{e.get('usual_per_day')}次。",
                 f"Activity over the last {e.get('days')} days averages {e.get('mean_per_day')} a day; "

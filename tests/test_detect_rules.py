@@ -276,6 +276,60 @@ def test_days_lost_to_a_gap_learn_with_wider_margins_not_the_default():
     assert not none.learned and none.days == 4 and set(none.home_thr) == {720}
 
 
+def _living(day: float, bath: bool = False, frm: float = 7 * H) -> list[Event]:
+    """A day seen by the living-room PIR every 30 min and the bedroom's at 22:00; the bathroom's
+    once at 10:00 if `bath`."""
+    evs = [mv(day + t) for t in range(int(frm), int(22 * H), 30 * M)]
+    evs.append(mv(day + 22 * H, "bed", "bedroom"))
+    if bath:
+        evs.append(mv(day + 10 * H + 60, "bath", "bathroom"))
+    return sorted(evs, key=lambda e: e.ts)
+
+
+def test_a_pir_silent_while_the_resident_moves_at_home_for_days_is_reported_dead():
+    """The bathroom PIR last fires on day 0: reported at the midnight after three days on which
+    the resident moved about at home, once, with the days in its evidence."""
+    m = mon()
+    fs = []
+    for d in range(6):
+        for e in _living(T0 + d * D, bath=(d == 0)):
+            fs += m.advance(e.ts) + m.observe(e)
+    fs += m.advance(T0 + 6 * D)
+    dead = opened(fs, "sensor_dead")
+    assert [(f.device, f.at) for f in dead] == [("bath", T0 + 4 * D)]
+    assert dead[0].evidence["days_with_life"] == 3 and dead[0].evidence["last_trigger"] == "10:01"
+    assert "on 3 of them" in dead[0].text["en"] and "其间3天" in dead[0].text["zh-CN"]
+    # restarted at noon on day 3, it knows the days before from the stored readings
+    hist = [e for d in range(4) for e in _living(T0 + d * D, bath=(d == 0))]
+    m2 = mon()
+    m2.learn([e for e in hist if e.ts < T0 + 3 * D + 12 * H], T0 + 3 * D + 12 * H)
+    fs2 = []
+    for e in hist:
+        if e.ts >= T0 + 3 * D + 12 * H:
+            fs2 += m2.advance(e.ts) + m2.observe(e)
+    fs2 += m2.advance(T0 + 4 * D)
+    assert [(f.device, f.at) for f in opened(fs2, "sensor_dead")] == [("bath", T0 + 4 * D)]
+
+
+def test_a_pir_silent_through_a_trip_is_not_dead():
+    """The bathroom PIR fires on day 0, the resident leaves at noon and is back on day 4: not
+    dead the night after (four days without it, but one of them at home); dead once three days
+    at home have passed without it."""
+    m = mon()
+    fs = []
+    for e in _living(T0, bath=True):
+        if e.ts < T0 + 12 * H:
+            fs += m.advance(e.ts) + m.observe(e)
+    leave(m, T0 + 12 * H)
+    fs += m.advance(T0 + 4 * D + 10 * H)
+    fs += m.observe(door(T0 + 4 * D + 10 * H)) + m.observe(door(T0 + 4 * D + 10 * H + 20, 0))
+    for d in range(4, 8):
+        for e in _living(T0 + d * D, frm=(10 * H + 5 * M if d == 4 else 7 * H)):
+            fs += m.advance(e.ts) + m.observe(e)
+    fs += m.advance(T0 + 8 * D)
+    assert [(f.device, f.at) for f in opened(fs, "sensor_dead")] == [("bath", T0 + 7 * D)]
+
+
 def test_a_time_of_day_rarely_spent_at_home_gets_a_wider_threshold():
     """Out 11:00-15:00 every day: at noon, stillness at home was seen on one day (moving every
     10 min), so margin and slack are three times wider there instead of the 90 min floor; seen
