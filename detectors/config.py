@@ -87,7 +87,7 @@ class Devices:
     missed_heartbeats: int = 3
     silent_min: int = 30         # every device of the home silent this long -> home_silent
     battery_pct: float = 15.0
-    dead_days: int = 3           # a PIR silent through this many days of life at home -> sensor_dead
+    dead_days: int = 3           # a PIR silent through this many days of life at home: dead
 
 
 @dataclass(frozen=True)

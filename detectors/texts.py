@@ -126,7 +126,8 @@ def _open(kind: str, e: dict) -> tuple[str, str]:
         return (f"该人体传感器已{e.get('days')}天未触发（最后{e.get('last_trigger')}），"
                 f"其间{e.get('days_with_life')}天其他设备显示有人在家活动。",
                 f"This motion sensor has not triggered for {e.get('days')} days (last {e.get('last_trigger')}) "
-                f"although other sensors showed someone at home on {e.get('days_with_life')} of them.")
+                f"although other sensors showed someone at home on {e.get('days_with_life')} of "
+                "them.")
     if kind == "activity_decline":
         return (f"近{e.get('days')}天平均每天活动{e.get('mean_per_day')}次，平时约{e.get('usual_per_day')}次。",
                 f"Activity over the last {e.get('days')} days averages {e.get('mean_per_day')} a day; "
