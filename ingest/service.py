@@ -126,6 +126,12 @@ class IngestWorker:
         topic = (f"$share/{self.cfg.share_group}/{TOPIC_FILTER}" if self.cfg.share_group
                  else TOPIC_FILTER)
         while not self._stopping:
+            # A new generation before CONNECT: with a session present the broker
+            # resends its unacknowledged messages right behind the CONNACK, often
+            # in the same socket read, before connect() returns. Tagged with the
+            # old generation they would never be acknowledged, and each would
+            # hold one of the broker's max_inflight_messages slots.
+            self.generation += 1
             try:
                 conn = await mqtt.connect(
                     self.ep.host, self.ep.port, client_id=client_id, username=self.ep.username,
@@ -137,11 +143,20 @@ class IngestWorker:
                             self.ep.host, self.ep.port, e, delay)
                 await asyncio.sleep(delay)
                 continue
-            self.generation += 1
             self.conn = conn
+            # Subscribe before pausing: a paused socket never reads the SUBACK.
+            # A failed subscribe is a failed connection, not the end of the worker.
+            try:
+                await conn.subscribe([(topic, 1)])
+            except (mqtt.MqttError, asyncio.TimeoutError) as e:
+                conn.abort()
+                self.conn = None
+                delay = backoff.next()
+                log.warning("MQTT subscribe failed (%s); reconnecting in %.1f s", e, delay)
+                await asyncio.sleep(delay)
+                continue
             if self.paused:
                 conn.pause_reading()
-            await conn.subscribe([(topic, 1)])
             log.info("subscribed to %s as %s (session present: %s)", topic, client_id,
                      conn.session_present)
             backoff.reset()
