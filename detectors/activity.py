@@ -77,7 +77,14 @@ def classify(kind: str, value: float, t: float, meter: Meter | None, cfg: Detect
     return NONE
 
 
-LEFT, BACK = 1, 2   # what an entrance-door opening meant (Presence.door)
+# what an entrance-door opening meant (Presence.door); PASSAGE: the door opened again while
+# the resident was coming in, part of the return already counted
+LEFT, BACK, PASSAGE = 1, 2, 3
+# Seconds after coming in within which the entrance door opening again is the same passage: a
+# reed contact bounces within a second or two, and a door pushed shut twice within several.
+# Coming in and going out again takes longer (about a minute in van Kasteren house B), and
+# is a departure.
+REOPEN_S = 20
 
 
 class Presence:
@@ -95,11 +102,13 @@ class Presence:
     - once the door has been quiet for `confirm`, its next opening is the resident coming
       back in, watched from that moment (a fall right after coming home is not mistaken for
       an absence); unless a device saw someone inside just before it: then it is somebody
-      going out.
+      going out;
+    - the door opening again within `REOPEN_S` of coming in (a contact that bounces, a door
+      pushed twice) is the same passage, not a departure.
     """
 
     __slots__ = ("last_act", "last_room", "last_device", "last_door", "left", "grace",
-                 "confirm", "seen_dev", "seen_t", "pirs")
+                 "confirm", "seen_dev", "seen_t", "pirs", "back_t")
 
     def __init__(self, cfg: DetectorConfig, pirs: int = 2) -> None:
         self.last_act: float | None = None
@@ -114,6 +123,7 @@ class Presence:
         # PIRs in the home: with one only, it must count alone (else a resident who answered
         # the door and sat down in its room would stay "away" until the next time out)
         self.pirs = pirs
+        self.back_t = -1e18                   # the opening by which the resident last came in
 
     def latest(self) -> float:
         return max(self.last_act or 0.0, self.last_door or 0.0)
@@ -139,13 +149,16 @@ class Presence:
 
     def door(self, t: float, opening: bool, room: str, device: str) -> int:
         """An entrance-door event: LEFT when it may begin an absence, BACK when the resident
-        came back in, else 0 (a closing, or more of the same passage)."""
+        came back in, PASSAGE when the door opened again while coming in, else 0 (a closing,
+        or more of a passage out)."""
         if self.last_door is not None and t < self.last_door:
             return 0
         prev, self.last_door = self.last_door, t
         if not opening:
             return 0
         if self.left is None:
+            if t - self.back_t < REOPEN_S:
+                return PASSAGE
             self.left = t
             self.seen_dev = ""
             return LEFT
@@ -158,6 +171,7 @@ class Presence:
                 return LEFT
             self.left = None
             self.seen_dev = ""
+            self.back_t = t
             self.last_act, self.last_room, self.last_device = t, room, device
             return BACK
         return 0

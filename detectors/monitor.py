@@ -23,8 +23,8 @@ from array import array
 from typing import Iterable
 
 from detectors import texts
-from detectors.activity import ACT, AWAY, BACK, BED, DOOR, GROUPS, HOME, LEFT, Meter, Presence, classify, \
-    room_group
+from detectors.activity import ACT, AWAY, BACK, BED, DOOR, GROUPS, HOME, LEFT, PASSAGE, Meter, \
+    Presence, classify, room_group
 from detectors.baseline import DAY_S, SLOT_S, SLOTS, Baseline, LocalClock, Tail, learn
 from detectors.config import DetectorConfig
 from detectors.events import Event, Finding, HomeInfo, Severity
@@ -293,7 +293,7 @@ class HomeMonitor:
             m = self.clock.minute(t) // 60
             night = (c.night_from <= m or m < c.night_to) if c.night_from > c.night_to \
                 else c.night_from <= m < c.night_to
-            if night and seen != BACK:     # coming home late is not wandering
+            if night and seen != BACK and seen != PASSAGE:   # coming home late is not wandering
                 out += self._open("night_wandering", t, "high", t, at_time=self._hm(t),
                                   door=ev.device)
         else:

@@ -174,6 +174,30 @@ def test_a_fall_right_after_coming_home_is_watched_from_the_door():
     assert "15:00回家进门后无活动" in inact[0].text["zh-CN"]
 
 
+def test_a_door_that_opens_twice_on_coming_home_at_night_is_not_wandering():
+    """Back at 01:00 through a door that opens, closes and opens again within seconds (a
+    bouncing contact, a second push): one passage in, so no night wandering, and a fall in
+    the hall is still watched from the door. An opening a minute later is somebody going
+    out again."""
+    m = mon()
+    leave(m, T0 + 18 * H)
+    fs = []
+    for dt, v in ((0, 1), (2, 0), (9, 1), (13, 0)):
+        fs += m.observe(door(T0 + 25 * H + dt, v))
+    assert opened(fs, "night_wandering") == []
+    assert m.pres.context() == 0 and m.pres.last_act == T0 + 25 * H
+    inact = opened(m.advance(T0 + 38 * H), "inactivity")
+    assert len(inact) == 1 and inact[0].since == T0 + 25 * H
+    assert inact[0].evidence["came_home"]
+
+    m = mon()
+    leave(m, T0 + 18 * H)
+    m.observe(door(T0 + 25 * H))
+    m.observe(door(T0 + 25 * H + 5, 0))
+    fs = m.observe(door(T0 + 25 * H + M))
+    assert [f.at for f in opened(fs, "night_wandering")] == [T0 + 25 * H + M]
+
+
 def test_one_device_alone_while_away_is_not_a_return_but_two_are():
     """A PIR firing on its own for hours in an empty home (a pet), and then a drawer's
     contact flickering on its own (a mercury switch), raise no inactivity and leave the absence
