@@ -74,6 +74,12 @@ class LocalClock:
         return datetime.fromtimestamp(t, self.tz).strftime("%H:%M")
 
 
+# A day the resident lived at home, for sensor_dead, has signs of life and at least this share
+# of it at home (6 h): a short visit on a day away (a neighbour feeding the cat) does not show
+# that a sensor should have fired, and a day out at work does.
+LIVED_AT_HOME = 0.25
+
+
 @dataclass
 class Baseline:
     """What was learned about one home: compact, a few hundred bytes of arrays."""
@@ -204,7 +210,9 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig, pi
         i = index.get(clock.day(t)) if lo_t <= t < hi_t else None
         if i is not None:
             counts[i] += 1
-    tail.life_days = [starts[i] for i in range(n) if counts[i]]
+    away = _away_seconds(intervals, clock, index, n, lo_t, hi_t)
+    tail.life_days = [starts[i] for i in range(n)
+                      if counts[i] and away[i] <= (1 - LIVED_AT_HOME) * DAY_S]
     v = [array("f", bytes(4 * n * SLOTS)), array("f", bytes(4 * n * SLOTS))]
     valid = [True] * n
     away_days = [False] * n
@@ -318,6 +326,21 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig, pi
             base.sleep_to = int(max(ms))
     # per day at home, as the monitor counts them: scaled to the hours at home, days mostly
     # out left out
+    per_day = [round(counts[i] / (1 - away[i] / DAY_S)) if away[i] <= DAY_S / 2 else None
+               for i in range(n)]
+    ok = set(good)
+    cs = [c for i, c in enumerate(per_day) if c is not None and i in ok]
+    base.daily_acts = int(median(cs)) if cs else -1
+    base.recent = [c for c in per_day if c is not None][-cfg.decline.days:]
+    base.last_day = starts[-1]
+    _learn_power(base, power, cfg)
+    _learn_water(base, water, starts[good[0]], starts[good[-1]] + DAY_S, cfg)
+    return base, tail
+
+
+def _away_seconds(intervals: list[tuple[int, float, float, int]], clock: LocalClock,
+                  index: dict[float, int], n: int, lo_t: float, hi_t: float) -> list[float]:
+    """Seconds away from home on each learned day."""
     away = [0.0] * n
     for ctx, a, e, _ in intervals:
         if ctx != AWAY or e <= lo_t or a >= hi_t:
@@ -330,16 +353,7 @@ def learn(history: Iterable[Event], now: float, tz: str, cfg: DetectorConfig, pi
             if i is not None:
                 away[i] += end - t
             t = end
-    per_day = [round(counts[i] / (1 - away[i] / DAY_S)) if away[i] <= DAY_S / 2 else None
-               for i in range(n)]
-    ok = set(good)
-    cs = [c for i, c in enumerate(per_day) if c is not None and i in ok]
-    base.daily_acts = int(median(cs)) if cs else -1
-    base.recent = [c for c in per_day if c is not None][-cfg.decline.days:]
-    base.last_day = starts[-1]
-    _learn_power(base, power, cfg)
-    _learn_water(base, water, starts[good[0]], starts[good[-1]] + DAY_S, cfg)
-    return base, tail
+    return away
 
 
 def _usual_max(xs: list[float], k: float) -> float:

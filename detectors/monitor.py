@@ -25,7 +25,8 @@ from typing import Iterable
 from detectors import texts
 from detectors.activity import ACT, AWAY, BACK, BED, DOOR, GROUPS, HOME, LEFT, PASSAGE, Meter, \
     Presence, classify, room_group
-from detectors.baseline import DAY_S, SLOT_S, SLOTS, Baseline, LocalClock, Tail, learn
+from detectors.baseline import DAY_S, LIVED_AT_HOME, SLOT_S, SLOTS, Baseline, LocalClock, Tail, \
+    learn
 from detectors.config import DetectorConfig
 from detectors.events import Event, Finding, HomeInfo, Severity
 
@@ -653,7 +654,8 @@ class HomeMonitor:
                 n = self.cfg.decline.days
                 if len(self.recent) > n:
                     del self.recent[:len(self.recent) - n]
-            if self.day_lo == day and self.day_count and (not self.life or self.life[-1] < day):
+            if self.day_lo == day and self.day_count and home >= LIVED_AT_HOME and \
+                    (not self.life or self.life[-1] < day):
                 self.life.append(day)
                 if len(self.life) > _LIFE_DAYS:
                     del self.life[0]

@@ -354,6 +354,30 @@ def test_a_pir_silent_through_a_trip_is_not_dead():
     assert [(f.device, f.at) for f in opened(fs, "sensor_dead")] == [("bath", T0 + 7 * D)]
 
 
+def test_a_pir_silent_while_the_home_has_only_short_visits_is_not_dead():
+    """The resident leaves on day 0; a neighbour comes in for 20 minutes every afternoon (the
+    door, two PIRs, the door): those are days away, not days the bathroom PIR should have
+    seen somebody, and it is not reported, live or after a restart."""
+    def week() -> list[Event]:
+        evs = [e for e in _living(T0, bath=True) if e.ts < T0 + 12 * H]
+        evs += [mv(T0 + 12 * H - 2 * M), door(T0 + 12 * H), door(T0 + 12 * H + 20, 0)]
+        for d in range(1, 8):
+            t = T0 + d * D + 15 * H
+            evs += [door(t), door(t + 15, 0), mv(t + 2 * M), mv(t + 5 * M, "bed", "bedroom"),
+                    door(t + 20 * M), door(t + 20 * M + 15, 0)]
+        return evs
+
+    m = mon()
+    fs = []
+    for e in week():
+        fs += m.advance(e.ts) + m.observe(e)
+    fs += m.advance(T0 + 8 * D + H)
+    assert opened(fs, "sensor_dead") == []
+    m2 = mon()
+    m2.learn(week(), T0 + 8 * D + H)
+    assert opened(m2.advance(T0 + 9 * D + H), "sensor_dead") == []
+
+
 def test_a_time_of_day_rarely_spent_at_home_gets_a_wider_threshold():
     """Out 11:00-15:00 every day: at noon, stillness at home was seen on one day (moving every
     10 min), so margin and slack are three times wider there instead of the 90 min floor; seen
