@@ -399,15 +399,30 @@ class HomeMonitor:
         clock = self.clock
         t = ref
         dl = _NEVER
-        for _ in range(4 * SLOTS):
-            lo = clock.day(t)
-            s = min(SLOTS - 1, int((t - lo) // SLOT_S))
-            end = lo + (s + 1) * SLOT_S if s < SLOTS - 1 else clock.hi
-            d = ref + arr[s + (SLOTS if clock.weekday >= 5 else 0)] * 60
+        # Slot by slot from the reference: the local day (and with it the weekday and its
+        # half of the thresholds) is looked up only when a slot runs past midnight; this runs
+        # for every new last activity, in every home.
+        lo = hi = 0.0
+        s = off = SLOTS
+        last = SLOTS - 1
+        # (compared as bytes: min() and max() of an array take longer than the walk they save)
+        flat = arr[0] if arr and arr.tobytes() == arr[:1].tobytes() * len(arr) else 0
+        if flat:
+            # one threshold all day (the defaults before anything is learned): no slots to walk
+            dl = ref + flat * 60
+        for _ in range(0 if flat else 4 * SLOTS):
+            if s > last or t >= hi:
+                lo = clock.day(t)
+                hi = clock.hi
+                off = SLOTS if clock.weekday >= 5 else 0
+                s = min(last, int((t - lo) // SLOT_S))
+            end = lo + (s + 1) * SLOT_S if s < last else hi
+            d = ref + arr[s + off] * 60
             if d < end:
                 dl = max(t, d)
                 break
             t = end
+            s += 1
         basis = 0
         if ctx == HOME:
             basis = self._room_limit(ref)
