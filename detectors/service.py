@@ -67,6 +67,13 @@ class Home:
     devices: dict[int, DeviceInfo] = field(default_factory=dict)
     last_ts: float = 0.0          # newest event observed: older ones are skipped
     learned_at: float = 0.0
+    relearn_at: float = 0.0       # when to learn again: the next local noon, at most a day on
+
+    def learned(self, at: float, relearn_s: float) -> None:
+        self.learned_at = at
+        # worked out once here rather than for every home at every refresh (100,000 homes'
+        # local noons take about a second to work out)
+        self.relearn_at = min(_next_noon(at, self.tz), at + relearn_s)
 
 
 @dataclass
@@ -181,7 +188,7 @@ class DetectorService:
         def learn(at: float) -> None:
             lo, hi = bisect.bisect_left(times, at - span), bisect.bisect_left(times, at)
             home.monitor.learn(history[lo:hi], at)
-            home.learned_at = at
+            home.learned(at, self.relearn_s)
 
         learn(replay_from)
         self._apply_away(hid)
@@ -394,14 +401,12 @@ class DetectorService:
             changed = set(await self._load_registry(db)) | set(await self._load_away(db))
             # a changed away period is replayed too: its effect depends on the events
             await self._rebuild_all(db, sorted(h for h in changed if h in self.homes), now)
-        stale = [h.id for h in self.homes.values()
-                 if now >= _next_noon(h.learned_at, h.tz) or now - h.learned_at > self.relearn_s
-                 ][:500]
+        stale = [h.id for h in self.homes.values() if now >= h.relearn_at][:500]
         if stale:
             histories = await self._histories(db, stale, now - self.learn_days * 86400, now)
             for hid in stale:
                 home = self.homes[hid]
                 home.monitor.learn(histories[hid], now)
-                home.learned_at = now
+                home.learned(now, self.relearn_s)
                 self.deadlines.set(hid, home.monitor.next_deadline())
         await db.commit()
