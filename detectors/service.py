@@ -161,9 +161,30 @@ class DetectorService:
             chunk = hids[i:i + 500]
             histories = await self._histories(
                 db, chunk, now - self.replay_s - self.learn_days * 86400, now)
+            await self._last_heard(db, chunk, histories, now)
             for hid in chunk:
                 await self._write(db, hid, self._rebuild(hid, histories[hid], now))
             await db.commit()
+
+    async def _last_heard(self, db: psycopg.AsyncConnection, hids: list[int],
+                          histories: dict[int, list[Event]], now: float) -> None:
+        """Each device's last message, as a heartbeat at its place in the history.
+
+        Heartbeats are not readings: only the latest is stored (devices.last_seen). Without
+        it a rebuilt monitor would not know the device reports at all, and a device that
+        went silent before a restart would never be reported offline."""
+        devs = [d for h in hids for d in self.homes[h].devices]
+        for did, last_seen, battery in await (await db.execute(sql.DEVICES_SEEN, (devs,))
+                                              ).fetchall():
+            if last_seen is None or _ts(last_seen) > now:
+                continue  # heard after `now` (a clock set back in a replay): read as new
+            self.seen[did] = last_seen
+            hid = self.device_home[did]
+            dev = self.homes[hid].devices[did]
+            bisect.insort(histories[hid], Event(
+                _ts(last_seen), dev.uid, "heartbeat",
+                float("nan") if battery is None else float(battery), dev.room),
+                key=lambda e: e.ts)
 
     def _rebuild(self, hid: int, history: list[Event], now: float) -> list[Finding]:
         """A fresh monitor: learn from history, replay the recent past, advance to now."""
@@ -176,7 +197,8 @@ class DetectorService:
             self.cursor[did] = _dt(replay_from)
         for e in history:
             did = self.device_uid[e.device]
-            if e.ts > self.cursor[did].timestamp():
+            # (a heartbeat is the server's time of the last message, not a reading's)
+            if e.ts > self.cursor[did].timestamp() and e.kind != "heartbeat":
                 self.cursor[did] = _dt(e.ts)
         if not home.devices:
             return []

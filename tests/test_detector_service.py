@@ -132,6 +132,40 @@ async def test_countdown_survives_a_kill(db_url, conn, home_factory):
     assert len(rows) == 2 and rows[1][1] == "open" and rows[1][2] == rows[0][0]
 
 
+async def test_a_device_silent_before_a_restart_is_reported_offline(db_url, conn, home_factory):
+    """The kitchen PIR's last message came two hours before the service started, the
+    bedroom's a minute before: after the rebuild the kitchen PIR is offline since three
+    heartbeat periods after its last message, the bedroom's is not; when it reports again the
+    alert is resolved."""
+    home, devs = home_factory([("motion", "bedroom"), ("motion", "kitchen")])
+    bed, kitchen = devs["motion-bedroom"].id, devs["motion-kitchen"].id
+    now = time.time()
+    _insert(conn, bed, 1, now - 60, 1)
+    for did, ago in ((bed, 60), (kitchen, 7200)):
+        conn.execute("UPDATE devices SET last_seen = %s, heartbeat_s = 900 WHERE id = %s",
+                     (datetime.fromtimestamp(now - ago, UTC), did))
+    svc = Service(db_url)
+    await svc.started()
+    rows = conn.execute(
+        "SELECT a.kind, a.state, d.uid, a.condition_at, a.evidence FROM alerts a"
+        " JOIN homes h ON h.id = a.home_id LEFT JOIN devices d ON d.id = a.device_id"
+        " WHERE h.code = %s AND a.kind = 'device_offline'", (home,)).fetchall()
+    assert [(r[0], r[1], r[2]) for r in rows] == \
+        [("device_offline", "open", devs["motion-kitchen"].uid)]
+    assert abs(rows[0][3].timestamp() - (now - 7200 + 3 * 900)) < 2
+    assert rows[0][4]["missed_heartbeats"] == 3
+    conn.execute("UPDATE devices SET last_seen = now() WHERE id = %s", (kitchen,))
+    conn.execute("SELECT pg_notify('anju_readings', %s)", (str(kitchen),))
+
+    def state() -> str:
+        return conn.execute("SELECT a.state FROM alerts a JOIN homes h ON h.id = a.home_id"
+                            " WHERE h.code = %s AND a.kind = 'device_offline'",
+                            (home,)).fetchone()[0]
+
+    await wait_until(lambda: state() == "resolved", 10)
+    await svc.close()
+
+
 async def test_simulated_collapse_end_to_end(stack, endpoints, db_url, conn, tmp_path, unique):
     """A week of a simulated resident, then a collapse, published over MQTT and stored by the
     ingest: the detector service opens exactly one alert, with evidence, in both languages."""
