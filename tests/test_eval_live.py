@@ -9,8 +9,13 @@ from detectors.evaluate import evaluate_simulated
 from detectors.evaluate_live import REPLAY_BLIND, evaluate_live
 
 
+@pytest.mark.slow
 def test_live_evaluation_agrees_with_the_in_process_one():
-    """Same homes, same incidents: the live path finds what the in-process harness finds."""
+    """Same homes, same incidents: the live path finds what the in-process harness finds.
+
+    Slow, and run apart, while a stall is open: in about one run in six the ingest stops
+    storing at the same point (160,471 of 170,181 readings here) and the run waits out its
+    600 s. Seen with the ingest of before the reconnect fix too."""
     live = evaluate_live(3, 12, 0, DetectorConfig(), personas=[], per_week=1.5, kinds=[],
                          say=lambda *a: None).as_dict()
     offline = evaluate_simulated(3, 12, 0, DetectorConfig(), per_week=1.5).as_dict()
