@@ -47,6 +47,12 @@ def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
+def _heartbeat(dev: DeviceInfo, last_seen: datetime, battery: float | None) -> Event:
+    """A device's last message as an event; its value is the battery level (NaN: none)."""
+    return Event(_ts(last_seen), dev.uid, "heartbeat",
+                 float("nan") if battery is None else float(battery), dev.room)
+
+
 def _next_noon(t: float, tz: str) -> float:
     """The first local noon after t: homes re-learn then, when their residents are up
     (re-learning in the middle of someone's night would cut the night in two)."""
@@ -181,10 +187,7 @@ class DetectorService:
             self.seen[did] = last_seen
             hid = self.device_home[did]
             dev = self.homes[hid].devices[did]
-            bisect.insort(histories[hid], Event(
-                _ts(last_seen), dev.uid, "heartbeat",
-                float("nan") if battery is None else float(battery), dev.room),
-                key=lambda e: e.ts)
+            bisect.insort(histories[hid], _heartbeat(dev, last_seen, battery), key=lambda e: e.ts)
 
     def _rebuild(self, hid: int, history: list[Event], now: float) -> list[Finding]:
         """A fresh monitor: learn from history, replay the recent past, advance to now."""
@@ -323,10 +326,7 @@ class DetectorService:
             hid = self.device_home[did]
             dev = self.homes[hid].devices.get(did)
             if dev is not None:
-                # A heartbeat's value is the battery level; NaN when the device has none.
-                events.setdefault(hid, []).append(Event(
-                    _ts(last_seen), dev.uid, "heartbeat",
-                    float("nan") if battery is None else float(battery), dev.room))
+                events.setdefault(hid, []).append(_heartbeat(dev, last_seen, battery))
         out: dict[int, list[Finding]] = {}
         for hid, evs in events.items():
             home = self.homes[hid]
