@@ -72,11 +72,9 @@ class Home:
     monitor: HomeMonitor
     devices: dict[int, DeviceInfo] = field(default_factory=dict)
     last_ts: float = 0.0          # newest event observed: older ones are skipped
-    learned_at: float = 0.0
     relearn_at: float = 0.0       # when to learn again: the next local noon, at most a day on
 
     def learned(self, at: float, relearn_s: float) -> None:
-        self.learned_at = at
         # worked out once here rather than for every home at every refresh (100,000 homes'
         # local noons take about a second to work out)
         self.relearn_at = min(_next_noon(at, self.tz), at + relearn_s)
