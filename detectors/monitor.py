@@ -395,34 +395,8 @@ class HomeMonitor:
         c = self.still_cache
         if c is not None and c[0] == ref and c[1] == ctx and c[4] == p.last_room:
             return ctx, ref, c[3]
-        arr = self.base.home_thr if ctx == HOME else self.base.away_thr
-        clock = self.clock
-        t = ref
-        dl = _NEVER
-        # Slot by slot from the reference: the local day (and with it the weekday and its
-        # half of the thresholds) is looked up only when a slot runs past midnight; this runs
-        # for every new last activity, in every home.
-        lo = hi = 0.0
-        s = off = SLOTS
-        last = SLOTS - 1
-        # (compared as bytes: min() and max() of an array take longer than the walk they save)
-        flat = arr[0] if arr and arr.tobytes() == arr[:1].tobytes() * len(arr) else 0
-        if flat:
-            # one threshold all day (the defaults before anything is learned): no slots to walk
-            dl = ref + flat * 60
-        for _ in range(0 if flat else 4 * SLOTS):
-            if s > last or t >= hi:
-                lo = clock.day(t)
-                hi = clock.hi
-                off = SLOTS if clock.weekday >= 5 else 0
-                s = min(last, int((t - lo) // SLOT_S))
-            end = lo + (s + 1) * SLOT_S if s < last else hi
-            d = ref + arr[s + off] * 60
-            if d < end:
-                dl = max(t, d)
-                break
-            t = end
-            s += 1
+        dl = self._time_of_day_deadline(self.base.home_thr if ctx == HOME else self.base.away_thr,
+                                        ref)
         basis = 0
         if ctx == HOME:
             basis = self._room_limit(ref)
@@ -435,6 +409,32 @@ class HomeMonitor:
                 dl, basis = up, -1
         self.still_cache = (ref, ctx, basis, dl, p.last_room)
         return ctx, ref, dl
+
+    def _time_of_day_deadline(self, arr: array, ref: float) -> float:
+        """The first moment a stillness begun at `ref` exceeds the threshold (`arr`, minutes
+        per slot, weekdays then weekends) of the slot it is in. This runs for every new last
+        activity in every home."""
+        # (compared as bytes: min() and max() of an array take longer than the walk they save)
+        if arr and arr.tobytes() == arr[:1].tobytes() * len(arr):
+            return ref + arr[0] * 60   # one threshold all day (the defaults): no slots to walk
+        # Slot by slot: the local day (and with it the weekday and its half of the thresholds)
+        # is looked up only when a slot runs past midnight.
+        clock = self.clock
+        last = SLOTS - 1
+        t, lo, hi, s, off = ref, 0.0, 0.0, 0, 0
+        for _ in range(4 * SLOTS):
+            if t >= hi:
+                lo = clock.day(t)
+                hi = clock.hi
+                off = SLOTS if clock.weekday >= 5 else 0
+                s = min(last, int((t - lo) // SLOT_S))
+            end = lo + (s + 1) * SLOT_S if s < last else hi
+            d = ref + arr[s + off] * 60
+            if d < end:
+                return max(t, d)
+            t = end
+            s += 1
+        return _NEVER
 
     def _asleep_until(self, ref: float) -> float | None:
         """Last activity in bed during this home's night (earliest bedtime .. latest getting-up
