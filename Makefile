@@ -25,5 +25,5 @@ bench: setup
 	@$(ANJU) bench ingest --messages 200000
 
 clean:
-	@$(ANJU) down 2>/dev/null || true
+	@$(ANJU) down --purge 2>/dev/null || true
 	rm -rf .anju

@@ -72,8 +72,14 @@ def cmd_down(args: argparse.Namespace, s: Settings) -> int:
     if not s.embedded:
         print("external servers are configured: anju started nothing, so stops nothing")
         return 0
-    Stack(s.state_dir).down()
+    stack = Stack(s.state_dir)
+    stack.down()
     print("stopped")
+    if args.purge and stack.relocated:
+        import shutil
+
+        shutil.rmtree(stack.server_dir, ignore_errors=True)
+        print(f"deleted the servers' data in {stack.server_dir}")
     return 0
 
 
@@ -279,7 +285,9 @@ def build() -> CommandLine:
     cli = CommandLine(parser, commands, bench)
 
     cli.command("up", cmd_up, "start the embedded PostgreSQL and Mosquitto and migrate")
-    cli.command("down", cmd_down, "stop the embedded servers")
+    cli.command("down", cmd_down, "stop the embedded servers").add_argument(
+        "--purge", action="store_true",
+        help="also delete the servers' data kept outside the state directory")
     cli.command("status", cmd_status, "show what runs where").add_argument(
         "--json", action="store_true")
 

@@ -242,11 +242,13 @@ def run(state_dir: Path, duration: float | None) -> int:
          "--speed", "1", "--community", SIM_COMMUNITY, "--prefix", "demo-sim",
          "--days", "1", "--incidents-per-home-week", "300", "--seed", "1"],
         env=env, stdout=subprocess.DEVNULL, stderr=(log_dir / "sim.log").open("wb")))
+    servers_at = (f"; the servers' data in {stack.server_dir}, where user {stack.user} "
+                  "can reach it" if stack.relocated else "")
     anju = "anju" if shutil.which("anju") else f"{Path(sys.executable).parent}/anju"
     sign_ins = "\n".join(f"    {u:9} {users[u]:14} {name} ({role})"
                          for u, name, role, _, _ in DEMO_USERS)
     print(f"""
-anju demo is running (servers in {stack.state_dir}):
+anju demo is running (state in {stack.state_dir}{servers_at}):
 
   Console: http://127.0.0.1:{CONSOLE_PORT}/   sign in as
 {sign_ins}

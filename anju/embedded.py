@@ -5,6 +5,12 @@ Used by `anju up/down/status` and by the test fixtures (each on free ports in
 a temporary state directory). PostgreSQL refuses to run as root, so when anju
 runs as root both servers run as the `anju` system user that deploy/install.sh
 creates.
+
+That user must be able to reach the servers' data. A checkout under a home
+directory (/root is mode 0700) is out of its reach, so there the servers keep
+their data under SERVER_DATA_ROOT instead, in a directory named after the
+state directory; the state directory keeps the credentials and a note of where
+the data went (`server-dir`). Nobody's home directory is loosened.
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
@@ -25,6 +33,7 @@ from anju import broker
 
 PG_BIN = Path(os.environ.get("ANJU_PG_BIN", "/usr/lib/postgresql/15/bin"))
 MOSQUITTO = os.environ.get("ANJU_MOSQUITTO", shutil.which("mosquitto") or "/usr/sbin/mosquitto")
+SERVER_DATA_ROOT = Path(os.environ.get("ANJU_SERVER_DATA_ROOT", "/var/lib/anju/stacks"))
 DEFAULT_PG_PORT = 54329
 DEFAULT_MQTT_PORT = 18830
 
@@ -76,6 +85,46 @@ def _service_user() -> str | None:
                      "(deploy/install.sh creates it)")
 
 
+def can_traverse(path: Path, uid: int, gids: set[int]) -> bool:
+    """Whether a user (uid, its groups) may pass through every existing directory
+    above `path` (execute permission on each, as the kernel checks it)."""
+    for parent in Path(path).absolute().parents:
+        try:
+            st = parent.stat()
+        except FileNotFoundError:
+            continue  # made later by mkdir, with the usual 0755
+        if uid == 0:
+            continue
+        if st.st_uid == uid:
+            bit = stat.S_IXUSR
+        elif st.st_gid in gids:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not st.st_mode & bit:
+            return False
+    return True
+
+
+def _user_ids(name: str) -> tuple[int, set[int]]:
+    import grp
+
+    pw = pwd.getpwnam(name)
+    return pw.pw_uid, {pw.pw_gid} | {g.gr_gid for g in grp.getgrall() if name in g.gr_mem}
+
+
+def fallback_server_dir(state_dir: Path) -> Path:
+    """Where the servers of a state directory the service user cannot reach keep
+    their data: named after that directory, so one checkout always finds its own."""
+    import hashlib
+
+    absolute = str(Path(state_dir).absolute())
+    words = (re.sub(r"[^A-Za-z0-9_]+", "", p) for p in Path(absolute).parts[-2:])
+    slug = "-".join(w for w in words if w)
+    digest = hashlib.sha256(absolute.encode()).hexdigest()[:10]
+    return SERVER_DATA_ROOT / f"{slug or 'state'}-{digest}"
+
+
 @dataclass
 class Credentials:
     pg_port: int
@@ -94,11 +143,38 @@ class Stack:
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).absolute()
-        self.pg_dir = self.state_dir / "pg"
-        self.pg_data = self.pg_dir / "data"
-        self.mqtt_dir = self.state_dir / "mqtt"
         self.creds_file = self.state_dir / "credentials.json"
         self.user = _service_user()
+        self.server_dir = self._server_dir()
+        self.pg_dir = self.server_dir / "pg"
+        self.pg_data = self.pg_dir / "data"
+        self.mqtt_dir = self.server_dir / "mqtt"
+
+    @property
+    def _server_dir_note(self) -> Path:
+        return self.state_dir / "server-dir"
+
+    def _server_dir(self) -> Path:
+        """The state directory itself, unless the service user cannot reach it.
+
+        A choice once made is kept (servers already there, or the note written
+        when the data went elsewhere), so a later change of a parent's mode
+        never makes the data seem lost.
+        """
+        if (self.state_dir / "pg" / "data" / "PG_VERSION").exists():
+            return self.state_dir
+        try:
+            return Path(self._server_dir_note.read_text().strip())
+        except FileNotFoundError:
+            pass
+        if self.user is None or can_traverse(self.state_dir, *_user_ids(self.user)):
+            return self.state_dir
+        return fallback_server_dir(self.state_dir)
+
+    @property
+    def relocated(self) -> bool:
+        """True when the servers' data lives outside the state directory."""
+        return self.server_dir != self.state_dir
 
     # -- credentials -------------------------------------------------------
     def credentials(self) -> Credentials:
@@ -276,14 +352,30 @@ class Stack:
         return True
 
     # -- whole stack -------------------------------------------------------
+    def _prepare_server_dir(self, fresh: bool) -> None:
+        if not self.relocated:
+            if self.user:
+                os.chmod(self.state_dir, 0o711)  # the service user must reach pg/ and mqtt/
+            return
+        if fresh and self.server_dir.exists():
+            # Left by a state directory of the same name that was deleted: its
+            # servers' passwords went with it, so its data cannot be used.
+            self.down()
+            shutil.rmtree(self.server_dir)
+        missing = [p for p in (*reversed(self.server_dir.parents), self.server_dir)
+                   if not p.exists()]
+        for p in missing:  # whatever the umask, the service user passes through
+            p.mkdir()
+            os.chmod(p, 0o755)
+        os.chmod(self.server_dir, 0o700)
+        self._own(self.server_dir)
+        self._server_dir_note.write_text(f"{self.server_dir}\n")
+
     def up(self) -> Credentials:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        if self.user:
-            os.chmod(self.state_dir, 0o711)  # the service user must reach pg/ and mqtt/
-        if self.creds_file.exists():
-            creds = self.credentials()
-        else:
-            creds = self._create_credentials()
+        fresh = not self.creds_file.exists()
+        creds = self._create_credentials() if fresh else self.credentials()
+        self._prepare_server_dir(fresh)
         if not (self.pg_data / "PG_VERSION").exists():
             self._init_postgres(creds)
         self.start_postgres()
@@ -296,11 +388,15 @@ class Stack:
         self.stop_postgres()
 
     def status(self) -> dict[str, object]:
+        where = {"state_dir": str(self.state_dir), "server_data": str(self.server_dir)}
+        if self.relocated:
+            where["server_data_why"] = (f"user {self.user} cannot reach {self.state_dir}, "
+                                        "so the servers keep their data here")
         if not self.creds_file.exists():
-            return {"state_dir": str(self.state_dir), "initialised": False}
+            return {**where, "initialised": False}
         c = self.credentials()
         return {
-            "state_dir": str(self.state_dir),
+            **where,
             "initialised": True,
             "postgres": {"running": self.postgres_running(), "address": f"127.0.0.1:{c.pg_port}"},
             "mosquitto": {"running": self.mosquitto_running(),
