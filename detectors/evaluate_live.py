@@ -36,6 +36,26 @@ from detectors.service import DetectorService
 REPLAY_BLIND = frozenset({"device_offline", "home_silent"})
 
 
+async def wait_for_readings(url: str, want: int, *, timeout_s: float,
+                            poll_s: float = 0.2) -> int:
+    """Poll the readings table until it holds `want` rows; returns the last count.
+
+    Each poll is its own transaction (autocommit). In one long transaction the
+    count froze: psycopg prepares a statement after five runs, and the prepared
+    plan, never re-planned while the transaction holds its lock on the
+    hypertable, does not see chunks created after it (the count stopped at the
+    last chunk edge, UTC midnight).
+    """
+    deadline = time.monotonic() + timeout_s
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        while True:
+            row = await (await conn.execute("SELECT count(*) FROM readings")).fetchone()
+            count = int(row[0]) if row else 0
+            if count >= want or time.monotonic() > deadline:
+                return count
+            await asyncio.sleep(poll_s)
+
+
 def evaluate_live(homes: int, days: int, seed: int, cfg: DetectorConfig, *,
                   personas: list[str], per_week: float, kinds: list[str],
                   say=print) -> Report:  # type: ignore[no-untyped-def]
@@ -91,16 +111,10 @@ def evaluate_live(homes: int, days: int, seed: int, cfg: DetectorConfig, *,
             stats = await fleet.publish_fleet(MqttEndpoint.from_url(stack.mqtt_url()),
                                               provisioned, start, end, speed=0, shift=shift,
                                               incidents=incidents)
-            deadline = time.monotonic() + 600
-            async with await psycopg.AsyncConnection.connect(url) as conn:
-                while True:
-                    row = await (await conn.execute("SELECT count(*) FROM readings")).fetchone()
-                    if row and row[0] >= stats.readings:
-                        break
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"only {row[0] if row else 0} of {stats.readings} "
-                                           f"readings stored after 600 s; see {log}")
-                    await asyncio.sleep(0.2)
+            got = await wait_for_readings(url, stats.readings, timeout_s=600)
+            if got < stats.readings:
+                raise RuntimeError(f"only {got} of {stats.readings} readings stored after"
+                                   f" 600 s; see {log}")
             say(f"{stats.readings} readings stored; the detector service learns and replays")
             # The service's clock stands at the end of the simulated span.
             service = DetectorService(url, replay_s=end - eval_start + 60,

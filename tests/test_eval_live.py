@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from detectors.config import DetectorConfig
 from detectors.evaluate import evaluate_simulated
-from detectors.evaluate_live import REPLAY_BLIND, evaluate_live
+from detectors.evaluate_live import REPLAY_BLIND, evaluate_live, wait_for_readings
+
+
+async def test_the_poller_sees_readings_in_chunks_made_while_it_polls(conn, db_url, home_factory):
+    """The live evaluation's poller once froze at a chunk edge (a prepared plan in one long
+    transaction never saw a new chunk). Readings written into new days' chunks while it
+    polls are counted."""
+    _, devs = home_factory([("motion", "bedroom")])
+    dev = devs["motion-bedroom"]
+    (before,) = conn.execute("SELECT count(*) FROM readings").fetchone()
+    days = 12
+    waiting = asyncio.create_task(wait_for_readings(db_url, before + days, timeout_s=20,
+                                                    poll_s=0.05))
+    for day in range(days):  # each in a day (a chunk) of its own, after several polls
+        await asyncio.sleep(0.1)
+        conn.execute("INSERT INTO readings (ts, seq, value, device_id, kind)"
+                     " VALUES (timestamptz '2019-03-01 12:00Z' + %s * interval '1 day', 1, 1,"
+                     " %s, 1)", (day, dev.id))
+    try:
+        got = await asyncio.wait_for(waiting, 10)
+    finally:
+        conn.execute("DELETE FROM readings WHERE device_id = %s", (dev.id,))
+    assert got >= before + days
 
 
 @pytest.mark.slow
