@@ -72,6 +72,7 @@ def cmd_route(args: argparse.Namespace, s: Settings) -> int:
     cfg.watchdog = not args.no_watchdog
     cfg.watchdog_stale_s = args.stale_s
     cfg.watchdog_urls = _watchdog_urls()
+    cfg.unacked_critical_s = args.unacked_critical_min * 60
     router = Router(url, cfg)
 
     async def main() -> None:
@@ -342,6 +343,9 @@ def register(cli) -> None:  # type: ignore[no-untyped-def]
     p.add_argument("--no-watchdog", action="store_true", help="do not check other services")
     p.add_argument("--stale-s", type=float, default=90,
                    help="a service without a heartbeat this long has stopped (default 90)")
+    p.add_argument("--unacked-critical-min", type=positive_int, default=5,
+                   help="tell the operators of a critical alert nobody acknowledged this many"
+                        " minutes (default 5; a community's own setting wins)")
 
     p = cli.command("watchdog", cmd_watchdog,
                     "tell operators when ingest, detectors or routers stop (independent process)")

@@ -37,6 +37,7 @@ from psycopg_pool import AsyncConnectionPool
 from alerts import policy as policies
 from alerts import summary as summaries
 from alerts import watchdog
+from alerts import unreached
 from alerts.api import stop_escalation
 from alerts.contacts import Shift, message_format, on_duty, quiet_until, redact
 from alerts.messages import AlertView, alert_messages, summary_messages
@@ -95,6 +96,8 @@ class RouterConfig:
     watchdog_stale_s: float = 90
     watchdog_urls: list[str] = field(default_factory=list)   # besides operator contacts
     watchdog_services: list[str] | None = None               # None: every service that beats
+    # a critical alert unacknowledged this long tells the operators (a community may set its own)
+    unacked_critical_s: int = unreached.DEFAULT_UNACKED_CRITICAL_S
 
 
 def _step_label(roles: tuple[str, ...]) -> str:
@@ -119,7 +122,8 @@ class Router:
         if self.pool is None:
             self.pool = AsyncConnectionPool(self.url, min_size=2,
                                             max_size=2 * self.cfg.concurrency + 4, open=False,
-                                            kwargs={"autocommit": False})
+                                            kwargs={"autocommit": False},
+                                            check=AsyncConnectionPool.check_connection)
             await self.pool.open(wait=True, timeout=30)
 
     async def close(self) -> None:
@@ -150,6 +154,7 @@ class Router:
             if self.cfg.summaries:
                 n += await self.summaries_due()
             n += await self.deliver_due()
+            n += await self.unreached_due()
             total += n
             if n == 0:
                 return total
@@ -164,6 +169,21 @@ class Router:
                     services=self.cfg.watchdog_services, extra_urls=self.cfg.watchdog_urls)
             finally:
                 await conn.set_autocommit(False)
+
+    async def unreached_due(self) -> int:
+        """Mark critical alerts nobody acknowledged in time; tell the operators of every
+        alert that reached nobody (once each). Returns alerts marked or told."""
+        now = self.clock()
+        async with self._pool().connection() as conn:
+            await conn.set_autocommit(True)
+            try:
+                n = await unreached.mark_unacknowledged(conn, now, self.cfg.communities,
+                                                        self.cfg.unacked_critical_s)
+                n += await unreached.tell_operators(conn, now, self.cfg.communities,
+                                                    self.cfg.watchdog_urls)
+            finally:
+                await conn.set_autocommit(False)
+        return n
 
     async def heartbeat(self) -> None:
         async with self._pool().connection() as conn:
@@ -243,6 +263,8 @@ class Router:
                 pol = policies.parse(raw_policy)
                 roles = pol.steps[step].notify
                 contacts, note = await self._targets(conn, roles, home_id, community_id, tz, now)
+                if not contacts:
+                    await unreached.mark(conn, alert_id, "no_contact", _step_label(roles), now)
                 view = await self._view(conn, alert_id)
                 made = 0
                 for c in contacts:
@@ -439,6 +461,8 @@ class Router:
                     await conn.execute(
                         "UPDATE deliveries SET status = 'delivered', done_at = %s, tries = %s"
                         " WHERE id = %s", (done, tries, did))
+                    if alert_id is not None:
+                        await unreached.clear(conn, alert_id, contact_name, done)
                 else:
                     await self._failed(conn, did, alert_id, cycle, step, urls, channel,
                                        tries + 1, contact_name, result, done)
@@ -469,20 +493,27 @@ class Router:
             " note) VALUES (%s, %s, 'undelivered', 'open', 'open', %s, 'router', %s)",
             (alert_id, now, f"router {self.cfg.worker}",
              f"{contact_name} could not be reached on any of {len(urls)} channel(s)"))
-        # Nobody of this step reached: run the next step now instead of waiting.
-        cur = await conn.execute(
-            "SELECT policy, cycle, next_step FROM alert_escalations"
-            " WHERE alert_id = %s AND state = 'running' FOR NO KEY UPDATE", (alert_id,))
-        esc = await cur.fetchone()
-        if esc is None or cycle is None or step is None:
-            return
-        nxt = policies.parse(esc[0]).after(step, cycle)
-        if nxt is None or (esc[2], esc[1]) != nxt:
+        if cycle is None or step is None:
             return
         cur = await conn.execute(
             "SELECT count(*) FROM deliveries WHERE alert_id = %s AND cycle = %s AND step = %s"
             " AND id <> %s AND status IN ('pending', 'delivered')", (alert_id, cycle, step, did))
         (others,) = await cur.fetchone()  # type: ignore[misc]
+        cur = await conn.execute(
+            "SELECT policy, cycle, next_step FROM alert_escalations"
+            " WHERE alert_id = %s FOR NO KEY UPDATE", (alert_id,))
+        esc = await cur.fetchone()
+        if esc is None:
+            return
+        pol = policies.parse(esc[0])
+        if others == 0:
+            # nobody of this step reached: the operators hear of it
+            await unreached.mark(conn, alert_id, "all_failed",
+                                 _step_label(pol.steps[step].notify), now)
+        # Nobody of this step reached: run the next step now instead of waiting.
+        nxt = pol.after(step, cycle)
+        if nxt is None or (esc[2], esc[1]) != nxt:
+            return
         if others == 0:
             await conn.execute(
                 "UPDATE alert_escalations SET due_at = %s WHERE alert_id = %s AND due_at > %s",
@@ -536,6 +567,7 @@ class Router:
                     await self.heartbeat()
                     await self.adopt()
                     await self.escalate_due()
+                    await self.unreached_due()
                     if self.cfg.summaries:
                         await self.summaries_due()
                     if self.cfg.watchdog and loop.time() - last_watch >= self.cfg.watchdog_every_s:

@@ -142,8 +142,10 @@ async def test_critical_alert_reaches_family_and_worker_then_property_after_10_m
     assert "紧急" in prop.body["title"] and "测试" in prop.body["message"]
     events = conn.execute("SELECT action, note FROM alert_events WHERE alert_id = %s ORDER BY id",
                           (alert,)).fetchall()
-    assert [e[0] for e in events] == ["open", "escalate", "escalate"]
-    assert "family+community_worker" in events[1][1] and "property" in events[2][1]
+    # unacknowledged for over 5 minutes, a critical alert is marked for the operators too
+    assert [e[0] for e in events] == ["open", "escalate", "unreached", "operators_untold",
+                                      "escalate"]
+    assert "family+community_worker" in events[1][1] and "property" in events[4][1]
     attempts = conn.execute(
         "SELECT count(*), bool_and(ok) FROM delivery_attempts t JOIN deliveries d"
         " ON d.id = t.delivery_id WHERE d.alert_id = %s", (alert,)).fetchone()

@@ -1,0 +1,185 @@
+"""Alerts that reached nobody, and telling the community's operators of them.
+
+An alert is unreached when an escalation step finds no contact, when every
+channel of every contact of a step failed, or when a critical alert stays
+unacknowledged past its community's limit (default 5 minutes). It is marked
+on the alert (the board shows it first, in red) and the community's operators
+are told once, directly through apprise, as the watchdog tells them: the
+router's delivery queue may be the part that failed. A delivery that later
+reaches someone clears the mark.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Sequence
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from alerts import watchdog
+from alerts.messages import KIND, lang_of
+
+log = logging.getLogger("anju.router")
+
+REASONS = ("no_contact", "all_failed", "unacknowledged")
+DEFAULT_UNACKED_CRITICAL_S = 300
+
+LABEL = {"zh-CN": "无人接收", "en": "Nobody reached"}
+REASON_TEXT = {
+    "zh-CN": {"no_contact": "{detail}：没有可通知的联系人",
+              "all_failed": "{detail}：所有渠道均发送失败",
+              "unacknowledged": "紧急警报 {detail} 分钟无人确认"},
+    "en": {"no_contact": "{detail}: no contact to notify",
+           "all_failed": "{detail}: every channel failed",
+           "unacknowledged": "urgent alert unacknowledged for {detail} min"},
+}
+ROLE = {
+    "zh-CN": {"family": "家属", "community_worker": "社区工作人员", "property": "物业",
+              "operator": "值班员"},
+    "en": {"family": "family", "community_worker": "community worker", "property": "property",
+           "operator": "operator"},
+}
+
+
+def roles_text(roles: Sequence[str], lang: str) -> str:
+    lang = lang_of(lang)
+    return ("、" if lang == "zh-CN" else ", ").join(ROLE[lang].get(r, r) for r in roles)
+
+
+def reason_text(reason: str, detail: str | None, lang: str) -> str:
+    """The reason as a person reads it; `detail` is roles joined by '+' or minutes."""
+    lang = lang_of(lang)
+    if reason in ("no_contact", "all_failed") and detail:
+        detail = roles_text(detail.split("+"), lang)
+    return REASON_TEXT[lang].get(reason, reason).format(detail=detail or "")
+
+
+@dataclass(frozen=True)
+class Unreached:
+    alert_id: int
+    kind: str
+    resident: str
+    address: str
+    tz: str
+    opened_at: datetime
+    reason: str
+    detail: str | None
+    community_id: int
+
+
+def message(u: Unreached, lang: str) -> tuple[str, str]:
+    lang = lang_of(lang)
+    at = u.opened_at.astimezone(ZoneInfo(u.tz)).strftime("%m-%d %H:%M")
+    what = KIND[lang].get(u.kind, u.kind)
+    why = reason_text(u.reason, u.detail, lang)
+    if lang == "zh-CN":
+        return (f"【安居】{LABEL[lang]}：{u.resident} {what}",
+                f"{u.resident}（{u.address}）{at} 的警报“{what}”无人接收：{why}。"
+                f"请立即联系老人或上门查看。警报编号 {u.alert_id}。")
+    return (f"[anju] {LABEL[lang]}: {u.resident}, {what}",
+            f"The alert '{what}' for {u.resident} ({u.address}) since {at} reached nobody: "
+            f"{why}. Please call or visit now. Alert {u.alert_id}.")
+
+
+async def mark(conn: psycopg.AsyncConnection, alert_id: int, reason: str, detail: str,
+               now: datetime) -> bool:
+    """Mark an open alert unreached (once; the first reason stays). True if newly marked."""
+    assert reason in REASONS
+    cur = await conn.execute(
+        "UPDATE alerts SET unreached_at = %s, unreached_reason = %s, unreached_detail = %s,"
+        " unreached_told_at = NULL, updated_at = %s"
+        " WHERE id = %s AND state = 'open' AND unreached_at IS NULL RETURNING id",
+        (now, reason, detail, now, alert_id))
+    if await cur.fetchone() is None:
+        return False
+    await conn.execute(
+        "INSERT INTO alert_events (alert_id, at, action, from_state, to_state, actor, note)"
+        " VALUES (%s, %s, 'unreached', 'open', 'open', 'router', %s)",
+        (alert_id, now, f"{reason}: {detail}"))
+    log.warning("alert %s reached nobody (%s: %s)", alert_id, reason, detail)
+    return True
+
+
+async def clear(conn: psycopg.AsyncConnection, alert_id: int, by: str, now: datetime) -> None:
+    """A delivery reached someone: the alert is no longer unreached."""
+    cur = await conn.execute(
+        "UPDATE alerts SET unreached_at = NULL, unreached_reason = NULL,"
+        " unreached_detail = NULL, updated_at = %s"
+        " WHERE id = %s AND unreached_at IS NOT NULL AND unreached_reason <> 'unacknowledged'"
+        " RETURNING id", (now, alert_id))
+    if await cur.fetchone():
+        await conn.execute(
+            "INSERT INTO alert_events (alert_id, at, action, from_state, to_state, actor, note)"
+            " VALUES (%s, %s, 'reached', 'open', 'open', 'router', %s)", (alert_id, now, by))
+
+
+async def mark_unacknowledged(conn: psycopg.AsyncConnection, now: datetime,
+                              communities: list[int] | None,
+                              default_s: int = DEFAULT_UNACKED_CRITICAL_S) -> int:
+    """Critical alerts open longer than their community's limit, not yet marked."""
+    cur = await conn.execute(
+        "SELECT a.id, coalesce(c.unacked_critical_s, %s)"
+        " FROM alerts a JOIN homes h ON h.id = a.home_id JOIN communities c"
+        " ON c.id = h.community_id"
+        " WHERE a.state = 'open' AND a.severity = 'critical' AND a.unreached_at IS NULL"
+        "   AND a.opened_at < %s - make_interval(secs => coalesce(c.unacked_critical_s, %s))"
+        "   AND (%s::int[] IS NULL OR h.community_id = ANY(%s))",
+        (default_s, now, default_s, communities, communities))
+    marked = 0
+    for alert_id, limit_s in await cur.fetchall():
+        marked += await mark(conn, alert_id, "unacknowledged", str(round(limit_s / 60)), now)
+    return marked
+
+
+async def tell_operators(conn: psycopg.AsyncConnection, now: datetime,
+                         communities: list[int] | None, extra_urls: Sequence[str] = (),
+                         sender: watchdog.Sender | None = None) -> int:
+    """Tell each unreached alert's operators once; `conn` in autocommit mode.
+
+    Claimed atomically (several routers may run); if no operator could be told,
+    the claim is given back so the next turn tries again. Returns alerts told.
+    """
+    cur = await conn.execute(
+        "UPDATE alerts a SET unreached_told_at = %s FROM homes h"
+        " WHERE h.id = a.home_id AND a.state = 'open' AND a.unreached_at IS NOT NULL"
+        "   AND a.unreached_told_at IS NULL"
+        "   AND (%s::int[] IS NULL OR h.community_id = ANY(%s))"
+        " RETURNING a.id, a.kind, h.resident_name, coalesce(nullif(h.address, ''), h.code),"
+        "           h.tz, a.opened_at, a.unreached_reason, a.unreached_detail, h.community_id",
+        (now, communities, communities))
+    told_alerts = 0
+    for row in await cur.fetchall():
+        u = Unreached(*row)
+        ops = await conn.execute(
+            "SELECT urls[1], lang FROM contacts WHERE role = 'operator' AND active"
+            " AND (community_id = %s OR community_id IS NULL) ORDER BY id", (u.community_id,))
+        targets = [(url, lang) for url, lang in await ops.fetchall()]
+        targets += [(url, "zh-CN") for url in extra_urls]
+        told = 0
+        for url, lang in targets:
+            title, body = message(u, lang)
+            told += await watchdog.tell([url], title, body, f"unreached-{u.alert_id}", sender)
+        if told:
+            told_alerts += 1
+            await conn.execute(
+                "INSERT INTO alert_events (alert_id, at, action, from_state, to_state, actor,"
+                " note) VALUES (%s, %s, 'operators_told', 'open', 'open', 'router', %s)",
+                (u.alert_id, now, f"{told} operator channel(s)"))
+        elif not targets:
+            # nobody to try: said once in the log and the timeline, not every turn
+            log.error("alert %s reached nobody, and its community has no operator contact"
+                      " (nor ANJU_WATCHDOG_URLS)", u.alert_id)
+            await conn.execute(
+                "INSERT INTO alert_events (alert_id, at, action, from_state, to_state, actor,"
+                " note) VALUES (%s, %s, 'operators_untold', 'open', 'open', 'router',"
+                " 'no operator contact')", (u.alert_id, now))
+        else:
+            log.error("alert %s reached nobody and no operator could be told", u.alert_id)
+            await conn.execute("UPDATE alerts SET unreached_told_at = NULL WHERE id = %s",
+                               (u.alert_id,))
+    return told_alerts
+
+
