@@ -8,7 +8,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
-from psycopg_pool import AsyncConnectionPool
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -62,9 +63,17 @@ class ConsoleConfig:
 
 
 async def health(request: Request) -> Response:
+    """200 while the console can reach its database, else 503 (for a load balancer)."""
     hub: Hub = request.app.state.hub
-    return JSONResponse({"ok": True, "listening": hub.listening.is_set(),
-                         "clients": len(hub.clients)})
+    try:
+        async with request.app.state.pool.connection(timeout=2) as conn:
+            await conn.execute("SELECT 1")
+        database = True
+    except (psycopg.Error, PoolTimeout, OSError):
+        database = False
+    return JSONResponse({"ok": database, "database": database,
+                         "listening": hub.listening.is_set(), "clients": len(hub.clients)},
+                        status_code=200 if database else 503)
 
 
 async def openapi_json(request: Request) -> Response:
@@ -76,7 +85,10 @@ def create_app(cfg: ConsoleConfig) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pool = AsyncConnectionPool(cfg.database_url, min_size=cfg.pool_min,
                                    max_size=cfg.pool_max, kwargs={"autocommit": True},
-                                   open=False, name="console")
+                                   open=False, name="console",
+                                   # a connection that died with the server is replaced
+                                   # before a request gets it, not after it failed
+                                   check=AsyncConnectionPool.check_connection)
         await pool.open(wait=True, timeout=30)
         async with pool.connection() as conn:
             await conn.execute(sql.PURGE_SESSIONS)
