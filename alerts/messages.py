@@ -193,14 +193,27 @@ def summary_messages(s: DaySummary, who: str, lang: str, tz: str) -> dict[str, d
 
 
 def watchdog_message(stale: list[tuple[str, datetime | None]], recovered: list[str],
-                     now: datetime) -> tuple[str, str]:
+                     now: datetime, tz: str = "Asia/Shanghai") -> tuple[str, str]:
     """Operators' text (both languages: operators may be either)."""
     lines = []
     for service, last in stale:
+        if service == "pipeline" and last is not None:
+            at = last.astimezone(ZoneInfo(tz)).strftime("%H:%M")
+            lines.append(f"数据通道中断，自 {at} 起：读数未到达，对家属的无活动类警报暂缓发送 / "
+                         f"data pipeline interrupted since {at}: readings are not arriving; "
+                         "absence alerts to families are held")
+            continue
         ago = f"{int((now - last).total_seconds() // 60)} min" if last else "never"
         lines.append(f"{service}: 停止工作 / not making progress (last heartbeat {ago} ago)")
     for service in recovered:
+        if service == "pipeline":
+            lines.append("数据通道已恢复，暂缓的检查将按补到的数据重新判断 / data pipeline "
+                         "working again; held checks are judged again on the data that arrives")
+            continue
         lines.append(f"{service}: 已恢复 / working again")
-    title = ("【安居·运维】服务停止 / anju service stopped" if stale
-             else "【安居·运维】服务恢复 / anju service recovered")
+    if stale and all(s == "pipeline" for s, _ in stale):
+        title = "【安居·运维】数据通道中断 / anju data pipeline interrupted"
+    else:
+        title = ("【安居·运维】服务停止 / anju service stopped" if stale
+                 else "【安居·运维】服务恢复 / anju service recovered")
     return title, "\n".join(lines)

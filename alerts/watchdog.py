@@ -24,6 +24,7 @@ import psycopg
 
 from alerts.messages import watchdog_message
 from alerts.send import SendResult, send
+from anju import pipeline
 
 log = logging.getLogger("anju.watchdog")
 Sender = Callable[[str, str, str, str], Awaitable[SendResult]]
@@ -60,6 +61,12 @@ async def check(conn: psycopg.AsyncConnection, now: datetime, *, stale_s: float 
     beats = dict(await cur.fetchall())
     for s in services or ():
         beats.setdefault(s, None)
+    if services is None or "pipeline" in services:
+        # The data pipeline as a whole (broker -> ingest -> database): stale while
+        # its watermark lags, even when every process still beats.
+        mark = pipeline.watermark(await pipeline.read(conn), now)
+        if mark is not None:
+            beats["pipeline"] = mark
     cutoff = now - timedelta(seconds=stale_s)
     stale_now = {s: t for s, t in beats.items() if t is None or t < cutoff}
     to_tell: list[tuple[str, datetime | None]] = []
