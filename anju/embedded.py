@@ -35,7 +35,8 @@ PG_BIN = Path(os.environ.get("ANJU_PG_BIN", "/usr/lib/postgresql/15/bin"))
 MOSQUITTO = os.environ.get("ANJU_MOSQUITTO", shutil.which("mosquitto") or "/usr/sbin/mosquitto")
 SERVER_DATA_ROOT = Path(os.environ.get("ANJU_SERVER_DATA_ROOT", "/var/lib/anju/stacks"))
 DEFAULT_PG_PORT = 54329
-DEFAULT_MQTT_PORT = 18830
+DEFAULT_MQTT_PORT = 18830          # devices connect here
+DEFAULT_MQTT_SERVICE_PORT = 18831  # the ingest and other service accounts connect here
 
 
 class StackError(RuntimeError):
@@ -128,9 +129,12 @@ def fallback_server_dir(state_dir: Path) -> Path:
 @dataclass
 class Credentials:
     pg_port: int
-    mqtt_port: int
+    mqtt_port: int  # the devices' listener: the address devices are given
     db_password: str
     mqtt_users: dict[str, str] = field(default_factory=dict)  # service user -> password
+    # The services' listener; 0 in a state directory made before it existed
+    # (`anju up` then picks one).
+    mqtt_service_port: int = 0
 
 
 @dataclass
@@ -140,6 +144,7 @@ class Stack:
     state_dir: Path
     pg_port: int = 0
     mqtt_port: int = 0
+    mqtt_service_port: int = 0
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).absolute()
@@ -189,18 +194,36 @@ class Stack:
             db_password=broker.new_password(),
             mqtt_users={u: broker.new_password() for u in broker.SERVICE_USERS},
         )
+        creds.mqtt_service_port = self._pick_service_port(creds)
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._save_credentials(creds)
+        return creds
+
+    def _pick_service_port(self, creds: Credentials) -> int:
+        if self.mqtt_service_port:
+            return self.mqtt_service_port
+        port = free_port(DEFAULT_MQTT_SERVICE_PORT)
+        while port in (creds.mqtt_port, creds.pg_port):  # not yet bound, so still "free"
+            port = free_port()
+        return port
+
+    def _save_credentials(self, creds: Credentials) -> None:
         self.creds_file.write_text(json.dumps(asdict(creds), indent=2))
         os.chmod(self.creds_file, 0o600)
-        return creds
 
     def database_url(self) -> str:
         c = self.credentials()
         return f"postgresql://anju:{quote(c.db_password)}@127.0.0.1:{c.pg_port}/anju"
 
     def mqtt_url(self, user: str = "anju-ingest") -> str:
+        """A service account's URL, on the services' listener (devices use device_address)."""
         c = self.credentials()
-        return f"mqtt://{user}:{quote(c.mqtt_users[user])}@127.0.0.1:{c.mqtt_port}"
+        port = c.mqtt_service_port or c.mqtt_port
+        return f"mqtt://{user}:{quote(c.mqtt_users[user])}@127.0.0.1:{port}"
+
+    def device_address(self) -> tuple[str, int]:
+        """Where devices connect: the listener that makes their client id their user name."""
+        return "127.0.0.1", self.credentials().mqtt_port
 
     # -- helpers -----------------------------------------------------------
     def _run(self, args: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
@@ -304,8 +327,13 @@ class Stack:
     def _write_mosquitto_conf(self, creds: Credentials) -> Path:
         (self.mqtt_dir / "data").mkdir(parents=True, exist_ok=True)
         conf = self.mqtt_dir / "mosquitto.conf"
+        try:
+            guard = broker.build_guard(self.mqtt_dir / "plugins")
+        except broker.GuardError as e:
+            raise StackError(str(e)) from None
         conf.write_text(broker.mosquitto_conf(
-            port=creds.mqtt_port, data_dir=self.mqtt_dir / "data",
+            port=creds.mqtt_port, service_port=creds.mqtt_service_port, guard=guard,
+            data_dir=self.mqtt_dir / "data",
             password_file=self.mqtt_dir / "passwd", acl_file=self.mqtt_dir / "acl",
             pid_file=self.mqtt_pid_file, log_file=self.mqtt_dir / "mosquitto.log",
             user=self.user))
@@ -324,7 +352,8 @@ class Stack:
         r = subprocess.run([MOSQUITTO, "-c", str(conf), "-d"], capture_output=True, text=True)
         if r.returncode != 0:
             raise StackError(f"Mosquitto did not start: {r.stderr.strip()}")
-        _wait_port(creds.mqtt_port, what="Mosquitto", log=self.mqtt_dir / "mosquitto.log")
+        for port in (creds.mqtt_port, creds.mqtt_service_port):
+            _wait_port(port, what="Mosquitto", log=self.mqtt_dir / "mosquitto.log")
         for _ in range(100):
             if self.mosquitto_running():
                 break
@@ -375,6 +404,9 @@ class Stack:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         fresh = not self.creds_file.exists()
         creds = self._create_credentials() if fresh else self.credentials()
+        if not creds.mqtt_service_port:
+            creds.mqtt_service_port = self._pick_service_port(creds)
+            self._save_credentials(creds)
         self._prepare_server_dir(fresh)
         if not (self.pg_data / "PG_VERSION").exists():
             self._init_postgres(creds)
@@ -400,7 +432,8 @@ class Stack:
             "initialised": True,
             "postgres": {"running": self.postgres_running(), "address": f"127.0.0.1:{c.pg_port}"},
             "mosquitto": {"running": self.mosquitto_running(),
-                          "address": f"127.0.0.1:{c.mqtt_port}"},
+                          "address": f"127.0.0.1:{c.mqtt_port}",
+                          "services_address": f"127.0.0.1:{c.mqtt_service_port}"},
         }
 
 

@@ -29,11 +29,20 @@ class MqttEndpoint:
 @dataclass(frozen=True)
 class Endpoints:
     database_url: str
-    mqtt: MqttEndpoint           # the ingest service's account
+    mqtt: MqttEndpoint           # the ingest service's account, on the services' listener
     stack: Stack | None          # set when the servers are anju's own
 
     def mqtt_as(self, username: str, password: str) -> MqttEndpoint:
-        return MqttEndpoint(self.mqtt.host, self.mqtt.port, username, password, self.mqtt.tls)
+        """A device's account, at the address devices are given.
+
+        The embedded broker has a listener of its own for devices; with an
+        external broker only the services' URL is known, and a device whose
+        client id is its user name is accepted there too.
+        """
+        if self.stack is None:
+            return MqttEndpoint(self.mqtt.host, self.mqtt.port, username, password, self.mqtt.tls)
+        host, port = self.stack.device_address()
+        return MqttEndpoint(host, port, username, password, self.mqtt.tls)
 
     def admin_mqtt(self) -> MqttEndpoint:
         """The admin service account (embedded stack only)."""
