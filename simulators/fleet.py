@@ -163,7 +163,9 @@ async def _connect_all(endpoint, streams: list[Stream], concurrency: int, stats:
 
     async def one(user: str, password: str):
         async with sem:
-            c = await mqtt.connect(endpoint.host, endpoint.port, client_id=f"{user}-{tag}",
+            # A device's client id is its user name (the device contract; the
+            # broker refuses any other).
+            c = await mqtt.connect(endpoint.host, endpoint.port, client_id=user,
                                    username=user, password=password, keepalive=120,
                                    tls=getattr(endpoint, "tls", False))
             opened.append(c)
