@@ -407,6 +407,9 @@ class Stack:
         if not creds.mqtt_service_port:
             creds.mqtt_service_port = self._pick_service_port(creds)
             self._save_credentials(creds)
+            # A broker started before the services' listener existed has only
+            # the devices' one: restart it with both (sessions persist).
+            self.stop_mosquitto()
         self._prepare_server_dir(fresh)
         if not (self.pg_data / "PG_VERSION").exists():
             self._init_postgres(creds)

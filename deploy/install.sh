@@ -3,7 +3,9 @@
 #   - PostgreSQL 15 and its server headers,
 #   - the TimescaleDB extension (Apache-licensed build) compiled from Debian's
 #     own source package (suite trixie) against PostgreSQL 15,
-#   - Mosquitto >= 2.0.18 from bookworm-backports,
+#   - Mosquitto >= 2.0.18 from bookworm-backports, with the headers to build
+#     anju's broker plugin (deploy/mosquitto/anju_guard.c) into
+#     /usr/local/lib/anju/ (the embedded broker builds its own copy),
 #   - Debian's chromium (for the console's browser tests),
 #   - the project's virtualenv (.venv) with pinned dependencies.
 # A second run checks each part and finishes in seconds.
@@ -135,20 +137,40 @@ install_mosquitto() {
   if command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; then
     have=$(dpkg-query -W -f='${Version}' mosquitto 2>/dev/null | sed 's/-.*//')
   fi
-  if [ -n "$have" ] && version_ge "$have" "$MOSQUITTO_MIN" && [ -z "$(missing_debs mosquitto-clients)" ]; then
+  if [ -n "$have" ] && version_ge "$have" "$MOSQUITTO_MIN" \
+     && [ -z "$(missing_debs mosquitto-clients mosquitto-dev libmosquitto-dev)" ]; then
     log "Mosquitto $have present"
+    build_mosquitto_guard
     return
   fi
   need_root "Mosquitto >= $MOSQUITTO_MIN"
   log "installing Mosquitto from $(codename)-backports"
+  # The -dev packages carry the plugin headers, of the same version as the broker.
   private_apt install -y -qq --no-install-recommends -t "$(codename)-backports" \
-    mosquitto mosquitto-clients >/dev/null
+    mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev >/dev/null
   # The package starts a system-wide broker where an init system runs; anju
   # starts its own, so the system one is not needed.
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     systemctl disable --now mosquitto >/dev/null 2>&1 || true
   fi
   log "Mosquitto $(dpkg-query -W -f='${Version}' mosquitto) installed"
+  build_mosquitto_guard
+}
+
+# The plugin that refuses a device's SUBSCRIBE and any client id but its user
+# name (Mosquitto's password and ACL files cannot say either), for a broker
+# configured from deploy/mosquitto/anju.conf.
+build_mosquitto_guard() {
+  local src="$here/deploy/mosquitto/anju_guard.c" out=/usr/local/lib/anju/anju_guard.so
+  if [ -f "$out" ] && [ "$out" -nt "$src" ]; then
+    log "broker plugin $out present"
+    return
+  fi
+  [ "$(id -u)" = 0 ] || { log "note: not root, broker plugin not installed in $out"; return; }
+  mkdir -p "$(dirname "$out")"
+  cc -shared -fPIC -O2 -Wall -o "$out.tmp" "$src" && chmod 0755 "$out.tmp" && mv "$out.tmp" "$out" \
+    || die "building the broker plugin $out failed"
+  log "broker plugin built: $out"
 }
 
 install_chromium() {
