@@ -24,6 +24,10 @@ class Event:
     kind: str        # a contract kind label ("motion", "water", ...) or "heartbeat"
     value: float
     room: str = "other"
+    # anju's clock: when the reading was stored (None: not known, as in recorded logs).
+    # `ts` stays the device's clock; the monitor places a reading stamped ahead of its
+    # arrival at its arrival.
+    arrived: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,8 @@ holds now. Device-level kinds are keyed by kind and device.
 from __future__ import annotations
 
 from array import array
+from dataclasses import replace
+from datetime import datetime, timezone
 from typing import Iterable
 
 from detectors import texts
@@ -35,6 +37,19 @@ _WATCHED_DEAD = frozenset({"motion"})
 _LIFE_DAYS = 31                # days with signs of life kept (devices.dead_days is at most 30)
 MOMENTARY = frozenset({"button"})    # a finding of its own each time; nothing to clear
 _NEVER = float("inf")
+_UTC = timezone.utc
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, _UTC).isoformat(timespec="milliseconds")
+
+
+def _two_clocks(device_ts: float, arrived: float | None) -> dict[str, object]:
+    """An immediate finding's evidence of when: the device's clock and anju's."""
+    if arrived is None:
+        return {}
+    return {"device_time": _iso(device_ts), "arrived_at": _iso(arrived),
+            "late_s": round(arrived - device_ts, 1)}
 
 
 class _Dev:
@@ -179,6 +194,12 @@ class HomeMonitor:
             return []
         ev = {"reason": reason, "at_time": self.clock.hhmm(at),
               **{k: v for k, v in evidence.items() if v is not None}}
+        if at < f.at:
+            # What ends the condition happened before the alert was raised and arrived only
+            # now: the alert should not have opened. It is resolved as of now (the monitor's
+            # clock, never moved back), saying when the late reading was stamped.
+            ev["reason"], ev["seen_reason"] = "late_data", reason
+            at = max(f.at, self.last_ts)
         self._dl = None
         return [Finding(kind, "clear", at, f.severity, f.since, device, ev,
                         texts.render(kind, "clear", ev))]
@@ -188,6 +209,10 @@ class HomeMonitor:
 
     # -- events --------------------------------------------------------------------------------
     def observe(self, ev: Event) -> list[Finding]:
+        device_ts = ev.ts
+        if ev.arrived is not None and ev.ts > ev.arrived:
+            # a device clock ahead of anju's: it cannot have happened after it was stored
+            ev = replace(ev, ts=ev.arrived)
         t = ev.ts
         out = self._advance(t, strict=True) if t > self.last_ts else []
         if t > self.last_ts:
@@ -218,13 +243,18 @@ class HomeMonitor:
         imm = IMMEDIATE.get(kind)
         if imm is not None:
             if ev.value >= 1:
-                return out + self._open(imm, t, "critical", t, ev.device, room=ev.room)
+                return out + self._open(imm, t, "critical", t, ev.device, room=ev.room,
+                                        **self._when(device_ts, ev.arrived))
             return out + self._clear(imm, t, "alarm_reset", device=ev.device)
         meter = None
         if kind == "water" or kind == "power":
             meter = self.meters.get(ev.device)
             if meter is None:
                 meter = self.meters[ev.device] = Meter()
+            elif t < meter.t:
+                # a meter's late reading: its newer readings already told the story (totals
+                # are cumulative), and taking it as the latest would count flow twice
+                return out
         c = classify(kind, ev.value, t, meter, self.cfg)
         if kind == "water":
             out += self._water(ev, meter, c)
@@ -235,7 +265,8 @@ class HomeMonitor:
                 out += self._clear("prealarm", t, "cancelled_by_resident")
                 self.pre_at = None
             else:
-                out += self._open("button", t, "critical", t, ev.device, room=ev.room)
+                out += self._open("button", t, "critical", t, ev.device, room=ev.room,
+                                  **self._when(device_ts, ev.arrived))
         if c == 0:
             return out
         if kind == "motion":
@@ -258,17 +289,33 @@ class HomeMonitor:
         self.still_cache = None
         return out
 
+    def _when(self, device_ts: float, arrived: float | None) -> dict[str, object]:
+        ev = _two_clocks(device_ts, arrived)
+        if arrived is not None and arrived - device_ts >= 60:
+            ev["device_hhmm"] = self.clock.hhmm(device_ts)   # said in words when late
+        return ev
+
+    def _ended_by(self, kind: str, t: float, reason: str, room: str) -> list[Finding]:
+        """A sign of life at t ends the stillness or absence `kind` stands for, unless it
+        came before that began (a late reading from earlier says nothing against it)."""
+        f = self.open.get(kind)
+        if f is None or (f.since is not None and t <= f.since):
+            return []
+        return self._clear(kind, t, reason, room=room)
+
     def _moved(self, t: float, ev: Event, ctx0: int) -> list[Finding]:
         out: list[Finding] = []
         room = ev.room
         if self.pre_at is not None:
-            out += self._clear("prealarm", t, "moved", room=room)
-            self.pre_at = None
-        out += self._clear("inactivity", t, "moved", room=room)
+            f = self.open.get("prealarm")
+            if f is None or f.since is None or t > f.since:
+                out += self._clear("prealarm", t, "moved", room=room)
+                self.pre_at = None
+        out += self._ended_by("inactivity", t, "moved", room)
         if ctx0 == AWAY:
-            self.left_home_at = t
-            out += self._clear("not_back", t, "back_home", room=room)
-            out += self._clear("night_wandering", t, "back_home", room=room)
+            self.left_home_at = max(self.left_home_at or t, t)
+            out += self._ended_by("not_back", t, "back_home", room)
+            out += self._ended_by("night_wandering", t, "back_home", room)
         e = self.explicit
         if e is not None and t > e[0] + 1800 and (e[1] is None or t < e[1] + DAY_S):
             # somebody is at home again: the explicit away is over
@@ -279,6 +326,8 @@ class HomeMonitor:
     def _door(self, ev: Event) -> list[Finding]:
         t = ev.ts
         out: list[Finding] = []
+        if self.pres.last_door is not None and t < self.pres.last_door:
+            return out   # a late door event: the door's later events already said where it is
         ctx0 = self.pres.context()
         seen = self.pres.door(t, ev.value >= 1, ev.room, ev.device)
         if seen == LEFT and self.pres.last_act is not None:

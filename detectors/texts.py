@@ -136,6 +136,11 @@ def _open(kind: str, e: dict) -> tuple[str, str]:
     names = {"smoke": ("烟雾报警", "Smoke alarm"), "gas": ("燃气报警", "Gas alarm"),
              "leak": ("漏水报警", "Water leak"), "button": ("紧急按钮被按下", "Emergency button pressed")}
     zn, en = names.get(kind, (kind, kind))
+    late = e.get("device_hhmm")
+    if late and isinstance(e.get("late_s"), (int, float)):
+        m = int(e["late_s"] // 60)
+        return (f"{zn}（{zr}），设备时间{late}，晚{m}分钟送达。",
+                f"{en} in {er} at {late} by the device's clock, received {m} min later.")
     return f"{zn}（{zr}）。", f"{en} in {er}."
 
 
@@ -143,11 +148,15 @@ def render(kind: str, state: str, evidence: dict) -> dict[str, str]:
     if state == "open":
         zh, en = _open(kind, evidence)
     else:
-        zr, er = REASONS.get(str(evidence.get("reason")), (str(evidence.get("reason")),) * 2)
+        reason = str(evidence.get("reason"))
+        late = reason == "late_data"     # what ended it happened before the alert, seen late
+        if late:
+            reason = str(evidence.get("seen_reason"))
+        zr, er = REASONS.get(reason, (reason,) * 2)
         at = evidence.get("at_time")
         where = evidence.get("room")
-        zh = f"已解除：{zr}"
-        en = f"Cleared: {er}"
+        zh = f"已解除（迟到的数据）：{zr}" if late else f"已解除：{zr}"
+        en = f"Cleared (late data): {er}" if late else f"Cleared: {er}"
         if where:
             zw, ew = _room(where)
             zh += f"（{zw}）"
