@@ -7,7 +7,11 @@
   alert is one per home, kind and episode).
 - New readings arrive by LISTEN anju_readings (the ingest notifies the device
   ids of each committed batch); the service reads them from the readings
-  table after each device's cursor.
+  table after each device's cursor, and a device's late ones (behind its
+  cursor by up to `late_window_s`) by when they were stored.
+- Event time (docs/detectors.md): no reading is skipped for being older than
+  the home's others. Each is observed with both its clocks; the monitor opens
+  an emergency whatever its time and merges a late reading into what it knows.
 - Time: every home's next deadline sits in one heap; the loop sleeps until
   the earliest, so 100,000 homes cost nothing while nothing is due.
 """
@@ -37,6 +41,11 @@ from detectors.scheduler import Deadlines
 log = logging.getLogger("anju.detect")
 UTC = timezone.utc
 _KIND_LABEL = {int(k): k.label for k in Kind}
+_EPOCH = datetime.fromtimestamp(0, UTC)
+# A reading is stamped with its write's transaction start and seen at its commit: rows
+# stored this long before the newest one read may still be new to the reader.
+_COMMIT_MARGIN = timedelta(seconds=60)
+Key = tuple[datetime, int, int]      # a reading's (ts, kind, seq) for one device
 
 
 def _ts(dt: datetime) -> float:
@@ -71,7 +80,6 @@ class Home:
     community_id: int
     monitor: HomeMonitor
     devices: dict[int, DeviceInfo] = field(default_factory=dict)
-    last_ts: float = 0.0          # newest event observed: older ones are skipped
     relearn_at: float = 0.0       # when to learn again: the next local noon, at most a day on
 
     def learned(self, at: float, relearn_s: float) -> None:
@@ -93,7 +101,7 @@ class DetectorService:
     def __init__(self, database_url: str, *, clock: Callable[[], float] = time.time,
                  replay_s: float = 86400, learn_days: int = 28, relearn_s: float = 86400,
                  refresh_s: float = 10.0, record_lags: bool = False,
-                 instance: str = "detect") -> None:
+                 instance: str = "detect", late_window_s: float = 900) -> None:
         self.database_url = database_url
         self.instance = instance
         self.clock = clock
@@ -105,6 +113,12 @@ class DetectorService:
         self.device_home: dict[int, int] = {}
         self.device_uid: dict[str, int] = {}
         self.cursor: dict[int, datetime] = {}     # device id -> newest reading ts read
+        # A device's own late readings (a gateway flushing its buffer out of order) are read
+        # by when they were stored: the newest storing time read (the mark), and the rows read
+        # since the mark less the commit margin, which a read may return again.
+        self.late_window = timedelta(seconds=late_window_s)
+        self.mark: dict[int, datetime] = {}
+        self.read_keys: dict[int, dict[Key, datetime]] = {}
         self.seen: dict[int, datetime] = {}       # device id -> last_seen read
         self.deadlines = Deadlines()
         self.pending: set[int] = set()
@@ -148,23 +162,35 @@ class DetectorService:
         return changed
 
     async def _histories(self, db: psycopg.AsyncConnection, hids: list[int], start: float,
-                         end: float) -> dict[int, list[Event]]:
-        """The events of many homes at once (one query per few hundred homes)."""
+                         end: float, stored_since: datetime | None = None
+                         ) -> dict[int, list[Event]]:
+        """The events of many homes at once (one query per few hundred homes). With
+        `stored_since`, the rows stored since then are noted as read (a rebuild's)."""
         out: dict[int, list[Event]] = {h: [] for h in hids}
         for i in range(0, len(hids), 500):
             devs = [d for h in hids[i:i + 500] for d in self.homes[h].devices]
             cur = await db.execute(sql.HOME_READINGS, (devs, _dt(start), _dt(end)))
-            for ts, did, kind, value in await cur.fetchall():
+            for ts, did, kind, value, seq, received in await cur.fetchall():
                 hid = self.device_home[did]
                 dev = self.homes[hid].devices[did]
-                out[hid].append(Event(_ts(ts), dev.uid, _KIND_LABEL[kind], value, dev.room))
+                if stored_since is not None and received is not None and \
+                        received >= stored_since:
+                    self.read_keys.setdefault(did, {})[(ts, kind, seq)] = received
+                out[hid].append(Event(_ts(ts), dev.uid, _KIND_LABEL[kind], value, dev.room,
+                                      None if received is None else _ts(received)))
         return out
 
     async def _rebuild_all(self, db: psycopg.AsyncConnection, hids: list[int], now: float) -> None:
         for i in range(0, len(hids), 500):
             chunk = hids[i:i + 500]
+            (db_now,) = await (await db.execute(sql.DB_NOW)).fetchone()  # type: ignore[misc]
+            for hid in chunk:
+                for did in self.homes[hid].devices:
+                    self.mark[did] = db_now
+                    self.read_keys.pop(did, None)
             histories = await self._histories(
-                db, chunk, now - self.replay_s - self.learn_days * 86400, now)
+                db, chunk, now - self.replay_s - self.learn_days * 86400, now,
+                stored_since=db_now - _COMMIT_MARGIN)
             await self._last_heard(db, chunk, histories, now)
             for hid in chunk:
                 await self._write(db, hid, self._rebuild(hid, histories[hid], now))
@@ -223,7 +249,6 @@ class DetectorService:
                 learn(boundary)
                 boundary = _next_noon(boundary, home.tz)
             findings.extend(home.monitor.observe(e))
-            home.last_ts = e.ts
         while boundary <= now:
             findings.extend(home.monitor.advance(boundary))
             learn(boundary)
@@ -304,19 +329,35 @@ class DetectorService:
         self.pending.clear()
         if not ids:
             return {}
-        rows = await (await db.execute(
-            sql.NEW_READINGS, (ids, [self.cursor.get(d, _dt(0)) for d in ids]))).fetchall()
+        rows = await (await db.execute(sql.NEW_READINGS, (
+            ids, [self.cursor.get(d, _EPOCH) for d in ids],
+            [self.mark.get(d, _EPOCH) - _COMMIT_MARGIN for d in ids], self.late_window))
+        ).fetchall()
         seen = await (await db.execute(sql.DEVICES_SEEN, (ids,))).fetchall()
         events: dict[int, list[Event]] = {}
-        for ts, did, kind, value in rows:
+        for ts, did, kind, value, seq, received in rows:
             hid = self.device_home[did]
             dev = self.homes[hid].devices.get(did)
             if dev is None:
                 continue
-            if ts > self.cursor.get(did, _dt(0)):
+            if received is not None:
+                keys = self.read_keys.setdefault(did, {})
+                if (ts, kind, seq) in keys:
+                    continue        # read before: returned again within the commit margin
+                keys[(ts, kind, seq)] = received
+                if received > self.mark.get(did, _EPOCH):
+                    self.mark[did] = received
+            if ts > self.cursor.get(did, _EPOCH):
                 self.cursor[did] = ts
             events.setdefault(hid, []).append(
-                Event(_ts(ts), dev.uid, _KIND_LABEL[kind], value, dev.room))
+                Event(_ts(ts), dev.uid, _KIND_LABEL[kind], value, dev.room,
+                      None if received is None else _ts(received)))
+        for did in ids:
+            keys = self.read_keys.get(did)
+            if keys:
+                old = self.mark[did] - _COMMIT_MARGIN
+                for k in [k for k, r in keys.items() if r < old]:
+                    del keys[k]
         for did, last_seen, battery in seen:
             if last_seen is None or last_seen <= self.seen.get(did, _dt(0)):
                 continue
@@ -328,12 +369,14 @@ class DetectorService:
         out: dict[int, list[Finding]] = {}
         for hid, evs in events.items():
             home = self.homes[hid]
+            # In device time as far as this read goes. A reading older than what the home
+            # has already seen is not skipped: the monitor opens an emergency whatever its
+            # time and merges anything else into its picture, never moving its clock back.
+            # Heartbeats carry anju's time of the last message: they advance the monitor as
+            # time passing does, and decide nothing about the order of readings.
             evs.sort(key=lambda e: e.ts)
             found: list[Finding] = []
             for e in evs:
-                if e.ts < home.last_ts:
-                    continue  # older than what this home has seen: too late to matter
-                home.last_ts = e.ts
                 found.extend(home.monitor.observe(e))
                 self.stats.events += 1
             if found:

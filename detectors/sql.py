@@ -16,20 +16,27 @@ SELECT home_id, starts_at, ends_at, reason FROM home_away
 WHERE ends_at IS NULL OR ends_at > now()
 """
 
-# History to learn from and recent events to replay, per home.
+# History to learn from and recent events to replay, per home; with each row's key and
+# when it was stored (anju's clock), and the database's time of the read.
 HOME_READINGS = """
-SELECT r.ts, r.device_id, r.kind, r.value
+SELECT r.ts, r.device_id, r.kind, r.value, r.seq, r.received_at
 FROM readings r
 WHERE r.device_id = ANY(%s) AND r.ts >= %s AND r.ts <= %s
 ORDER BY r.ts
 """
 
-# New readings of the devices named in a notification, after each one's cursor.
+DB_NOW = "SELECT now()"
+
+# New readings of the devices named in a notification: those after each one's cursor
+# (the newest device time read), and its late ones: up to `late window` behind the
+# cursor and stored since its mark (the newest storing time read, less a margin for
+# transactions that committed out of order). The caller skips rows it has read.
 NEW_READINGS = """
-SELECT r.ts, r.device_id, r.kind, r.value
+SELECT r.ts, r.device_id, r.kind, r.value, r.seq, r.received_at
 FROM readings r
-JOIN unnest(%s::int[], %s::timestamptz[]) AS c(id, since)
-  ON r.device_id = c.id AND r.ts > c.since
+JOIN unnest(%s::int[], %s::timestamptz[], %s::timestamptz[]) AS c(id, cursor, mark)
+  ON r.device_id = c.id AND r.ts > c.cursor - %s::interval
+ AND (r.ts > c.cursor OR r.received_at >= c.mark)
 ORDER BY r.ts
 """
 
