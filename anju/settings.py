@@ -5,6 +5,7 @@ A bad setting raises SettingsError naming the key, the value and the fix.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -32,6 +33,17 @@ class IngestSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ConsoleSettings:
+    # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed. From any other client the headers are
+    # ignored: believing them would let a client choose the address its sign-in
+    # attempts are counted against.
+    trusted_proxies: tuple[str, ...] = ()
+    secure_cookies: bool = False      # mark cookies Secure though the console speaks plain HTTP
+    inbox_url: str | None = None      # a local notification inbox, linked for staff (the demo)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     state_dir: Path = Path(".anju")
     database_url: str | None = None
@@ -40,6 +52,7 @@ class Settings:
     retention_days: int = 90
     rollup_retention_days: int = 730
     ingest: IngestSettings = field(default_factory=IngestSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     @property
     def embedded(self) -> bool:
@@ -56,6 +69,7 @@ _ENV = {
     "ANJU_ROLLUP_RETENTION_DAYS": "rollup_retention_days",
 }
 _INGEST_ENV_PREFIX = "ANJU_INGEST_"
+_CONSOLE_ENV_PREFIX = "ANJU_CONSOLE_"
 
 
 def _coerce(key: str, value: Any, target: Any) -> Any:
@@ -74,6 +88,11 @@ def _coerce(key: str, value: Any, target: Any) -> Any:
             raise SettingsError(f"{key}={value!r}: expected a whole number") from None
     if isinstance(target, Path):
         return Path(str(value))
+    if isinstance(target, tuple):  # a TOML list, or comma-separated in the environment
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise SettingsError(f"{key}={value!r}: expected a list of text values")
+        return tuple(i.strip() for i in items if i.strip())
     return None if value in (None, "") else str(value)
 
 
@@ -85,7 +104,7 @@ def _apply(obj: Any, values: dict[str, Any], prefix: str) -> Any:
             raise SettingsError(
                 f"unknown setting {prefix}{key}; known keys: {', '.join(sorted(known))}")
         current = getattr(obj, key)
-        if isinstance(current, IngestSettings):
+        if isinstance(current, (IngestSettings, ConsoleSettings)):
             if not isinstance(value, dict):
                 raise SettingsError(f"{prefix}{key} must be a table ([{key}])")
             changes[key] = _apply(current, value, f"{key}.")
@@ -116,6 +135,13 @@ def _validate(s: Settings) -> Settings:
     for key in ("retention_days", "rollup_retention_days"):
         if getattr(s, key) < 1:
             raise SettingsError(f"{key}={getattr(s, key)}: expected at least 1 (days)")
+    for proxy in s.console.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy)
+        except ValueError as e:
+            raise SettingsError(
+                f"console.trusted_proxies={proxy!r} (ANJU_CONSOLE_TRUSTED_PROXIES): {e}; expected "
+                "IP addresses or networks such as 10.0.0.5 or 10.0.0.0/24") from None
     i = s.ingest
     for key, low, high in (("batch_size", 1, 100_000), ("flush_ms", 1, 10_000),
                            ("queue_max", 100, 10_000_000), ("metrics_port", 0, 65535),
@@ -152,6 +178,10 @@ def load(config_file: str | os.PathLike[str] | None = None,
               if k.startswith(_INGEST_ENV_PREFIX)}
     if ingest:
         top["ingest"] = ingest
+    console = {k[len(_CONSOLE_ENV_PREFIX):].lower(): v for k, v in env.items()
+               if k.startswith(_CONSOLE_ENV_PREFIX)}
+    if console:
+        top["console"] = console
     s = _apply(s, top, "")
     return _validate(s)
 
