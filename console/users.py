@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from console import auth, sql
+from console import auth, i18n, passwords, sql
 
 
 class UserError(ValueError):
@@ -46,8 +46,10 @@ def add_user(conn: psycopg.Connection, user: NewUser, password: str | None = Non
     """Create the user with its grants; returns (id, password) — the password is shown once."""
     user.check()
     password = password or auth.generate_password()
-    if len(password) < 10:
-        raise UserError("password: at least 10 characters")
+    # The command line speaks English, as its other messages do.
+    refused = passwords.refusal(password, i18n.Words("en"), (user.username, user.name))
+    if refused:
+        raise UserError(f"password refused. {refused}")
     with conn.transaction():
         try:
             row = conn.execute(sql.ADD_USER, (user.username, user.name, user.role,
