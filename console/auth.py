@@ -22,9 +22,17 @@ CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
 
 SESSION_SECONDS = 12 * 3600          # one long shift
-LOGIN_WINDOW_S = 15 * 60             # failures counted over this window
-LOGIN_MAX_PER_USER = 5               # failed attempts per user name in the window
-LOGIN_MAX_PER_REMOTE = 20            # failed attempts per address in the window
+
+# Sign-in throttling. A hard lock after N failures would let anyone lock anyone
+# out; instead each attempt waits out a delay that doubles with the failures
+# for that user name *from that address* (counted since its last success), so
+# a flood from one address slows that address only. A second, looser count
+# over all user names from one address slows an address that tries many users.
+LOGIN_FREE_PER_USER = 3              # failures for a user name at an address before delays
+LOGIN_USER_WINDOW_S = 24 * 3600      # ... counted over this window (and since a success)
+LOGIN_FREE_PER_REMOTE = 30           # failures from one address, all user names
+LOGIN_REMOTE_WINDOW_S = 3600         # ... counted over this window
+LOGIN_DELAY_MAX_S = 15 * 60          # the longest wait between two attempts
 
 _hasher = PasswordHasher()           # argon2id, argon2-cffi's RFC 9106 low-memory profile
 # Verified when the user name is unknown, so the answer takes as long either way.
@@ -99,5 +107,17 @@ class User:
         return {"admin": self.admin, "uid": self.id}
 
 
-def login_blocked(user_failures: int, remote_failures: int) -> bool:
-    return user_failures >= LOGIN_MAX_PER_USER or remote_failures >= LOGIN_MAX_PER_REMOTE
+def login_delay(failures: int, free: int) -> float:
+    """Seconds to wait after the last of `failures`: none for the first `free`, then 1, 2, 4..."""
+    if failures < free:
+        return 0.0
+    return float(min(2 ** min(failures - free, 30), LOGIN_DELAY_MAX_S))
+
+
+def login_wait(user_failures: int, since_user_s: float | None, remote_failures: int,
+               since_remote_s: float | None) -> float:
+    """Seconds before the next attempt may be tried (0: now), from the two failure counts and
+    the time since each count's latest failure."""
+    return max(0.0,
+               login_delay(user_failures, LOGIN_FREE_PER_USER) - (since_user_s or 0.0),
+               login_delay(remote_failures, LOGIN_FREE_PER_REMOTE) - (since_remote_s or 0.0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 from starlette.requests import Request
@@ -55,23 +56,32 @@ async def login(request: Request) -> Response:
     where = remote(request)
     pool = request.app.state.pool
     async with pool.connection() as conn:
-        cur = await conn.execute(sql.LOGIN_FAILURES, {"username": username, "remote": where,
-                                                      "window": auth.LOGIN_WINDOW_S})
-        row = await cur.fetchone()
-        assert row
-        if auth.login_blocked(int(row[0]), int(row[1])):
-            await conn.execute(sql.RECORD_LOGIN, (username, where, False))
-            resp = await login_form(request, status=429, error=w("too_many"), username=username)
-            resp.headers["Retry-After"] = str(auth.LOGIN_WINDOW_S)
+        async with conn.transaction():
+            await conn.execute(sql.LOCK_LOGIN_REMOTE, (where,))
+            cur = await conn.execute(sql.LOGIN_FAILURES, {
+                "username": username, "remote": where,
+                "user_window": auth.LOGIN_USER_WINDOW_S,
+                "remote_window": auth.LOGIN_REMOTE_WINDOW_S})
+            row = await cur.fetchone()
+            assert row
+            wait = auth.login_wait(int(row[0]), row[1], int(row[2]), row[3])
+            cur = await conn.execute(sql.RECORD_LOGIN, (username, where, False, wait > 0))
+            attempt = await cur.fetchone()
+            assert attempt
+        if wait > 0:
+            seconds = math.ceil(wait)
+            resp = await login_form(request, status=429, username=username,
+                                    error=w("too_many").format(wait=_wait_words(w, seconds)))
+            resp.headers["Retry-After"] = str(seconds)
             return resp
         cur = await conn.execute(sql.USER_FOR_LOGIN, (username,))
         found = await cur.fetchone()
     encoded = found[1] if found and found[2] else None
     ok = await asyncio.to_thread(auth.verify_password, encoded, password)
+    if not ok or found is None:
+        return await login_form(request, status=401, error=w("bad_login"), username=username)
     async with pool.connection() as conn:
-        await conn.execute(sql.RECORD_LOGIN, (username, where, ok))
-        if not ok or found is None:
-            return await login_form(request, status=401, error=w("bad_login"), username=username)
+        await conn.execute(sql.LOGIN_SUCCEEDED, (attempt[0],))
         if auth.needs_rehash(found[1]):
             await conn.execute(sql.SET_PASSWORD_HASH, (auth.hash_password(password), found[0]))
         token = auth.new_token()
@@ -84,6 +94,12 @@ async def login(request: Request) -> Response:
                     samesite="lax", secure=_secure(request), path="/")
     resp.delete_cookie(auth.LOGIN_CSRF_COOKIE, path="/login")
     return resp
+
+
+def _wait_words(w: i18n.Words, seconds: int) -> str:
+    if seconds < 120:
+        return w("seconds").format(n=seconds)
+    return w("minutes").format(n=math.ceil(seconds / 60))
 
 
 @page

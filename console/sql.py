@@ -60,18 +60,37 @@ PURGE_SESSIONS = "DELETE FROM console_sessions WHERE expires_at < now() - interv
 
 # -- sign-in attempts ---------------------------------------------------------------
 
+# Attempts from one address are looked at and recorded one at a time, so parallel
+# guesses cannot all pass the same check before any of them is counted.
+LOCK_LOGIN_REMOTE = "SELECT pg_advisory_xact_lock(hashtextextended('anju-login:' || %s, 0))"
+
+# Failures (refused attempts aside) for the user name at the address since its last
+# success, and from the address for any user name; each with seconds since the latest.
 LOGIN_FAILURES = """
-SELECT (SELECT count(*) FROM console_login_attempts
-        WHERE username = %(username)s AND NOT ok
-          AND at > now() - make_interval(secs => %(window)s)),
-       (SELECT count(*) FROM console_login_attempts
-        WHERE remote = %(remote)s AND NOT ok
-          AND at > now() - make_interval(secs => %(window)s))
+WITH pair AS (
+    SELECT count(*) AS n, max(at) AS last FROM console_login_attempts
+    WHERE username = %(username)s AND remote = %(remote)s AND NOT ok AND NOT refused
+      AND at > greatest(now() - make_interval(secs => %(user_window)s),
+                        coalesce((SELECT max(at) FROM console_login_attempts
+                                  WHERE username = %(username)s AND remote = %(remote)s AND ok),
+                                 '-infinity'))
+), addr AS (
+    SELECT count(*) AS n, max(at) AS last FROM console_login_attempts
+    WHERE remote = %(remote)s AND NOT ok AND NOT refused
+      AND at > now() - make_interval(secs => %(remote_window)s)
+)
+SELECT pair.n, extract(epoch FROM clock_timestamp() - pair.last)::float8,
+       addr.n, extract(epoch FROM clock_timestamp() - addr.last)::float8
+FROM pair, addr
 """
 
+# An attempt is recorded as a failure before its password is checked (a guess in
+# flight counts at once) and turned into a success after.
 RECORD_LOGIN = """
-INSERT INTO console_login_attempts (username, remote, ok) VALUES (%s, %s, %s)
+INSERT INTO console_login_attempts (username, remote, ok, refused) VALUES (%s, %s, %s, %s)
+RETURNING id
 """
+LOGIN_SUCCEEDED = "UPDATE console_login_attempts SET ok = true WHERE id = %s"
 
 # -- audit ----------------------------------------------------------------------
 
