@@ -60,6 +60,9 @@ class ConsoleConfig:
     inbox_url: str | None = None
     pool_min: int = 2
     pool_max: int = 10
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR networks);
+    # none by default, so a client cannot choose the address it is throttled as.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 async def health(request: Request) -> Response:
@@ -182,14 +185,25 @@ def create_app(cfg: ConsoleConfig) -> Starlette:
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)],
                     exception_handlers={500: server_error})
     app.state.secure_cookies = cfg.secure_cookies
+    app.state.proxies = web.Proxies(cfg.trusted_proxies)
     app.state.database_url = cfg.database_url
     app.state.templates = web.environment()
     app.state.templates.globals["inbox_url"] = cfg.inbox_url
     return app
 
 
+def uvicorn_options(cfg: ConsoleConfig) -> dict[str, Any]:
+    """uvicorn believes X-Forwarded-For/-Proto from the console's trusted proxies only.
+
+    (uvicorn's own default believes any loopback client, and FORWARDED_ALLOW_IPS
+    from the environment; neither is what the console's settings say.)
+    """
+    return {"proxy_headers": bool(cfg.trusted_proxies),
+            "forwarded_allow_ips": list(cfg.trusted_proxies)}
+
+
 def run(cfg: ConsoleConfig, host: str, port: int, **uvicorn_kw: Any) -> None:
     import uvicorn
 
-    uvicorn.run(create_app(cfg), host=host, port=port, proxy_headers=True,
-                timeout_graceful_shutdown=2, log_level="info", **uvicorn_kw)
+    uvicorn.run(create_app(cfg), host=host, port=port, timeout_graceful_shutdown=2,
+                log_level="info", **{**uvicorn_options(cfg), **uvicorn_kw})

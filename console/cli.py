@@ -1,14 +1,12 @@
 """`anju console` (the web console) and `anju user add` (its users).
 
-Settings from the environment until anju.settings has a [console] table:
-  ANJU_CONSOLE_SECURE_COOKIES=1   mark cookies Secure even when the console
-                                  itself speaks plain HTTP behind a TLS proxy
+The console's settings are anju.settings' [console] table (ANJU_CONSOLE_*):
+trusted_proxies, secure_cookies, inbox_url.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from anju.endpoints import resolve
@@ -18,10 +16,10 @@ from anju.settings import Settings
 def cmd_console(args: argparse.Namespace, s: Settings) -> int:
     from console.app import ConsoleConfig, run
 
-    secure = args.secure_cookies or os.environ.get("ANJU_CONSOLE_SECURE_COOKIES", "") in (
-        "1", "true", "yes")
-    cfg = ConsoleConfig(database_url=resolve(s).database_url, secure_cookies=secure,
-                        inbox_url=os.environ.get("ANJU_CONSOLE_INBOX_URL") or None)
+    cfg = ConsoleConfig(database_url=resolve(s).database_url,
+                        secure_cookies=args.secure_cookies or s.console.secure_cookies,
+                        inbox_url=s.console.inbox_url,
+                        trusted_proxies=s.console.trusted_proxies)
     print(f"anju console: http://{args.host}:{args.port}/", flush=True)
     run(cfg, args.host, args.port)
     return 0

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterable
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -43,8 +44,52 @@ class Ctx:
         return remote(self.request)
 
 
+class Proxies:
+    """The reverse proxies whose X-Forwarded-For is believed (settings: console.trusted_proxies).
+
+    The rule is uvicorn's, which run() gives the same list: only when the peer is a
+    trusted proxy, the client is the right-most address in X-Forwarded-For that is
+    not itself a trusted proxy. From anyone else the header is ignored, or a client
+    could name a fresh address for every guess and never be throttled.
+    """
+
+    def __init__(self, networks: Iterable[str] = ()) -> None:
+        self.networks = tuple(ipaddress.ip_network(n) for n in networks)
+
+    def __contains__(self, host: object) -> bool:
+        try:
+            ip = ipaddress.ip_address(str(host))
+        except ValueError:
+            return False
+        return any(ip in n for n in self.networks)
+
+    def client(self, peer: str, forwarded_for: Iterable[str]) -> str:
+        if not self.networks or peer not in self:
+            return peer
+        hops = [_host(h) for v in forwarded_for for h in v.split(",") if h.strip()]
+        for hop in reversed(hops):
+            if hop not in self:
+                return hop
+        return hops[0] if hops else peer
+
+
+def _host(hop: str) -> str:
+    """An address from one X-Forwarded-For entry, without a port (1.2.3.4:5, [::1]:5)."""
+    hop = hop.strip()[:64]
+    if hop.startswith("[") and "]" in hop:
+        return hop[1:hop.index("]")]
+    if hop.count(":") == 1:
+        return hop.split(":")[0]
+    return hop
+
+
 def remote(request: Request) -> str:
-    return request.client.host if request.client else ""
+    """The client's address: the peer, or what a trusted proxy says the client is."""
+    peer = request.client.host if request.client else ""
+    proxies: Proxies | None = getattr(request.app.state, "proxies", None)
+    if proxies is None:
+        return peer
+    return proxies.client(peer, request.headers.getlist("x-forwarded-for"))
 
 
 def words(request: Request) -> i18n.Words:
