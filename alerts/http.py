@@ -161,6 +161,11 @@ class AckServer:
             claim = verify_ack_token(token, self.secret, self.clock())
             lang = await self._lang(claim.contact_id)
             async with self.pool.connection() as conn:
+                # A genuine link to an alert that is not there (another installation's
+                # secret, a restored database) is not found, not a failed insert of its use.
+                cur = await conn.execute("SELECT 1 FROM alerts WHERE id = %s", (claim.alert_id,))
+                if await cur.fetchone() is None:
+                    raise api.AlertNotFound(claim.alert_id)
                 result = await api.acknowledge_link(conn, token, secret=self.secret,
                                                     used_by=name or None, remote=remote,
                                                     now=self.clock())
