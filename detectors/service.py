@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
+import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -30,11 +31,12 @@ from typing import Any, Callable, Iterable
 import psycopg
 from psycopg.types.json import Jsonb
 
-from anju import heartbeats
+from anju import heartbeats, pipeline
 from anju.contract import Kind
 from detectors import sql
 from detectors.config import ConfigError, merge
 from detectors.events import DeviceInfo, Event, Finding, HomeInfo
+from detectors.holds import Holds
 from detectors.monitor import HomeMonitor
 from detectors.scheduler import Deadlines
 
@@ -94,6 +96,7 @@ class Stats:
     findings: int = 0
     alerts_opened: int = 0
     alerts_cleared: int = 0
+    reconnects: int = 0
     deadline_lags: list[float] = field(default_factory=list)
 
 
@@ -129,6 +132,8 @@ class DetectorService:
         self._settings: dict[tuple[str, int], dict[str, Any]] = {}
         self.away: dict[int, list[tuple[float, float | None, str]]] = {}
         self._changed: tuple[Any, ...] | None = None
+        self.holds = Holds()
+        self._pipeline_checked = -1e9
 
     # -- building monitors -------------------------------------------------
     def _config(self, home_id: int, community_id: int) -> Any:
@@ -398,40 +403,81 @@ class DetectorService:
             self.deadlines.set(hid, home.monitor.next_deadline())
         return out
 
-    async def _listen(self, url: str) -> None:
+    async def _listen(self, url: str, listening: asyncio.Event) -> None:
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
             await conn.execute("LISTEN anju_readings")
+            listening.set()
             self.ready.set()
             async for n in conn.notifies():
                 self.pending.update(int(x) for x in n.payload.split(",") if x)
                 self.wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        listener = asyncio.create_task(self._listen(self.database_url))
-        try:
-            await self._serve(stop, listener)
-        finally:
-            listener.cancel()
-            try:
-                await listener
-            except (asyncio.CancelledError, psycopg.Error):
-                pass
+        """Serve until `stop`; a lost database is waited for, never the end of the service.
 
-    async def _serve(self, stop: asyncio.Event, listener: asyncio.Task[None]) -> None:
+        After a reconnection the monitors are kept: the LISTEN is set up again and
+        every device is read on from its cursor, which catches up what was missed.
+        """
+        attempt = 0
+        while not stop.is_set():
+            listening = asyncio.Event()
+            listener = asyncio.create_task(self._listen(self.database_url, listening))
+            try:
+                await self._serve(stop, listener, listening)
+                return
+            except (psycopg.OperationalError, psycopg.InterfaceError, OSError) as e:
+                attempt += 1
+                delay = random.uniform(0, min(15.0, 0.5 * 2 ** attempt))
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                log.warning("database unavailable (%s); reconnecting in %.1f s", first, delay)
+                self.stats.reconnects += 1
+                try:
+                    await asyncio.wait_for(stop.wait(), delay)
+                except asyncio.TimeoutError:
+                    pass
+            finally:
+                listener.cancel()
+                try:
+                    await listener
+                except (asyncio.CancelledError, psycopg.Error, OSError):
+                    pass
+
+    async def _pipeline(self, db: psycopg.AsyncConnection) -> None:
+        """Every few seconds: is data known to be missing? (see detectors/holds.py)"""
+        if time.monotonic() - self._pipeline_checked < 5:
+            return
+        self._pipeline_checked = time.monotonic()
+        now = self.clock()
+        mark = pipeline.watermark(await pipeline.read(db), _dt(now))
+        was = self.holds.holding
+        self.holds.pipeline(pipeline.interrupted(mark, _dt(now)), now)
+        if self.holds.holding and not was:
+            log.warning("data pipeline interrupted (complete to %s): absence findings held",
+                        mark)
+
+    async def _serve(self, stop: asyncio.Event, listener: asyncio.Task[None],
+                     listening: asyncio.Event) -> None:
         async with await psycopg.AsyncConnection.connect(self.database_url) as db:
             # Listen first, then rebuild: a reading committed in between is
             # both in the history and notified, and the cursor skips it once.
-            await asyncio.wait({listener, asyncio.ensure_future(self.ready.wait())},
+            await asyncio.wait({listener, asyncio.ensure_future(listening.wait())},
                                return_when=asyncio.FIRST_COMPLETED)
             if listener.done():
                 listener.result()
-            now = self.clock()
-            changed = await self._load_registry(db)
-            await self._load_away(db)
-            await self._rebuild_all(db, changed, now)
-            self._changed = await (await db.execute(sql.CHANGED)).fetchone()
-            await db.commit()
-            log.info("watching %d homes", len(self.homes))
+            if self._changed is None:
+                now = self.clock()
+                changed = await self._load_registry(db)
+                await self._load_away(db)
+                await self._rebuild_all(db, changed, now)
+                self._changed = await (await db.execute(sql.CHANGED)).fetchone()
+                await db.commit()
+                log.info("watching %d homes", len(self.homes))
+            else:
+                # back after losing the database: read on from every device's cursor
+                self.pending.update(self.device_home)
+                await self._refresh(db)
+                log.info("database reachable again; catching up %d devices",
+                         len(self.device_home))
             next_refresh = time.monotonic() + self.refresh_s
             while not stop.is_set():
                 nxt = self.deadlines.next()
@@ -443,11 +489,18 @@ class DetectorService:
                     except asyncio.TimeoutError:
                         pass
                 if listener.done():
-                    listener.result()  # the LISTEN connection died: fail loudly
+                    listener.result()  # the LISTEN connection died: reconnect (run())
+                await self._pipeline(db)
                 found = await self._read_new(db)
-                for hid, fs in self._due(self.clock()).items():
+                now = self.clock()
+                for hid, fs in self._due(now).items():
                     found.setdefault(hid, []).extend(fs)
-                await self._write_all(db, [(hid, f) for hid, fs in found.items() for f in fs])
+                todo = self.holds.filter([(hid, f) for hid, fs in found.items() for f in fs], now)
+                released = self.holds.release(now)
+                if released:
+                    log.info("data pipeline restored: %d held finding(s) still true, raised",
+                             len(released))
+                await self._write_all(db, todo + released)
                 await db.commit()
                 if time.monotonic() >= next_refresh:
                     await self._refresh(db)

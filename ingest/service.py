@@ -18,10 +18,11 @@ import logging
 import random
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import psycopg
 
-from anju import broker, heartbeats, mqtt
+from anju import broker, heartbeats, mqtt, pipeline
 from anju.endpoints import MqttEndpoint
 from anju.settings import IngestSettings
 from ingest import sql, writer
@@ -74,6 +75,10 @@ class IngestWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self.committed_messages = 0
+        # The broker connection as the heartbeat reports it (anju.pipeline): down
+        # from the start until the first subscription.
+        self.mqtt_up = False
+        self.mqtt_since: datetime | None = datetime.now(timezone.utc)
         # Publish-to-commit latency of each reading, in ms (benchmarks only).
         self.latencies_ms: array.array[float] | None = array.array("f") if trace_latency else None
         self.latency_seqs: array.array[int] | None = array.array("q") if trace_latency else None
@@ -157,8 +162,10 @@ class IngestWorker:
                 continue
             if self.paused:
                 conn.pause_reading()
-            log.info("subscribed to %s as %s (session present: %s)", topic, client_id,
+            # (never the client id: whoever reads a log must not be able to take the session)
+            log.info("subscribed to %s as worker %s (session present: %s)", topic, self.worker,
                      conn.session_present)
+            self._mqtt_state(True)
             backoff.reset()
             self.ready.set()
             try:
@@ -167,6 +174,7 @@ class IngestWorker:
                 if not self._stopping:
                     log.warning("MQTT connection lost: %s", e)
             self.conn = None
+            self._mqtt_state(False)
             if not self._stopping:
                 self.metrics.reconnects.inc()
                 await asyncio.sleep(backoff.next())
@@ -211,7 +219,7 @@ class IngestWorker:
         next_beat = 0.0
         while True:
             if time.monotonic() >= next_beat:
-                await self._beat(db)
+                db = await self._beat(db)
                 next_beat = time.monotonic() + sql.HEARTBEAT_S
             b = self.batch
             if not b.messages:
@@ -262,16 +270,35 @@ class IngestWorker:
             backoff.reset()
             now = time.perf_counter()
             self._after_commit(b, result, now - t0)
+        # stopped on purpose: the pipeline does not wait for this worker (anju.pipeline)
+        db = await self._beat(db, stopped=True)
         await db.close()
 
-    async def _beat(self, db: psycopg.AsyncConnection) -> None:
+    def _mqtt_state(self, up: bool) -> None:
+        if up != self.mqtt_up:
+            self.mqtt_up, self.mqtt_since = up, datetime.now(timezone.utc)
+
+    async def _beat(self, db: psycopg.AsyncConnection, *, stopped: bool = False
+                    ) -> psycopg.AsyncConnection:
+        """Beat, with the broker connection's state; returns the connection to go on with
+        (a new one when the database was lost: the worker waits for it, never exits)."""
+        info = pipeline.ingest_info(self.mqtt_up, self.mqtt_since, stopped=stopped)
         try:
-            await heartbeats.beat(db, "ingest", self.worker, self.committed_messages)
+            await heartbeats.beat(db, "ingest", self.worker, self.committed_messages, info=info)
             await db.commit()
-        except psycopg.OperationalError:
-            await db.rollback()  # the batch loop reconnects; no beat while the database is away
         except psycopg.errors.UndefinedTable:
             await db.rollback()  # a database not yet migrated to the router's schema
+        except (psycopg.OperationalError, psycopg.InterfaceError) as e:
+            if stopped:
+                return db
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            log.warning("heartbeat not written (%s); reconnecting to the database", first)
+            try:
+                await db.close()
+            except psycopg.Error:
+                pass
+            db = await self._connect_db()
+        return db
 
     def _after_commit(self, b: Batch, result: writer.WriteResult, seconds: float) -> None:
         gen = self.generation
