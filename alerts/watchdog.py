@@ -79,7 +79,10 @@ async def check(conn: psycopg.AsyncConnection, now: datetime, *, stale_s: float 
             "UPDATE watchdog_incidents SET notified_at = %s, notified = notified + 1,"
             " last_beat_at = %s WHERE service = %s AND recovered_at IS NULL"
             " AND (notified_at IS NULL OR notified_at < %s) RETURNING id",
-            (now, last, service, now - timedelta(seconds=renotify_s)))
+            # an interrupted pipeline is told once, and its end: the night shift is
+            # woken once, not every half hour of a long outage
+            (now, last, service, datetime.min.replace(tzinfo=now.tzinfo) if service == "pipeline"
+             else now - timedelta(seconds=renotify_s)))
         row = await cur.fetchone()
         if row:
             claimed.append(row[0])
