@@ -26,7 +26,8 @@ def _alert(a: dict[str, Any]) -> dict[str, Any]:
         "id", "kind", "severity", "state", "opened_at", "since", "condition_at", "summary_zh",
         "summary_en", "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by",
         "outcome", "note", "evidence", "home_id", "home_code", "resident_name", "building", "tz",
-        "community_code", "community_name")}
+        "community_code", "community_name", "unreached_at", "unreached_reason",
+        "unreached_detail")}
 
 
 @api

@@ -10,6 +10,7 @@ LANGS = ("zh-CN", "en")
 _WORDS: dict[str, tuple[str, str]] = {
     "app": ("安居 · 居家安全", "Anju · home safety"),
     "board": ("告警看板", "Alert board"),
+    "unreached": ("无人接收", "Nobody reached"),
     "homes": ("住户", "Homes"),
     "sign_in": ("登录", "Sign in"),
     "sign_out": ("退出", "Sign out"),
@@ -249,6 +250,13 @@ class Words:
             return ""
         pair = table.get(key)
         return pair[self._i] if pair else key
+
+    def unreached(self, reason: str | None, detail: str | None) -> str:
+        """Why an alert reached nobody (the words are alerts.unreached's, for the messages
+        to operators and the board alike)."""
+        from alerts.unreached import reason_text
+
+        return reason_text(reason or "", detail, self.lang)
 
     def severity(self, k: str) -> str:
         return self._of(SEVERITY, k)

@@ -105,6 +105,7 @@ _ALERT_COLUMNS = """
 a.id, a.kind, a.severity, a.state, a.opened_at, a.since, a.condition_at,
 a.summary_zh, a.summary_en, a.acknowledged_at, a.acknowledged_by, a.resolved_at,
 a.resolved_by, a.outcome, a.note, a.evidence,
+a.unreached_at, a.unreached_reason, a.unreached_detail,
 h.id AS home_id, h.code AS home_code, h.resident_name, h.address, h.building, h.tz,
 c.id AS community_id, c.code AS community_code, c.name AS community_name
 """
@@ -112,13 +113,14 @@ c.id AS community_id, c.code AS community_code, c.name AS community_name
 SEVERITY_ORDER = ("CASE a.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1"
                   " WHEN 'medium' THEN 2 ELSE 3 END")
 
-# The board: unresolved alerts, most severe first, then those nobody has
-# taken yet, then the longest waiting.
+# The board: unresolved alerts; first those that reached nobody (alerts/unreached.py),
+# then the most severe, then those nobody has taken yet, then the longest waiting.
 BOARD = f"""
 SELECT {_ALERT_COLUMNS}
 FROM alerts a JOIN homes h ON h.id = a.home_id JOIN communities c ON c.id = h.community_id
 WHERE a.state <> 'resolved' AND {SCOPE}
-ORDER BY {SEVERITY_ORDER}, (a.state = 'open') DESC, a.opened_at
+ORDER BY (a.state = 'open' AND a.unreached_at IS NOT NULL) DESC, {SEVERITY_ORDER},
+         (a.state = 'open') DESC, a.opened_at
 LIMIT %(limit)s
 """
 
