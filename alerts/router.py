@@ -37,7 +37,7 @@ from psycopg_pool import AsyncConnectionPool
 from alerts import policy as policies
 from alerts import summary as summaries
 from alerts import watchdog
-from alerts import unreached
+from alerts import incidents, unreached
 from alerts.api import stop_escalation
 from alerts.contacts import Shift, message_format, on_duty, quiet_until, redact
 from alerts.messages import AlertView, alert_messages, summary_messages
@@ -181,6 +181,7 @@ class Router:
                                                         self.cfg.unacked_critical_s)
                 n += await unreached.tell_operators(conn, now, self.cfg.communities,
                                                     self.cfg.watchdog_urls)
+                n += await incidents.tell(conn, self.cfg.communities, self.cfg.watchdog_urls)
             finally:
                 await conn.set_autocommit(False)
         return n

@@ -36,6 +36,7 @@ from anju.contract import Kind
 from detectors import sql
 from detectors.config import ConfigError, merge
 from detectors.events import DeviceInfo, Event, Finding, HomeInfo
+from detectors.bursts import Bursts
 from detectors.holds import Holds
 from detectors.monitor import HomeMonitor
 from detectors.scheduler import Deadlines
@@ -133,6 +134,7 @@ class DetectorService:
         self.away: dict[int, list[tuple[float, float | None, str]]] = {}
         self._changed: tuple[Any, ...] | None = None
         self.holds = Holds()
+        self.bursts = Bursts()
         self._pipeline_checked = -1e9
 
     # -- building monitors -------------------------------------------------
@@ -328,6 +330,19 @@ class DetectorService:
                 await cur.executemany(sql.NOTIFY_ALERT, [(str(aid),) for aid, _ in opened])
         self.stats.alerts_opened += len(opened)
 
+    async def _write_incidents(self, db: psycopg.AsyncConnection, now: float) -> None:
+        changed, closed = self.bursts.to_write()
+        code = {h.id: h.code for h in self.homes.values()}
+        for inc in changed:
+            homes = sorted({code.get(k[0], str(k[0])) for k in inc.members})
+            await db.execute(sql.UPSERT_INCIDENT, (
+                inc.community_id, _dt(inc.opened_at), inc.homes, len(inc.members),
+                Jsonb({"homes": homes[:200], "kinds": sorted({k[1] for k in inc.members})})))
+            log.warning("community %s: %d homes lost devices at once; one incident, no alert"
+                        " each", inc.community_id, inc.homes)
+        for inc in closed:
+            await db.execute(sql.CLOSE_INCIDENT, (_dt(now), inc.community_id))
+
     # -- the loop ----------------------------------------------------------
     async def _read_new(self, db: psycopg.AsyncConnection) -> dict[int, list[Finding]]:
         ids = [d for d in self.pending if d in self.device_home]
@@ -500,7 +515,11 @@ class DetectorService:
                 if released:
                     log.info("data pipeline restored: %d held finding(s) still true, raised",
                              len(released))
-                await self._write_all(db, todo + released)
+                community_of = {h.id: h.community_id for h in self.homes.values()}
+                todo = self.bursts.filter(todo + released, community_of, now)
+                todo += self.bursts.due(now)
+                await self._write_all(db, todo)
+                await self._write_incidents(db, now)
                 await db.commit()
                 if time.monotonic() >= next_refresh:
                     await self._refresh(db)

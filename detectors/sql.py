@@ -85,3 +85,18 @@ WHERE id = %s
 """
 
 NOTIFY_ALERT = "SELECT pg_notify('anju_alerts', %s)"
+
+# A community's burst of devices going offline (detectors/bursts.py): one open row per
+# community and kind, kept up to date while homes join or come back.
+UPSERT_INCIDENT = """
+INSERT INTO community_incidents (community_id, opened_at, homes, devices, evidence)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (community_id, kind) WHERE closed_at IS NULL
+DO UPDATE SET homes = excluded.homes, devices = excluded.devices,
+    evidence = excluded.evidence, updated_at = now()
+"""
+
+CLOSE_INCIDENT = """
+UPDATE community_incidents SET closed_at = %s, updated_at = now()
+WHERE community_id = %s AND kind = 'devices_offline' AND closed_at IS NULL
+"""

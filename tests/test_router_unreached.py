@@ -116,3 +116,33 @@ def test_reasons_read_in_both_languages() -> None:
     assert reason_text("all_failed", "community_worker", "en") == \
         "community worker: every channel failed"
     assert reason_text("unacknowledged", "5", "zh-CN") == "紧急警报 5 分钟无人确认"
+
+
+async def test_a_community_burst_is_told_to_operators_and_property_once(
+        conn, home_factory, make_router, sinks) -> None:
+    """What the detector service writes for a power cut (detectors/bursts.py): the operators
+    (e-mail) and property (webhook) hear of it once, and once that it is over."""
+    http, smtp = sinks
+    home, _ = home_factory([("motion", "bedroom")])
+    cid, ccode = community_of(conn, home)
+    op_mail, p_prop, p_fam = f"op-{secrets.token_hex(3)}@example.com", path(), path()
+    contact(conn, "operator", "值班员", [smtp.url(op_mail)], community=ccode)
+    contact(conn, "property", "物业", [http.url(p_prop)], community=ccode)
+    contact(conn, "family", "家属", [http.url(p_fam)], home=home)
+    conn.execute("INSERT INTO community_incidents (community_id, opened_at, homes, devices)"
+                 " VALUES (%s, now(), 12, 31)", (cid,))
+    clock = ManualClock()
+    router = await make_router(cid, clock)
+    await router.tick()
+    mail = smtp.wait_for(op_mail)[0]
+    assert "设备批量离线" in mail.subject and "12 户共 31 台设备" in mail.text
+    assert "停电" in http.wait_for(p_prop)[0].body["message"]
+    await router.tick()
+    conn.execute("UPDATE community_incidents SET closed_at = now() WHERE community_id = %s",
+                 (cid,))
+    await router.tick()
+    await router.tick()
+    assert "已全部恢复" in http.wait_for(p_prop, 2)[1].body["message"]
+    time.sleep(0.3)
+    assert len(smtp.wait_for(op_mail)) == 2 and len(http.at(p_prop)) == 2
+    assert http.at(p_fam) == [], "no family told"
