@@ -23,10 +23,9 @@ from anju.embedded import Stack
 from anju.endpoints import Endpoints, MqttEndpoint
 
 
-@pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
-    """The session's embedded servers (migrated), stopped at the end."""
-    base = Path(tempfile.mkdtemp(prefix="anju-test-"))
+def fresh_stack(prefix: str = "anju-test-") -> Iterator[Stack]:
+    """Embedded servers (migrated) in a new temporary directory, removed at the end."""
+    base = Path(tempfile.mkdtemp(prefix=prefix))
     os.chmod(base, 0o711)
     s = Stack(base / "state")
     s.up()
@@ -34,6 +33,12 @@ def stack() -> Iterator[Stack]:
     yield s
     s.down()
     shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """The session's embedded servers, stopped at the end."""
+    yield from fresh_stack()
 
 
 @pytest.fixture(scope="session")

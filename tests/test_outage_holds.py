@@ -4,7 +4,7 @@ paged for it; what is still true after recovery is raised (issue: outages are no
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import psycopg
 
@@ -52,7 +52,6 @@ async def test_two_hour_broker_outage_at_night(db_url, conn, home_factory, uniqu
     not: hers is raised, once data has flowed a minute."""
     still, _ = home_factory([("motion", "bedroom")])
     moved, devs_b = home_factory([("motion", "bedroom")])
-    _, devs_a = still, None
     pir_a = conn.execute("SELECT d.id FROM devices d JOIN homes h ON h.id = d.home_id"
                          " WHERE h.code = %s", (still,)).fetchone()[0]
     pir_b = devs_b["motion-bedroom"].id
@@ -63,7 +62,7 @@ async def test_two_hour_broker_outage_at_night(db_url, conn, home_factory, uniqu
     worker = f"outage-{unique}"
 
     def beat(at: float, up: bool, since: float) -> None:
-        conn.execute(heartbeats.HEARTBEAT.replace("%s, %s, coalesce", "%s, %s, coalesce"),
+        conn.execute(heartbeats.HEARTBEAT,
                      ("ingest", worker, datetime.fromtimestamp(at, UTC), 1,
                       psycopg.types.json.Jsonb(pipeline.ingest_info(
                           up, datetime.fromtimestamp(since, UTC)))))
