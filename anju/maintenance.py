@@ -94,6 +94,9 @@ async def run(conn: psycopg.AsyncConnection, *, retention_days: int,
             "DELETE FROM rejected_messages WHERE received_at < now() - make_interval(days => %s)",
             (retention_days,))
         rejected = cur.rowcount
+        await conn.execute(
+            "DELETE FROM rejected_counts WHERE hour < now() - make_interval(days => %s)",
+            (retention_days,))
         await conn.commit()
         return MaintenanceReport(lic, rollup_rows, mark[0] if mark else None, dropped, rejected,
                                  how)

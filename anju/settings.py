@@ -30,6 +30,16 @@ class IngestSettings:
     share_group: str = "anju-ingest"
     client_id: str = ""
     maintenance_s: int = 300  # rollups and retention every this many seconds; 0 = never
+    # What one message may hold (a device may send anything; none of it may stop the
+    # ingest): JSON nesting, the length of a text field, the payload (under the
+    # broker's max_packet_size, so an oversize one is quarantined, not a reset socket).
+    max_depth: int = 16
+    max_string: int = 256
+    max_payload: int = 64 * 1024
+    # Quarantine per device and hour: this many rejected messages kept (payloads cut to
+    # quarantine_bytes, their length kept), the rest only counted by reason.
+    quarantine_per_hour: int = 100
+    quarantine_bytes: int = 4096
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,7 +155,10 @@ def _validate(s: Settings) -> Settings:
     i = s.ingest
     for key, low, high in (("batch_size", 1, 100_000), ("flush_ms", 1, 10_000),
                            ("queue_max", 100, 10_000_000), ("metrics_port", 0, 65535),
-                           ("maintenance_s", 0, 86400)):
+                           ("maintenance_s", 0, 86400), ("max_depth", 2, 64),
+                           ("max_string", 16, 65536), ("max_payload", 256, 120_000),
+                           ("quarantine_per_hour", 1, 1_000_000),
+                           ("quarantine_bytes", 64, 120_000)):
         value = getattr(i, key)
         if not low <= value <= high:
             raise SettingsError(f"ingest.{key}={value}: expected {low}..{high}")

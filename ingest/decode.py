@@ -65,6 +65,43 @@ class Outcome:
 class Limits:
     max_future_us: int = 300 * 1_000_000
     max_past_us: int = 7 * 86400 * 1_000_000
+    max_depth: int = 16
+    max_string: int = 256
+    max_payload: int = MAX_PAYLOAD_BYTES
+
+
+def depth(payload: bytes) -> int:
+    """How deeply a JSON text nests (brackets outside strings); cheap, and only run on a
+    payload with many brackets."""
+    deepest = level = 0
+    in_str = escaped = False
+    for c in payload:
+        if in_str:
+            if escaped:
+                escaped = False
+            elif c == 0x5C:         # backslash
+                escaped = True
+            elif c == 0x22:
+                in_str = False
+        elif c == 0x22:
+            in_str = True
+        elif c in (0x7B, 0x5B):     # { [
+            level += 1
+            deepest = max(deepest, level)
+        elif c in (0x7D, 0x5D):
+            level -= 1
+    return deepest
+
+
+def storable_text(text: str, max_len: int) -> str:
+    """Text PostgreSQL can store: NUL and lone surrogates escaped, cut to max_len."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\u0000")
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode()
+    return text[:max_len]
 
 
 class _Reading(msgspec.Struct):
@@ -151,8 +188,13 @@ def decode_contract(dev: DeviceRef, leaf: str, payload: bytes, now_us: int,
             if st.battery is not None and not 0 <= st.battery <= 100:
                 raise Bad(f"battery {st.battery!r}: expected 0..100 (%)")
             ts_us = parse_ts(st.ts, now_us, limits) if st.ts is not None else None
+            fw = None
+            if st.fw is not None:
+                if len(st.fw) > limits.max_string:
+                    raise Bad(f"fw of {len(st.fw)} characters: at most {limits.max_string}")
+                fw = storable_text(st.fw, limits.max_string)
             out.status = Status(dev.id, online=st.status != "offline", battery=st.battery,
-                                rssi=st.rssi, firmware=st.fw, ts_us=ts_us)
+                                rssi=st.rssi, firmware=fw, ts_us=ts_us)
         elif leaf == "batch":
             b = _batch.decode(payload)
             if len(b.readings) > MAX_BATCH_READINGS:
@@ -187,19 +229,40 @@ def decode_contract(dev: DeviceRef, leaf: str, payload: bytes, now_us: int,
         out.rows.clear()
         out.status = None
         out.reject = str(e)
+    except UnicodeDecodeError as e:
+        out.rows.clear()
+        out.status = None
+        out.reject = f"payload is not UTF-8: {e.reason} at byte {e.start}"
     return out
 
 
 def decode(topic: str, payload: bytes, registry: Registry, now_us: int,
            limits: Limits = Limits()) -> Outcome:
-    """Decide what one MQTT message becomes."""
+    """Decide what one MQTT message becomes. Never raises: whatever a device sends is
+    either stored or quarantined with its reason."""
+    try:
+        return _decode(topic, payload, registry, now_us, limits)
+    except Exception as e:  # noqa: BLE001 - the last line: one message never stops the rest
+        uid = topic[len(_PREFIX):].split("/")[1] if topic.startswith(_PREFIX + "devices/") \
+            and topic.count("/") >= 4 else None
+        return Outcome(reject=f"could not be read ({type(e).__name__}: {str(e)[:200]})",
+                       device_uid=uid)
+
+
+def _decode(topic: str, payload: bytes, registry: Registry, now_us: int,
+            limits: Limits) -> Outcome:
     if not topic.startswith(_PREFIX):
         return Outcome(reject=f"topic outside {_PREFIX}#")
     parts = topic[len(_PREFIX):].split("/")
     family = parts[0]
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        return Outcome(reject=f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}",
-                       device_uid=parts[1] if len(parts) > 1 else None)
+    uid = parts[1] if len(parts) > 1 else None
+    if len(payload) > limits.max_payload:
+        return Outcome(reject=f"payload of {len(payload)} bytes exceeds {limits.max_payload}",
+                       device_uid=uid)
+    if payload.count(b"{") + payload.count(b"[") > limits.max_depth and \
+            depth(payload) > limits.max_depth:
+        return Outcome(reject=f"JSON nested deeper than {limits.max_depth} levels",
+                       device_uid=uid)
     if family == "devices" and len(parts) == 3:
         dev = registry.device(parts[1])
         if dev is None:

@@ -65,7 +65,9 @@ class IngestWorker:
         self.rollup_retention_days = rollup_retention_days
         self.worker = worker
         self.metrics = metrics or IngestMetrics()
-        self.limits = Limits(cfg.max_future_s * 1_000_000, cfg.max_past_s * 1_000_000)
+        self.limits = Limits(cfg.max_future_s * 1_000_000, cfg.max_past_s * 1_000_000,
+                             cfg.max_depth, cfg.max_string, cfg.max_payload)
+        self.quarantine = writer.Quarantine(cfg.quarantine_per_hour, cfg.quarantine_bytes)
         self.cache = DeviceCache()
         self.batch = Batch()
         self.in_flight = 0          # messages in the batch being written
@@ -180,18 +182,29 @@ class IngestWorker:
                 await asyncio.sleep(backoff.next())
 
     # -- writing -----------------------------------------------------------
-    async def _connect_db(self) -> psycopg.AsyncConnection:
+    async def _sleep_unless_stopping(self, delay: float) -> None:
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), delay)   # run() sets it on SIGTERM
+        except asyncio.TimeoutError:
+            pass
+
+    async def _connect_db(self) -> psycopg.AsyncConnection | None:
+        """A connection, waiting for the database as long as it takes; None when asked to
+        stop meanwhile."""
         backoff = Backoff()
-        while True:
+        while not self._stopping:
             try:
-                conn = await psycopg.AsyncConnection.connect(self.database_url)
+                conn = await psycopg.AsyncConnection.connect(self.database_url,
+                                                             connect_timeout=10)
                 await writer.prepare(conn)
                 return conn
             except psycopg.OperationalError as e:
                 delay = backoff.next()
                 log.warning("database unavailable (%s); retrying in %.1f s",
                             str(e).strip().splitlines()[0] if str(e).strip() else e, delay)
-                await asyncio.sleep(delay)
+                await self._sleep_unless_stopping(delay)
+        return None
 
     async def _resolve_unknown(self, db: psycopg.AsyncConnection, b: Batch) -> None:
         """Look up devices first heard of in this batch, then decode their messages again."""
@@ -211,6 +224,8 @@ class IngestWorker:
 
     async def _flusher(self) -> None:
         db = await self._connect_db()
+        if db is None:
+            return      # asked to stop before the database was ever reached
         await self.cache.refresh(db)
         await db.commit()
         last_refresh = time.monotonic()
@@ -252,21 +267,40 @@ class IngestWorker:
                         await self._resolve_unknown(db, b)
                         await db.commit()
                     t0 = time.perf_counter()
-                    result = await writer.write(db, b)
+                    try:
+                        result = await writer.write(db, b, self.quarantine)
+                    except psycopg.Error as e:
+                        if not writer.is_data_error(e):
+                            raise
+                        # Something in the batch the database will never take (retrying
+                        # it would stop every home): found by halves and quarantined.
+                        self.metrics.db_errors.inc()
+                        result = await writer.write_split(db, b, self.quarantine)
                     break
                 except psycopg.Error as e:
                     self.metrics.db_errors.inc()
-                    delay = backoff.next()
                     first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                    if self._stopping:
+                        # Asked to stop while the database is away: go without acknowledging;
+                        # the broker keeps these messages for the next start.
+                        log.warning("stopping with %d messages unwritten (%s); the broker"
+                                    " delivers them again", b.messages, first)
+                        result = None
+                        break
+                    delay = backoff.next()
                     log.warning("batch of %d messages not written (%s); retrying in %.1f s",
                                 b.messages, first, delay)
-                    await asyncio.sleep(delay)
+                    await self._sleep_unless_stopping(delay)
                     if db.closed or db.broken or isinstance(e, psycopg.OperationalError):
                         try:
                             await db.close()
                         except psycopg.Error:
                             pass
                         db = await self._connect_db()
+                        if db is None:
+                            return
+            if result is None:
+                break
             backoff.reset()
             now = time.perf_counter()
             self._after_commit(b, result, now - t0)
@@ -297,7 +331,7 @@ class IngestWorker:
                 await db.close()
             except psycopg.Error:
                 pass
-            db = await self._connect_db()
+            return await self._connect_db() or db   # (closed: the loop is stopping)
         return db
 
     def _after_commit(self, b: Batch, result: writer.WriteResult, seconds: float) -> None:

@@ -19,7 +19,26 @@ ON CONFLICT DO NOTHING
 """
 
 INSERT_REJECTED = """
-INSERT INTO rejected_messages (topic, payload, reason, device_uid) VALUES (%s, %s, %s, %s)
+INSERT INTO rejected_messages (topic, payload, reason, device_uid, payload_len)
+VALUES (%s, %s, %s, %s, %s)
+"""
+
+# Count a batch's rejections per device, hour and reason; returns how many of this
+# device's messages were kept this hour before this batch (the quota's use so far).
+COUNT_REJECTED = """
+INSERT INTO rejected_counts (device_uid, hour, reason, n)
+VALUES (%s, date_trunc('hour', now()), %s, %s)
+ON CONFLICT (device_uid, hour, reason) DO UPDATE SET n = rejected_counts.n + excluded.n
+"""
+
+KEPT_THIS_HOUR = """
+SELECT coalesce(sum(kept), 0) FROM rejected_counts
+WHERE device_uid = %s AND hour = date_trunc('hour', now())
+"""
+
+MARK_KEPT = """
+UPDATE rejected_counts SET kept = kept + %s
+WHERE device_uid = %s AND hour = date_trunc('hour', now()) AND reason = %s
 """
 
 # Workers on a shared subscription update the same devices: taking the row

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -9,9 +11,54 @@ from typing import Any
 import psycopg
 
 from ingest import sql
-from ingest.decode import Row, Status
+from ingest.decode import Row, Status, storable_text
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+log = logging.getLogger("anju.ingest")
+Reject = tuple[str, bytes, str, "str | None"]      # topic, payload, reason, device uid
+_VALUES = re.compile(r"'[^']*'|\"[^\"]*\"|-?\d+(\.\d+)?")
+
+
+def reason_class(reason: str) -> str:
+    """A reason with its values taken out, to count rejections by: "ts '2026…' is in the
+    future" and "ts '2027…' is in the future" are one line for the operator."""
+    return _VALUES.sub("…", reason)[:160]
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    """Per device and hour, `per_hour` rejected messages kept (payloads cut to `max_bytes`),
+    the rest counted by reason in rejected_counts."""
+
+    per_hour: int = 100
+    max_bytes: int = 4096
+
+    async def write(self, cur: psycopg.AsyncCursor[Any], rejects: list[Reject]) -> int:
+        """Count every rejection, keep what the quota allows; returns rows kept."""
+        by_device: dict[str, list[Reject]] = {}
+        for r in rejects:
+            by_device.setdefault(storable_text(r[3] or "", 200), []).append(r)
+        kept_rows = []
+        for uid, items in by_device.items():
+            counts: dict[str, list[int]] = {}     # reason class -> [rejected, kept]
+            await cur.execute(sql.KEPT_THIS_HOUR, (uid,))
+            row = await cur.fetchone()
+            room = max(0, self.per_hour - int(row[0] if row else 0))
+            for topic, payload, reason, _ in items:
+                c = counts.setdefault(reason_class(storable_text(reason, 2000)), [0, 0])
+                c[0] += 1
+                if room > 0:
+                    room -= 1
+                    c[1] += 1
+                    kept_rows.append((storable_text(topic, 512), payload[:self.max_bytes],
+                                      storable_text(reason, 2000), uid or None, len(payload)))
+            for reason, (n, kept) in counts.items():
+                await cur.execute(sql.COUNT_REJECTED, (uid, reason, n))
+                if kept:
+                    await cur.execute(sql.MARK_KEPT, (kept, uid, reason))
+        if kept_rows:
+            await cur.executemany(sql.INSERT_REJECTED, kept_rows)
+        return len(kept_rows)
 
 
 @dataclass
@@ -64,7 +111,8 @@ async def prepare(conn: psycopg.AsyncConnection) -> None:
     await conn.commit()
 
 
-async def write(conn: psycopg.AsyncConnection, batch: Batch) -> WriteResult:
+async def write(conn: psycopg.AsyncConnection, batch: Batch,
+                quarantine: Quarantine = Quarantine()) -> WriteResult:
     """Write the batch and commit; raises (and rolls back) on any database error."""
     inserted = 0
     try:
@@ -75,7 +123,7 @@ async def write(conn: psycopg.AsyncConnection, batch: Batch) -> WriteResult:
                 await cur.execute(sql.INSERT_READINGS)
                 inserted = cur.rowcount
             if batch.rejects:
-                await cur.executemany(sql.INSERT_REJECTED, batch.rejects)
+                await quarantine.write(cur, batch.rejects)
             ids = sorted(set(batch.statuses) | set(batch.newest_reading))
             if ids:
                 st = [batch.statuses.get(i) for i in ids]
@@ -101,6 +149,62 @@ async def write(conn: psycopg.AsyncConnection, batch: Batch) -> WriteResult:
             pass
         raise
     return WriteResult(inserted, len(batch.rows) - inserted, len(batch.rejects))
+
+
+def is_data_error(e: BaseException) -> bool:
+    """A database error about what was written (to be found and quarantined), as opposed to
+    the connection (to be retried)."""
+    return isinstance(e, psycopg.Error) and not isinstance(
+        e, (psycopg.OperationalError, psycopg.InterfaceError))
+
+
+async def write_split(conn: psycopg.AsyncConnection, batch: Batch,
+                      quarantine: Quarantine = Quarantine()) -> WriteResult:
+    """Write a batch the database refused for a data reason, in halves until the pieces it
+    refuses are single readings or single devices' status: those are quarantined with the
+    database's reason; everything else is stored. Connection errors still raise."""
+    inserted, bad = 0, []
+
+    async def attempt(part: Batch) -> str | None:
+        nonlocal inserted
+        try:
+            inserted += (await write(conn, part, quarantine)).inserted
+            return None
+        except psycopg.Error as e:
+            if not is_data_error(e):
+                raise
+            return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+    async def rows(part: list[Row]) -> None:
+        sub = Batch(rows=part)
+        for ts_us, _, _, dev, _ in part:
+            sub.newest_reading[dev] = max(sub.newest_reading.get(dev, 0), ts_us)
+        why = await attempt(sub)
+        if why is None:
+            return
+        if len(part) == 1:
+            bad.append((f"readings of device id {part[0][3]}", repr(part[0]).encode(),
+                        f"the database refused this reading: {why}", None))
+            return
+        await rows(part[:len(part) // 2])
+        await rows(part[len(part) // 2:])
+
+    if batch.rows:
+        await rows(batch.rows)
+    for dev, st in batch.statuses.items():
+        why = await attempt(Batch(statuses={dev: st}))
+        if why is not None:
+            bad.append((f"status of device id {dev}", repr(st).encode(),
+                        f"the database refused this status: {why}", None))
+    for r in batch.rejects:
+        why = await attempt(Batch(rejects=[r]))
+        if why is not None:
+            log.error("a rejected message could not be kept either (%s); counted only", why)
+            bad.append((storable_text(r[0], 200), b"", f"could not be kept: {why}", r[3]))
+    if bad:
+        log.warning("%d part(s) of a batch refused by the database, quarantined", len(bad))
+        await write(conn, Batch(rejects=bad), quarantine)
+    return WriteResult(inserted, len(batch.rows) - inserted, len(batch.rejects) + len(bad))
 
 
 def _ts(ts_us: int | None) -> datetime | None:

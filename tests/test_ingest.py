@@ -85,14 +85,16 @@ async def test_bad_input_is_kept_with_its_reason(stack, endpoints, conn, home_fa
         await c.wait_inflight_below(0)
         await wait_until(lambda: w.committed_messages >= len(BAD) + 1)
         await c.disconnect()
-    rows = conn.execute("SELECT topic, reason, length(payload) FROM rejected_messages"
-                        " WHERE device_uid = %s ORDER BY id", (dev.uid,)).fetchall()
+    rows = conn.execute("SELECT topic, reason, length(payload), payload_len FROM"
+                        " rejected_messages WHERE device_uid = %s ORDER BY id",
+                        (dev.uid,)).fetchall()
     reasons = [r[1] for r in rows]
     assert len(rows) == len(BAD), reasons
     for _, _, expected in BAD:
         matching = [r for r in reasons if expected in r]
         assert len(matching) == 1 or expected == "days accepted", (expected, reasons)
-    assert max(r[2] for r in rows) > 64 * 1024  # the oversized payload is kept whole
+    # the oversized payload is kept cut to the quarantine's size, with its length
+    assert max(r[2] for r in rows) == 4096 and max(r[3] for r in rows) > 64 * 1024
     assert stored(conn, [dev.id]) == (1, 1)
 
 
