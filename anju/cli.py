@@ -254,13 +254,32 @@ def cmd_readings_tail(args: argparse.Namespace, s: Settings) -> int:
             time.sleep(1)
 
 
+def shown_bytes(payload: bytes, limit: int = 120) -> str:
+    """Any bytes as one safe line: UTF-8 where it is, escapes for the rest."""
+    text = payload[:limit].decode("utf-8", "backslashreplace")
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+    return text + (f" … ({len(payload)} bytes)" if len(payload) > limit else "")
+
+
 def cmd_rejected(args: argparse.Namespace, s: Settings) -> int:
     with db.connect(resolve(s).database_url) as conn:
+        counts = conn.execute(
+            "SELECT device_uid, reason, sum(n), sum(kept) FROM rejected_counts"
+            " WHERE hour >= date_trunc('hour', now()) - interval '1 hour'"
+            " GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 20").fetchall()
         rows = conn.execute(
-            "SELECT received_at, topic, reason, left(convert_from(payload, 'SQL_ASCII'), 80)"
+            "SELECT received_at, topic, reason, substring(payload FROM 1 FOR 200),"
+            " coalesce(payload_len, length(payload))"
             " FROM rejected_messages ORDER BY id DESC LIMIT %s", (args.lines,)).fetchall()
+    if counts:
+        print("rejected in the last hour (kept: rows below; the rest only counted):")
+        for uid, reason, n, kept in counts:
+            print(f"  device {uid or '(none)'}: {n:,} rejected ({kept:,} kept), reason: {reason}")
+        print()
     for r in reversed(rows):
-        print(f"{r[0]:%Y-%m-%d %H:%M:%S}  {r[1]}\n    reason: {r[2]}\n    payload: {r[3]!r}")
+        print(f"{r[0]:%Y-%m-%d %H:%M:%S}  {shown_bytes(r[1].encode())}\n    reason: "
+              f"{shown_bytes(r[2].encode(), 500)}\n    payload: {shown_bytes(bytes(r[3]))}"
+              + (f" (of {r[4]} bytes)" if r[4] > len(bytes(r[3])) else ""))
     return 0
 
 
