@@ -302,7 +302,7 @@ def cmd_replay(args: argparse.Namespace, settings) -> int:
 
     async def go(stop):
         return await fleet.publish_streams(ep.mqtt, streams, t_first=t_first, speed=args.speed,
-                                           shift=shift, progress=show, stop=stop, tag="replay")
+                                           shift=shift, progress=show, stop=stop)
     stats = _run_async(go)
     print(json.dumps(stats.as_dict()))
     return 0

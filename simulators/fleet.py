@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from anju import mqtt, registry
+from anju import registry
 from anju.contract import device_topic, gateway_topic
+from anju.mqtt_async import Client, Will
 from simulators import incidents as inc_mod
 from simulators.generate import home_events
 from simulators.homes import DeviceSpec, HomeProfile
@@ -123,6 +124,7 @@ class Stream:
     pos: int = 0
     topics: dict = field(default_factory=dict)
     seq: list = field(default_factory=list)
+    clock_offset: float = 0.0   # seconds this home's clocks are off (device time = true + offset)
 
 
 @dataclass
@@ -135,6 +137,7 @@ class Stats:
     seconds: float = 0.0
     sim_seconds: float = 0.0
     by_leaf: dict = field(default_factory=dict)
+    by_device: dict | None = None   # uid -> readings published, when asked for (soak)
 
     @property
     def rate(self) -> float:
@@ -157,17 +160,19 @@ def _next_chunk(s: Stream) -> bool:
 
 
 async def _connect_all(endpoint, streams: list[Stream], concurrency: int, stats: Stats,
-                       tag: str) -> list:
+                       keepalive: int = 120) -> list:
     sem = asyncio.Semaphore(concurrency)
     opened = []
 
     async def one(user: str, password: str):
         async with sem:
             # A device's client id is its user name (the device contract; the
-            # broker refuses any other).
-            c = await mqtt.connect(endpoint.host, endpoint.port, client_id=user,
-                                   username=user, password=password, keepalive=120,
-                                   tls=getattr(endpoint, "tls", False))
+            # broker refuses any other); its last will says it went offline.
+            c = Client(endpoint.host, endpoint.port, client_id=user, username=user,
+                       password=password, keepalive=keepalive,
+                       will=Will(device_topic(user, "status"), b'{"status":"offline"}'),
+                       tls=getattr(endpoint, "tls", False))
+            await c.start()
             opened.append(c)
             return c
 
@@ -185,6 +190,7 @@ async def _connect_all(endpoint, streams: list[Stream], concurrency: int, stats:
 
 def _payloads(s: Stream, due: list[tuple], shift: float, stats: Stats):
     """Group due events per device: (connection, topic, payload) for each message."""
+    shift += s.clock_offset
     per_dev: dict[int, list[tuple]] = {}
     for e in due:
         per_dev.setdefault(e[1], []).append(e)
@@ -204,6 +210,9 @@ def _payloads(s: Stream, due: list[tuple], shift: float, stats: Stats):
             seqs[dev] = sq
             readings.append((kind, ms, sq, value))
         stats.readings += len(readings)
+        if stats.by_device is not None and readings:
+            uid = s.devices[dev].uid
+            stats.by_device[uid] = stats.by_device.get(uid, 0) + len(readings)
         if len(readings) == 1:
             kind, ms, sq, value = readings[0]
             yield dev, kind, f'{{"ts":{ms},"seq":{sq},"value":{value}}}'.encode()
@@ -227,15 +236,19 @@ def _topic(s: Stream, dev: int, leaf: str) -> bytes:
 
 async def publish_streams(endpoint, streams: list[Stream], *, t_first: float, speed: float,
                           end: float | None = None, shift: float = 0.0, max_inflight: int = 2000,
-                          connect_concurrency: int = 200, progress=None, tag: str = "sim",
-                          stop: asyncio.Event | None = None) -> Stats:
+                          connect_concurrency: int = 200, progress=None, keepalive: int = 120,
+                          stop: asyncio.Event | None = None, stats: Stats | None = None,
+                          on_message=None) -> Stats:
     """Publish every stream's events at real time t0 + (ts - t_first) / speed.
 
     speed <= 0 publishes as fast as the broker acknowledges. Payload timestamps
-    are ts + shift. Returns when everything is acknowledged (QoS 1).
+    are ts + shift (+ each stream's clock_offset). Returns when everything is
+    acknowledged (QoS 1). on_message(stream, connection, topic, payload) is
+    called after each message is handed to its connection (the soak's hook).
     """
-    stats = Stats(homes=len(streams))
-    conns = await _connect_all(endpoint, streams, connect_concurrency, stats, tag)
+    stats = stats if stats is not None else Stats()
+    stats.homes = len(streams)
+    conns = await _connect_all(endpoint, streams, connect_concurrency, stats, keepalive)
     loop = asyncio.get_running_loop()
     heap: list[tuple[float, int]] = []
     for i, s in enumerate(streams):
@@ -279,7 +292,10 @@ async def publish_streams(endpoint, streams: list[Stream], *, t_first: float, sp
                 used = None
                 for dev, leaf, payload in _payloads(s, due, shift, stats):
                     c = s.conns[dev]
-                    c.publish(_topic(s, dev, leaf), payload, qos=1)
+                    topic = _topic(s, dev, leaf)
+                    c.publish(topic, payload, qos=1)
+                    if on_message is not None:
+                        on_message(s, c, topic, payload)
                     stats.messages += 1
                     stats.by_leaf[leaf] = stats.by_leaf.get(leaf, 0) + 1
                     if c.inflight > max_inflight:
@@ -301,7 +317,7 @@ async def publish_streams(endpoint, streams: list[Stream], *, t_first: float, sp
     finally:
         stats.seconds = time.perf_counter() - wall0
         stats.sim_seconds = last_sim - t_first
-        await asyncio.gather(*(c.disconnect() for c in conns), return_exceptions=True)
+        await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
     return stats
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import stat
 
+from anju.mqtt_async import ConnectRefused
 from anju import mqtt, registry
 from anju.endpoints import MqttEndpoint
 from simulators import fleet
@@ -103,6 +104,6 @@ async def test_wrong_credentials_are_refused(stack, conn, tmp_path, unique):
     ep = MqttEndpoint.from_url(stack.mqtt_url())
     try:
         await fleet.publish_fleet(ep, homes, 1709510400, 1709510400 + 600, speed=0)
-    except mqtt.ConnectRefused:
+    except ConnectRefused:
         return
     raise AssertionError("the broker accepted a wrong password")
