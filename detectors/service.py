@@ -48,6 +48,7 @@ _EPOCH = datetime.fromtimestamp(0, UTC)
 # A reading is stamped with its write's transaction start and seen at its commit: rows
 # stored this long before the newest one read may still be new to the reader.
 _COMMIT_MARGIN = timedelta(seconds=60)
+_AHEAD_S = 900.0   # beyond any device clock error the ingest accepts (max_future_s, 300 s)
 Key = tuple[datetime, int, int]      # a reading's (ts, kind, seq) for one device
 
 
@@ -195,8 +196,11 @@ class DetectorService:
                 for did in self.homes[hid].devices:
                     self.mark[did] = db_now
                     self.read_keys.pop(did, None)
+            # Up to what a fast device clock may stamp: a reading stored while this service
+            # was down, later than `now`, is in no other read (its notification went to the
+            # process that died) and may be a button press.
             histories = await self._histories(
-                db, chunk, now - self.replay_s - self.learn_days * 86400, now,
+                db, chunk, now - self.replay_s - self.learn_days * 86400, now + _AHEAD_S,
                 stored_since=db_now - _COMMIT_MARGIN)
             await self._last_heard(db, chunk, histories, now)
             for hid in chunk:

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 import psycopg
 
+from anju.contract import Kind
 from detectors.service import DetectorService
 from tests.support import as_device, now_ms, reading, running_worker, wait_until
 
@@ -252,3 +253,20 @@ async def test_explicit_away_suppresses_inactivity(db_url, conn, home_factory):
     await svc.started()
     await svc.close()
     assert [a[0] for a in _alerts(conn, home) if a[0] == "inactivity"] == []
+
+
+async def test_a_press_stored_while_down_with_a_fast_clock_is_raised_on_start(db_url, conn,
+                                                                              home_factory):
+    """A button press stored while the detector was down (killed between the ingest's commit and
+    its notification), stamped by a device clock a few seconds fast: later than the restart's
+    `now`, so not in the history it rebuilds from, and nobody will notify it again. It is read
+    on start, not at the next reconnection."""
+    home, devs = home_factory([("button", "bedroom")])
+    btn = devs["button-bedroom"].id
+    _insert(conn, btn, Kind.BUTTON, time.time() + 20, 1)   # 20 s ahead of anju's clock
+    svc = Service(db_url)
+    await svc.started()
+    try:
+        await wait_until(lambda: any(a[0] == "button" for a in _alerts(conn, home)), 5, 0.05)
+    finally:
+        await svc.close()
