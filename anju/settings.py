@@ -27,7 +27,10 @@ class IngestSettings:
     max_future_s: int = 300
     max_past_s: int = 7 * 86400
     metrics_port: int = 0
-    share_group: str = "anju-ingest"
+    # Empty: one worker on a plain subscription, which the broker restores after its own
+    # restart. Mosquitto does not restore shared subscriptions: with a group, what devices
+    # publish between a broker restart and the workers' resubscription is lost (measured).
+    share_group: str = ""
     client_id: str = ""
     maintenance_s: int = 300  # rollups and retention every this many seconds; 0 = never
     # What one message may hold (a device may send anything; none of it may stop the
