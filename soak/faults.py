@@ -49,6 +49,7 @@ class Done:
     at: float                       # wall time it began
     end: float | None = None        # wall time it ended (the restart, the link back)
     detail: str = ""
+    detail_zh: str = ""
     recovery_s: dict[str, float | None] = field(default_factory=dict)
 
 
@@ -89,33 +90,40 @@ class FaultRunner:
             name = {"kill_ingest": "ingest", "kill_detect": "detectors", "kill_route": "router"}[kind]
             d.end = await asyncio.to_thread(self.services.kill, name)
             d.detail = f"{name}: SIGKILL, restarted {d.end - d.at:.1f} s later"
+            d.detail_zh = f"{name} 进程被强制终止（kill -9），{d.end - d.at:.1f} 秒后重启"
         elif kind == "broker_restart":
             await asyncio.to_thread(self.stack.stop_mosquitto)
             await asyncio.sleep(f.duration_s)
             await asyncio.to_thread(self.stack.start_mosquitto)
             d.end = time.time()
             d.detail = f"mosquitto stopped {d.end - d.at:.0f} s (persistence kept)"
+            d.detail_zh = f"MQTT 代理停止 {d.end - d.at:.0f} 秒后重启（保留持久化数据）"
         elif kind == "postgres_stop":
             await asyncio.to_thread(self.stack.stop_postgres, "fast")
             await asyncio.sleep(max(0.0, f.duration_s - (time.time() - d.at)))
             await asyncio.to_thread(self.stack.start_postgres)
             d.end = time.time()
             d.detail = f"PostgreSQL down {d.end - d.at:.0f} s"
+            d.detail_zh = f"数据库停止 {d.end - d.at:.0f} 秒"
         elif kind == "network_cut":
             self.netcut.cut()
             await asyncio.sleep(f.duration_s)
             self.netcut.restore()
             d.end = time.time()
             d.detail = f"homes cut off from the broker {d.end - d.at:.0f} s"
+            d.detail_zh = f"住户与 MQTT 代理之间的网络中断 {d.end - d.at:.0f} 秒"
         elif kind == "poison":
             n = await self._poison()
             d.end = time.time()
             d.detail = (f"{n} hostile messages from one device, and one over the broker's "
                         "packet limit")
+            d.detail_zh = f"一台设备发送 {n} 条恶意消息，另有一条超过代理的报文大小上限"
         elif kind == "hijack":
             refused, tries = await self._hijack()
             d.end = time.time()
-            d.detail = f"{refused} of {tries - 1} refused ({self.hijack_notes})"
+            d.detail = f"{refused} of {tries - 1} refused: {self.hijack_notes}"
+            d.detail_zh = (f"{tries - 1} 次冒用尝试中 {refused} 次被拒绝或无效；"
+                           "另以自己的凭据向他人设备主题发布一条按钮消息")
         t = asyncio.get_running_loop().create_task(self._recovery(d))
         self._watchers.add(t)
         t.add_done_callback(self._watchers.discard)

@@ -2,7 +2,8 @@
 
 Contract: every function here is pure (figures in, text out; no I/O, no clock, standard library
 only) and accepts the dict `anju soak` builds: scalar figures (any of which may be None, meaning
-"not measured", and is then printed as "—"), `faults` (kind, at_s, end_s, detail, recovery_s per
+"not measured", and is then printed as "—"), `faults` (kind, at_s, end_s, detail and its
+translation detail_zh, recovery_s per
 service), `services` (peak_rss_mb, cpu_s, peak_cpu_pct, restarts per service) and `timeline`
 (`throughput`: [s, stored readings/s]; `emergencies`: [injected at s, latency s or None, kind]).
 Missing keys are treated like None, so a partial run still renders.
@@ -378,7 +379,8 @@ def render_report(figures: dict, lang: str = "zh") -> str:
             duration = MISSING if d is None else t("instant") if d == 0 else _sec(d)
             rec = f.get("recovery_s") or {}
             frows.append([_cell(fault_label(f.get("kind"), lang)), _mmss(f.get("at_s")), duration,
-                          *(_sec(rec.get(n)) for n in names), _code(f.get("detail") or "")])
+                          *(_sec(rec.get(n)) for n in names),
+                          _cell(f.get(f"detail_{lang}") or f.get("detail") or "")])
         out += _md_table(header, frows)
     else:
         out.append(t("no_faults"))
@@ -506,7 +508,8 @@ def _svg_faults(figures: dict, lang: str, x: Any) -> list[str]:
             continue
         label = fault_label(f.get("kind"), lang)
         d = _duration(f)
-        tip = " · ".join(p for p in (label, _mmss(at), str(f.get("detail") or "")) if p)
+        detail = f.get(f"detail_{lang}") or f.get("detail") or ""
+        tip = " · ".join(p for p in (label, _mmss(at), str(detail)) if p)
         out.append(f'<g class="fault"{_attrs(data_kind=f.get("kind", ""))}>'
                    f'<title>{escape(tip)}</title>')
         x0 = x(at)

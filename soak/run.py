@@ -328,14 +328,16 @@ def _figures(run: Run, db_url: str, drive: dict, services: Services, faults: Fau
     cls = measure.classify(rows, matched, explained, windows, ep.arrivals, o.homes, o.minutes)
     fault_list = []
     for d in faults.done:
-        detail = d.detail
+        detail, detail_zh = d.detail, d.detail_zh
         if d.fault.kind == "hijack" and hijacked:
-            detail += f"; {hijacked} reading(s) stored on the victim's device: A SECURITY FAULT"
+            detail += f": {hijacked} reading(s) stored on the victim's device, A SECURITY FAULT"
+            detail_zh += f"：他人设备上存入了 {hijacked} 条读数，安全故障"
         elif d.fault.kind == "hijack":
             detail += ": dropped, nothing stored"
+            detail_zh += "：被丢弃，未存入任何读数"
         fault_list.append({"kind": d.fault.kind, "at_s": round(d.at - t0, 1),
                            "end_s": round((d.end or d.at) - t0, 1), "detail": detail,
-                           "recovery_s": d.recovery_s})
+                           "detail_zh": detail_zh, "recovery_s": d.recovery_s})
     svc = services.figures()
     figures = {
         "homes": o.homes, "minutes": o.minutes, "speed": o.speed, "seed": o.seed,
@@ -354,6 +356,7 @@ def _figures(run: Run, db_url: str, drive: dict, services: Services, faults: Fau
         "hijack_refused": faults.hijack_refused + faults.hijack_publishes - min(
             hijacked, faults.hijack_publishes) if faults.hijack_tries else None,
         "hijack_tries": faults.hijack_tries or None,
+        "operator_notices": sum(1 for a in ep.arrivals if a.who == "operators"),
         "acks_by_link": sum(1 for a in responder.acks.values() if a.via == "link" and a.done_at),
         "acks_by_console": sum(1 for a in responder.acks.values()
                                if a.via == "console" and a.done_at),

@@ -60,6 +60,16 @@ def _tree_usage(pid: int) -> tuple[float, float] | None:
     return rss / 2**20, cpu
 
 
+def _own_usage(pid: int) -> tuple[float, float] | None:
+    try:
+        p = psutil.Process(pid)
+        with p.oneshot():
+            t = p.cpu_times()
+            return p.memory_info().rss / 2**20, t.user + t.system
+    except psutil.Error:
+        return None
+
+
 class Services:
     """`anju ingest/detect/route/console/watchdog` as child processes of the soak."""
 
@@ -160,12 +170,12 @@ class Services:
         for name, pid in pids.items():
             if pid is None:
                 continue
-            got = _tree_usage(pid)
+            # the soak's own process (load, receivers, responder) without its children,
+            # which are the services counted apart
+            got = _own_usage(pid) if name == "load" else _tree_usage(pid)
             if got is None:
                 continue
             rss, cpu = got
-            if name == "load":       # this process runs the load and the soak's own threads
-                rss = psutil.Process(pid).memory_info().rss / 2**20
             u = self.usage[name]
             u.peak_rss_mb = max(u.peak_rss_mb, rss)
             if u._last is not None and cpu >= u._last[1]:
