@@ -78,7 +78,13 @@ def throughput(conn: psycopg.Connection, prefix: str, since: datetime, t0: float
         " FROM readings r JOIN devices d ON d.id = r.device_id JOIN homes h ON h.id = d.home_id"
         " WHERE h.code LIKE %s AND r.ts > %s AND r.received_at >= %s GROUP BY b ORDER BY b",
         (bucket_s, prefix + "%", since, datetime.fromtimestamp(t0, UTC))).fetchall()
-    return [[round(b.timestamp() - t0, 1), round(n / bucket_s, 1)] for b, n in rows]
+    # A bucket nothing was stored in (the database stopped) is a zero, not a gap to draw over.
+    got = {round(b.timestamp()): n for b, n in rows}
+    if not got:
+        return []
+    first, last = min(got), max(got)
+    return [[round(t - t0, 1), round(got.get(t, 0) / bucket_s, 1)]
+            for t in range(first, last + 1, bucket_s)]
 
 
 @dataclass

@@ -38,6 +38,7 @@ WARMUP_S = 30          # no fault in the first seconds: the baseline to compare 
 TAIL_S = 30            # nor in the last ones: recovery must be seen inside the run
 CYCLE_MIN = 12         # long runs repeat the default cycle about this often
 MIN_OUTAGE_S = 20
+CATCH_UP_S = 30        # after an outage, before an emergency counts as outside it
 
 EMERGENCY_WEIGHTS = {"button": 5, "smoke": 2, "gas": 1, "water_leak": 2}
 
@@ -168,11 +169,12 @@ def emergency_count(homes: int, minutes: float) -> int:
 
 def plan_emergencies(rng: random.Random, homes: list[set[str]], minutes: float,
                      faults: list[Fault], n: int | None = None) -> list[Emergency]:
-    """Emergencies at seeded times: outside the outages (plus a minute of catching up), and one
-    inside each outage window of 20 s or more, reported apart. homes: each home's device kinds."""
+    """Emergencies at seeded times: outside the outages (and the half minute of catching up
+    after each), and one a minute inside each outage of 20 s or more, reported apart.
+    homes: each home's device kinds."""
     total = minutes * 60
     lo, hi = 20.0, max(30.0, total - 60.0)
-    windows = [(f.at_s, f.end_s + 60) for f in faults if f.kind in OUTAGES]
+    windows = [(f.at_s, f.end_s + CATCH_UP_S) for f in faults if f.kind in OUTAGES]
     n = emergency_count(len(homes), minutes) if n is None else n
     kinds = list(EMERGENCY_WEIGHTS)
     weights = [EMERGENCY_WEIGHTS[k] for k in kinds]
@@ -202,7 +204,9 @@ def plan_emergencies(rng: random.Random, homes: list[set[str]], minutes: float,
             pick(at, False)
     for f in faults:
         if f.kind in OUTAGES and f.duration_s >= 20:
-            pick(f.at_s + f.duration_s * rng.uniform(0.3, 0.7), True)
+            k = max(1, round(f.duration_s / 60))
+            for i in range(k):
+                pick(f.at_s + f.duration_s * (i + rng.uniform(0.1, 0.9)) / k, True)
     return sorted(out, key=lambda e: e.at_s)
 
 
