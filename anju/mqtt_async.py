@@ -21,6 +21,7 @@ import ssl
 import time
 import weakref
 from dataclasses import dataclass
+from typing import Callable, Iterable
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -45,6 +46,19 @@ class Will:
     qos: int = 1
     retain: bool = False
 
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message received by a subscriber; acknowledge QoS 1 ones with Client.ack(packet_id)."""
+    topic: str
+    payload: bytes
+    qos: int
+    packet_id: int
+    dup: bool = False
+    retain: bool = False
+
+
+READS_PER_WAKE = 256
 
 # Every client on a loop gets its loop_misc from one task per loop.
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, set[Client]]" = \
@@ -74,7 +88,9 @@ class Client:
     def __init__(self, host: str, port: int, *, client_id: str, username: str | None = None,
                  password: str | None = None, keepalive: int = 60, will: Will | None = None,
                  clean_session: bool = False, tls: bool | ssl.SSLContext = False,
-                 max_inflight: int = 100, backoff: tuple[float, float] = (0.5, 30.0)) -> None:
+                 max_inflight: int = 100, backoff: tuple[float, float] = (0.5, 30.0),
+                 on_messages: Callable[[list[Message]], None] | None = None,
+                 manual_ack: bool = False, reconnect: bool = True) -> None:
         self.host, self.port, self.client_id = host, port, client_id
         self.keepalive = keepalive
         self.backoff = backoff
@@ -90,8 +106,18 @@ class Client:
         self._retry: asyncio.TimerHandle | None = None
         self._delay = backoff[0]
         self._hold_until = 0.0
+        # A subscriber: messages are handed over in the lists one socket read brought;
+        # with manual_ack nothing is acknowledged until the caller says so (ack), and the
+        # broker sends no more than its in-flight window beyond what is acknowledged.
+        self._on_messages = on_messages
+        self._inbox: list[Message] = []
+        self._reconnect_on = reconnect
+        self.session_present = False
+        self.closed: asyncio.Future[None] = self._loop.create_future()
+        self._subacks: dict[int, asyncio.Future[list[int]]] = {}
         c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                        clean_session=clean_session, protocol=paho.MQTTv311)
+                        clean_session=clean_session, protocol=paho.MQTTv311,
+                        manual_ack=manual_ack)
         if username is not None:
             c.username_pw_set(username, password)
         if will is not None:
@@ -107,6 +133,9 @@ class Client:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish
+        if on_messages is not None:
+            c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
         self._c = c
 
     # -- paho's callbacks (all on the loop's thread) --------------------------------
@@ -128,7 +157,27 @@ class Client:
         self._loop.remove_writer(sock)
 
     def _read(self) -> None:
-        self._c.loop_read()
+        # paho reads one packet per call; a few more per wake-up save the loop a round trip
+        # for each message of a burst (a call on an empty socket costs one failed recv).
+        c = self._c
+        for _ in range(READS_PER_WAKE if self._on_messages is not None else 1):
+            if c.loop_read() != paho.MQTT_ERR_SUCCESS or c.socket() is None:
+                break
+        if self._inbox:
+            batch, self._inbox = self._inbox, []
+            self._on_messages(batch)  # type: ignore[misc]
+
+    def _on_message(self, client: paho.Client, userdata: object, m: paho.MQTTMessage) -> None:
+        # Mosquitto refuses a topic that is not UTF-8; were one to arrive, its bytes stay
+        # visible (escaped), it matches no device, and it is quarantined as such.
+        self._inbox.append(Message(m._topic.decode("utf-8", "backslashreplace"), m.payload,
+                                   m.qos, m.mid, bool(m.dup), bool(m.retain)))
+
+    def _on_subscribe(self, client: paho.Client, userdata: object, mid: int,
+                      reasons: list[paho.ReasonCode], properties: object) -> None:
+        fut = self._subacks.pop(mid, None)
+        if fut is not None and not fut.done():
+            fut.set_result([r.value for r in reasons])
 
     def _write(self) -> None:
         self._c.loop_write()
@@ -141,6 +190,7 @@ class Client:
                 self._first.set_exception(ConnectRefused(str(reason)))
             return
         self.refused = None
+        self.session_present = bool(getattr(flags, "session_present", False))
         self.connects += 1
         self._delay = self.backoff[0]
         self._connected.set()
@@ -150,6 +200,18 @@ class Client:
     def _on_disconnect(self, client: paho.Client, userdata: object, flags: object,
                        reason: paho.ReasonCode, properties: object) -> None:
         self._connected.clear()
+        for fut in self._subacks.values():
+            if not fut.done():
+                fut.set_exception(MqttError("connection lost"))
+        self._subacks.clear()
+        if not self._reconnect_on:
+            if not self.closed.done():
+                if self._closing:
+                    self.closed.set_result(None)
+                else:
+                    self.closed.set_exception(MqttError(f"connection lost: {reason}"))
+                    self.closed.exception()   # retrieved: no "never retrieved" warning
+            return
         if not self._closing:
             self._schedule_reconnect()
 
@@ -162,7 +224,7 @@ class Client:
     # -- connection ------------------------------------------------------------------
 
     def _schedule_reconnect(self) -> None:
-        if self._retry is not None or self._closing:
+        if self._retry is not None or self._closing or not self._reconnect_on:
             return
         delay = max(self._delay * random.uniform(0.5, 1.5), self._hold_until - time.monotonic())
         self._delay = min(self.backoff[1], self._delay * 2)
@@ -208,6 +270,31 @@ class Client:
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    # -- subscribing ----------------------------------------------------------------
+
+    async def subscribe(self, topics: list[tuple[str, int]], timeout: float = 15.0) -> list[int]:
+        """Subscribe and wait for the SUBACK; raises MqttError if the broker refuses one."""
+        rc, mid = self._c.subscribe(topics)
+        if rc != paho.MQTT_ERR_SUCCESS or mid is None:
+            raise MqttError(f"subscribe: {paho.error_string(rc)}")
+        fut = self._subacks[mid] = self._loop.create_future()
+        try:
+            granted = await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            self._subacks.pop(mid, None)
+            raise MqttError(f"no SUBACK in {timeout:g} s") from None
+        refused = [t for (t, _), g in zip(topics, granted) if g >= 0x80]
+        if refused:
+            raise MqttError(f"subscription refused: {', '.join(refused)}")
+        return granted
+
+    def ack(self, packet_ids: Iterable[int]) -> None:
+        """Acknowledge received QoS 1 messages (manual_ack); those of an earlier connection
+        must not be given: the broker sends them again with new ids."""
+        c = self._c
+        for pid in packet_ids:
+            c.ack(pid, 1)
 
     # -- publishing ------------------------------------------------------------------
 
@@ -258,6 +345,11 @@ class Client:
         clients = _clients.get(self._loop)
         if clients is not None:
             clients.discard(self)
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    async def disconnect(self) -> None:
+        await self.close()
 
     def abort(self, offline_for: float = 0.0) -> None:
         """Drop the connection without DISCONNECT, as a device losing power does

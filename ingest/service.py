@@ -2,12 +2,15 @@
 
     broker ──PUBLISH──▶ decode (on arrival) ──▶ Batch ──flusher──▶ COPY + commit ──▶ PUBACK
 
-The Batch is the bounded queue between receiving and writing. Its policy is
-block, never drop: when `queue_max` messages are received but not committed,
-the worker stops reading its socket, TCP pushes back on the broker, and the
-broker queues for the session (which is persistent: clean_session off).
-A failed write keeps its batch and retries with backoff; nothing received is
-ever acknowledged before its row (or its rejection) is committed.
+MQTT is paho-mqtt with manual acknowledgement, driven by this event loop
+(anju.mqtt_async). The Batch is the queue between receiving and writing; it
+is bounded by the broker, never by dropping: the broker sends a session no
+more than its in-flight window (max_inflight_messages) of unacknowledged
+messages, and queues the rest for the session, which is persistent (clean
+session off). The socket is always read, so keepalives are answered however
+long a write takes. A failed write keeps its batch and retries with backoff;
+nothing received is ever acknowledged before its row (or its rejection) is
+committed.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from datetime import datetime, timezone
 
 import psycopg
 
-from anju import broker, heartbeats, mqtt, pipeline
+from anju import broker, heartbeats, pipeline
 from anju.endpoints import MqttEndpoint
+from anju.mqtt_async import Client, Message, MqttError
 from anju.settings import IngestSettings
 from ingest import sql, writer
 from ingest.decode import Limits, decode
@@ -72,8 +76,7 @@ class IngestWorker:
         self.batch = Batch()
         self.in_flight = 0          # messages in the batch being written
         self.generation = 0         # MQTT connection number; acks go only to their own
-        self.conn: mqtt.Connection | None = None
-        self.paused = False
+        self.conn: Client | None = None
         self._wake = asyncio.Event()
         self._stopping = False
         self.committed_messages = 0
@@ -88,7 +91,9 @@ class IngestWorker:
         self.ready = asyncio.Event()
 
     # -- receiving ---------------------------------------------------------
-    def _on_messages(self, messages: list[mqtt.Message]) -> None:
+    def _on_messages(self, messages: list[Message]) -> None:
+        if self._stopping:
+            return      # not acknowledged: the broker keeps them for the next start
         now_us = time.time_ns() // 1000
         b = self.batch
         if not b.messages:
@@ -114,17 +119,9 @@ class IngestWorker:
         self.metrics.received.inc(len(messages))
         if b.messages >= self.cfg.batch_size:
             self._wake.set()
-        if b.messages + self.in_flight >= self.cfg.queue_max and not self.paused:
-            self.paused = True
+        if b.messages + self.in_flight >= self.cfg.queue_max:
+            # the broker's window is larger than queue_max: the database is the limit
             self.metrics.blocked.inc()
-            if self.conn:
-                self.conn.pause_reading()
-
-    def _maybe_resume(self) -> None:
-        if self.paused and self.batch.messages + self.in_flight < self.cfg.queue_max // 2:
-            self.paused = False
-            if self.conn:
-                self.conn.resume_reading()
 
     async def _mqtt_loop(self) -> None:
         backoff = Backoff()
@@ -139,31 +136,30 @@ class IngestWorker:
             # old generation they would never be acknowledged, and each would
             # hold one of the broker's max_inflight_messages slots.
             self.generation += 1
+            conn = Client(self.ep.host, self.ep.port, client_id=client_id,
+                          username=self.ep.username, password=self.ep.password,
+                          clean_session=False, keepalive=30, on_messages=self._on_messages,
+                          manual_ack=True, reconnect=False, tls=self.ep.tls)
+            self.conn = conn
             try:
-                conn = await mqtt.connect(
-                    self.ep.host, self.ep.port, client_id=client_id, username=self.ep.username,
-                    password=self.ep.password, clean_session=False, keepalive=30,
-                    on_messages=self._on_messages, tls=self.ep.tls)
-            except (OSError, mqtt.MqttError, asyncio.TimeoutError) as e:
+                await conn.start()
+            except (OSError, MqttError, asyncio.TimeoutError) as e:
+                self.conn = None
                 delay = backoff.next()
                 log.warning("MQTT connect to %s:%s failed (%s); retrying in %.1f s",
                             self.ep.host, self.ep.port, e, delay)
                 await asyncio.sleep(delay)
                 continue
-            self.conn = conn
-            # Subscribe before pausing: a paused socket never reads the SUBACK.
             # A failed subscribe is a failed connection, not the end of the worker.
             try:
                 await conn.subscribe([(topic, 1)])
-            except (mqtt.MqttError, asyncio.TimeoutError) as e:
+            except (MqttError, asyncio.TimeoutError) as e:
                 conn.abort()
                 self.conn = None
                 delay = backoff.next()
                 log.warning("MQTT subscribe failed (%s); reconnecting in %.1f s", e, delay)
                 await asyncio.sleep(delay)
                 continue
-            if self.paused:
-                conn.pause_reading()
             # (never the client id: whoever reads a log must not be able to take the session)
             log.info("subscribed to %s as worker %s (session present: %s)", topic, self.worker,
                      conn.session_present)
@@ -172,7 +168,7 @@ class IngestWorker:
             self.ready.set()
             try:
                 await conn.closed
-            except mqtt.MqttError as e:
+            except MqttError as e:
                 if not self._stopping:
                     log.warning("MQTT connection lost: %s", e)
             self.conn = None
@@ -336,11 +332,10 @@ class IngestWorker:
 
     def _after_commit(self, b: Batch, result: writer.WriteResult, seconds: float) -> None:
         gen = self.generation
-        if self.conn is not None:
-            try:
-                self.conn.ack(pid for g, pid in b.acks if g == gen)
-            except mqtt.ConnectionLost:
-                pass  # the broker redelivers; the rows are already stored once
+        if self.conn is not None and self.conn.connected:
+            # (acks of an earlier connection are not sent: the broker redelivers those,
+            # and the rows are already stored once)
+            self.conn.ack(pid for g, pid in b.acks if g == gen)
         m = self.metrics
         m.batches.inc()
         m.stored.inc(result.inserted)
@@ -358,7 +353,6 @@ class IngestWorker:
         self.committed_messages += b.messages
         self.in_flight = 0
         m.queue_depth.set(self.batch.messages)
-        self._maybe_resume()
 
     async def _maintenance(self) -> None:
         """Rollups and retention, every maintenance_s, by one worker at a time."""
@@ -387,9 +381,7 @@ class IngestWorker:
                   if self.cfg.maintenance_s else None)
         done, _ = await asyncio.wait({flusher, receiver, stopper},
                                      return_when=asyncio.FIRST_COMPLETED)
-        self._stopping = True
-        if self.conn:
-            self.conn.pause_reading()
+        self._stopping = True      # from now, what arrives is left unacknowledged
         self._wake.set()
         if flusher not in done:
             await flusher  # writes what was received, then acks it
@@ -406,7 +398,7 @@ class IngestWorker:
                 continue
             try:
                 await t
-            except (asyncio.CancelledError, mqtt.MqttError):
+            except (asyncio.CancelledError, MqttError):
                 pass
 
 

@@ -15,7 +15,7 @@ from typing import AsyncIterator, Awaitable, Callable
 
 import psycopg
 
-from anju import mqtt
+from anju import mqtt_async
 from anju.embedded import Stack
 from anju.endpoints import Endpoints
 from anju.registry import NewDevice
@@ -24,17 +24,18 @@ from ingest.metrics import IngestMetrics
 from ingest.service import IngestWorker
 
 
-async def as_device(stack: Stack, dev: NewDevice, **kw: object) -> mqtt.Connection:
+async def as_device(stack: Stack, dev: NewDevice, **kw: object) -> mqtt_async.Client:
     port = stack.credentials().mqtt_port
-    return await mqtt.connect("127.0.0.1", port, client_id=dev.uid, username=dev.uid,
-                              password=dev.password, **kw)  # type: ignore[arg-type]
+    return await mqtt_async.connect("127.0.0.1", port, client_id=dev.uid, username=dev.uid,
+                                    password=dev.password, **kw)
 
 
-async def as_admin(stack: Stack, **kw: object) -> mqtt.Connection:
+async def as_admin(stack: Stack, **kw: object) -> mqtt_async.Client:
     c = stack.credentials()
-    return await mqtt.connect("127.0.0.1", c.mqtt_port, client_id=f"admin-{secrets.token_hex(3)}",
-                              username="anju-admin", password=c.mqtt_users["anju-admin"],
-                              **kw)  # type: ignore[arg-type]
+    return await mqtt_async.connect("127.0.0.1", c.mqtt_port,
+                                    client_id=f"admin-{secrets.token_hex(3)}",
+                                    username="anju-admin", password=c.mqtt_users["anju-admin"],
+                                    **kw)
 
 
 def now_ms() -> int:
@@ -45,7 +46,7 @@ def reading(seq: int, value: float = 1, ts: int | None = None) -> bytes:
     return b'{"ts":%d,"seq":%d,"value":%r}' % (ts if ts is not None else now_ms(), seq, value)
 
 
-async def publish_series(conn: mqtt.Connection, uid: str, n: int, *, seq0: int = 0,
+async def publish_series(conn: mqtt_async.Client, uid: str, n: int, *, seq0: int = 0,
                          kind: str = "motion", window: int = 500, pace: float = 0) -> None:
     """Publish n readings at QoS 1 and wait until the broker has acknowledged them all."""
     topic = f"anju/v1/devices/{uid}/{kind}".encode()
@@ -102,8 +103,8 @@ async def running_worker(endpoints: Endpoints, *, group: str | None = None, work
 async def forget_session(endpoints: Endpoints, client_id: str) -> None:
     """End a persistent session, so the broker stops queueing for a worker that is gone."""
     ep = endpoints.mqtt
-    c = await mqtt.connect(ep.host, ep.port, client_id=client_id, username=ep.username,
-                           password=ep.password, clean_session=True)
+    c = await mqtt_async.connect(ep.host, ep.port, client_id=client_id, username=ep.username,
+                                 password=ep.password, clean_session=True, reconnect=False)
     await c.disconnect()
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from anju import mqtt
+from anju import mqtt_async
 from anju.embedded import Stack
 from anju.endpoints import Endpoints
 from anju.registry import NewDevice
@@ -154,7 +154,7 @@ async def test_device_cannot_take_another_device_client_id(
     status = f"anju/v1/devices/{victim.uid}/status"
     async with running_worker(endpoints) as w:
         b = await as_device(stack, victim, keepalive=60,
-                            will=mqtt.Will(status, b'{"status":"offline"}'))
+                            will=mqtt_async.Will(status, b'{"status":"offline"}'))
         b.publish(status, b'{"status":"online"}', qos=1)
         await b.wait_inflight_below(0)
         await wait_until(lambda: conn.execute("SELECT online FROM devices WHERE id = %s",
@@ -168,7 +168,7 @@ async def test_device_cannot_take_another_device_client_id(
                 capture_output=True, text=True, timeout=10)
             codes.append(r.returncode)
         await asyncio.sleep(1)  # a will, had it fired, is stored well within this
-        victim_connected = not b.closed.done()
+        victim_connected = b.connected and b.connects == 1
         (online,) = conn.execute("SELECT online FROM devices WHERE id = %s",
                                  (victim.id,)).fetchone()
         stored_before = stored(conn, [victim.id])[1]

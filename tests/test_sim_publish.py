@@ -8,7 +8,7 @@ import os
 import stat
 
 from anju.mqtt_async import ConnectRefused
-from anju import mqtt, registry
+from anju import mqtt_async, registry
 from anju.endpoints import MqttEndpoint
 from simulators import fleet
 from simulators.generate import FleetSpec
@@ -23,7 +23,7 @@ def _sync(stack, conn) -> None:
 async def _collect(stack, received: list, ready: asyncio.Event):
     pw = stack.credentials().mqtt_users["anju-admin"]
     ep = MqttEndpoint.from_url(stack.mqtt_url())
-    sub = await mqtt.connect(ep.host, ep.port, client_id="sim-test-sub", username="anju-admin",
+    sub = await mqtt_async.connect(ep.host, ep.port, client_id="sim-test-sub", username="anju-admin",
                              password=pw, on_messages=received.extend)
     await sub.subscribe([("anju/v1/#", 1)])
     return sub
@@ -40,7 +40,7 @@ async def _publish_and_check(stack, conn, tmp_path, unique, gateway_mode: bool):
     again = fleet.provision(conn, profiles, credentials=creds, gateway_mode=gateway_mode)
     assert [h.passwords for h in again] == [h.passwords for h in homes]
 
-    received: list[mqtt.Message] = []
+    received: list[mqtt_async.Message] = []
     sub = await _collect(stack, received, asyncio.Event())
     start, _ = FleetSpec(homes=1, days=1, seed=0, start="2024-03-05").span()
     start += 7 * 3600          # the morning routine: motion, doors, water, kettle

@@ -16,7 +16,7 @@ from typing import Iterator
 
 import pytest
 
-from anju import mqtt
+from anju import mqtt_async
 from anju.contract import device_topic
 from anju.mqtt_async import Client
 from soak.netcut import NetCut
@@ -178,10 +178,10 @@ async def test_device_rides_out_a_cut_to_the_broker(stack, home_factory) -> None
     dev = devs["motion-hallway"]
     topic = device_topic(dev.uid, "motion")
 
-    received: list[mqtt.Message] = []
-    sub: mqtt.Connection | None = None
+    received: list[mqtt_async.Message] = []
+    sub: mqtt_async.Client | None = None
 
-    def got(batch: list[mqtt.Message]) -> None:
+    def got(batch: list[mqtt_async.Message]) -> None:
         received.extend(batch)
         if sub is not None:
             sub.ack(m.packet_id for m in batch)
