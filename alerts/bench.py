@@ -25,20 +25,28 @@ import psycopg
 
 from alerts.manage import ContactSpec, add_contact
 from alerts.sinks import HttpSink
-from anju import mqtt, registry
+from anju import registry
 from anju.benchmarks import percentile, report, temporary_stack
+from anju.contract import device_topic
 from anju.embedded import Stack
+from anju.mqtt_async import Client, Will, connect
 from anju.settings import Settings
 
 TIMEOUT_S = 15.0
+
+
+def _offline(uid: str) -> Will:
+    """The last will a device leaves with the broker, as the device contract asks."""
+    return Will(device_topic(uid, "status"), b'{"status":"offline"}')
 
 
 def _load(port: int, devices: list[tuple[str, str]], rate: float, stop: "mp.Event") -> None:
     """Motion readings from the load homes at `rate` messages per second in all."""
 
     async def main() -> None:
-        conns = [await mqtt.connect("127.0.0.1", port, client_id=f"{uid}-load", username=uid,
-                                    password=pw, keepalive=60) for uid, pw in devices]
+        conns = [await connect("127.0.0.1", port, client_id=f"{uid}-load", username=uid,
+                               password=pw, keepalive=60, will=_offline(uid))
+                 for uid, pw in devices]
         seq = 0
         t0 = time.monotonic()
         while not stop.is_set():
@@ -52,7 +60,7 @@ def _load(port: int, devices: list[tuple[str, str]], rate: float, stop: "mp.Even
                              b'{"ts":%d,"seq":%d,"value":%d}' % (time.time_ns() // 1_000_000,
                                                                   seq, seq & 1), qos=1)
         for conn in conns:
-            await conn.disconnect()
+            await conn.close()
 
     asyncio.run(main())
 
@@ -131,10 +139,11 @@ def _run(stack: Stack, args: argparse.Namespace, say) -> int:  # type: ignore[no
 
         async def press_all() -> dict[str, float]:
             sent: dict[str, float] = {}
-            conns = {}
+            conns: dict[str, Client] = {}
             for home, uid, pw in buttons:
-                conns[home] = await mqtt.connect("127.0.0.1", creds.mqtt_port, client_id=uid,
-                                                 username=uid, password=pw, keepalive=120)
+                conns[home] = await connect("127.0.0.1", creds.mqtt_port, client_id=uid,
+                                            username=uid, password=pw, keepalive=120,
+                                            will=_offline(uid))
             for i, (home, uid, _) in enumerate(buttons):
                 now = time.time()
                 conns[home].publish(f"anju/v1/devices/{uid}/button",
@@ -149,7 +158,7 @@ def _run(stack: Stack, args: argparse.Namespace, say) -> int:  # type: ignore[no
                     {r.path for r in sink.received} & {f"/{h}" for h in sent}) < len(sent):
                 await asyncio.sleep(0.1)
             for c in conns.values():
-                await c.disconnect()
+                await c.close()
             return sent
 
         sent = asyncio.run(press_all())

@@ -24,9 +24,10 @@ from pathlib import Path
 
 import psycopg
 
-from anju import db, mqtt, registry
+from anju import db, registry
 from anju.contract import device_topic
 from anju.embedded import Stack, free_port
+from anju.mqtt_async import Client, Will, connect
 
 DEMO_HOMES = [
     ("demo-101", "南岸区·南坪街道", "王秀英", "1栋"),
@@ -163,14 +164,13 @@ def provision(stack: Stack) -> dict[str, dict[str, str]]:
 async def publish_homes(port: int, creds: dict[str, dict[str, str]], stop: asyncio.Event) -> None:
     """A few homes: motion now and then, the door, meters every 10 s, heartbeats."""
     rnd = random.Random()
-    conns: list[tuple[mqtt.Connection, str, str]] = []
+    conns: list[tuple[Client, str, str]] = []
     for devices in creds.values():
         for key, password in devices.items():
             uid, kind = key.split("|")
-            c = await mqtt.connect("127.0.0.1", port, client_id=uid, username=uid,
-                                   password=password, keepalive=60,
-                                   will=mqtt.Will(device_topic(uid, "status"),
-                                                  b'{"status":"offline"}'))
+            c = await connect("127.0.0.1", port, client_id=uid, username=uid,
+                              password=password, keepalive=60,
+                              will=Will(device_topic(uid, "status"), b'{"status":"offline"}'))
             conns.append((c, uid, kind))
     seq = int(time.time())
     totals = {uid: rnd.uniform(1000, 5000) for _, uid, _ in conns}
@@ -203,7 +203,7 @@ async def publish_homes(port: int, creds: dict[str, dict[str, str]], stop: async
         except asyncio.TimeoutError:
             pass
     for c, _, _ in conns:
-        await c.disconnect()
+        await c.close()
 
 
 def run(state_dir: Path, duration: float | None) -> int:

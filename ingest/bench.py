@@ -3,14 +3,19 @@
 Runs on a fresh embedded stack in a temporary state directory, so the
 figures are not disturbed by anything else:
 
-1. baseline: the publishers send N QoS 1 messages to a subscriber that only
-   acknowledges them (the broker and publishers' own ceiling on this machine);
+1. baseline: the publishers send N QoS 1 messages to a paho subscriber that
+   only acknowledges them (the broker's, publishers' and paho's own ceiling on
+   this machine);
 2. ingest: the same messages to `anju ingest` worker processes; the clock
    stops when the last row is committed.
 
-Publishers are separate processes writing pre-framed packets, so they are
-not the bottleneck. Each message's device timestamp is its publish time,
-which gives publish-to-commit latency per message.
+The publishers are devices as a vendor would write them: paho-mqtt clients
+(anju.mqtt_async) with QoS 1, a persistent session and a last will, one
+connection per device, driven by one event loop in each of a few publishing
+processes. paho costs them far more CPU per message than the broker, so on a
+small machine they are a good part of what the baseline measures. Each
+message's device timestamp is its publish time, which gives publish-to-commit
+latency per message.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -27,81 +33,93 @@ import time
 
 import psycopg
 
-from anju import mqtt, registry
+from anju import registry
 from anju.benchmarks import percentile, report, temporary_stack
+from anju.contract import device_topic
 from anju.embedded import Stack
+from anju.mqtt_async import Client, Message, Will, connect
 from anju.settings import Settings
+from ingest.service import TOPIC_FILTER
 
 WINDOW = 2000  # unacknowledged messages per publishing connection
-CHUNK = 50     # messages framed and written together per device
+CHUNK = 50     # messages published together per device before the next device's turn
+# paho's own in-flight limit, 0 = none: the window above bounds what is in flight, and
+# with a limit paho walks its outgoing messages on every PUBACK looking for a queued one
+# to send (10-15% more publisher CPU here, and the publishers are the bench's limit).
+PAHO_INFLIGHT = 0
 
 
 def _publisher(port: int, devices: list[tuple[str, str]], per_device: int, seq0: int,
                start_at: float, rate: float, out: "mp.Queue[dict[str, float]]") -> None:
     """Publish per_device messages from each device; rate > 0 paces them (msg/s)."""
     chunk = 1 if rate else CHUNK
+
     async def main() -> dict[str, float]:
-        conns = [await mqtt.connect("127.0.0.1", port, client_id=f"{uid}-bench",
-                                    username=uid, password=pw, keepalive=120)
-                 for uid, pw in devices]
-        topics = [mqtt._field(f"anju/v1/devices/{uid}/motion".encode()) for uid, _ in devices]
+        clients = [await connect("127.0.0.1", port, client_id=f"{uid}-bench", username=uid,
+                                 password=pw, keepalive=120, max_inflight=PAHO_INFLIGHT,
+                                 will=Will(device_topic(uid, "status"), b'{"status":"offline"}'))
+                   for uid, pw in devices]
+        topics = [device_topic(uid, "motion") for uid, _ in devices]
         delay = start_at - time.time()
         if delay > 0:
             await asyncio.sleep(delay)
         t0 = time.time()
         sent = 0
         while sent < per_device:
-            if rate:
-                lag = t0 + sent * len(conns) / rate - time.time()
-                if lag > 0:
-                    await asyncio.sleep(lag)
+            lag = t0 + sent * len(clients) / rate - time.time() if rate else 0.0
+            # Every round yields to the loop, even when behind: paho writes what was
+            # published only when the loop finds its socket writable.
+            await asyncio.sleep(max(0.0, lag))
             n = min(chunk, per_device - sent)
-            for conn, topic in zip(conns, topics):
-                await conn.wait_inflight_below(WINDOW - n)
-                ids = conn.reserve_ids(n)
+            for client, topic in zip(clients, topics):
+                await client.wait_inflight_below(WINDOW - n)
                 ts = time.time_ns() // 1_000_000
-                parts = []
-                for i, pid in enumerate(ids):
-                    seq = seq0 + sent + i
-                    body = topic + pid.to_bytes(2, "big") + (
-                        b'{"ts":%d,"seq":%d,"value":%d}' % (ts, seq, seq & 1))
-                    parts.append(b"\x32" + mqtt._varint(len(body)) + body)
-                conn.write_raw(b"".join(parts))
+                for seq in range(seq0 + sent, seq0 + sent + n):
+                    client.publish(topic, b'{"ts":%d,"seq":%d,"value":%d}' % (ts, seq, seq & 1))
             sent += n
-        for conn in conns:
-            await conn.wait_inflight_below(0)
+        for client in clients:
+            await client.wait_inflight_below(0)
         t1 = time.time()
-        for conn in conns:
-            await conn.disconnect()
-        return {"t0": t0, "t1": t1, "sent": per_device * len(conns)}
+        for client in clients:
+            await client.close()
+        return {"t0": t0, "t1": t1, "sent": per_device * len(clients)}
 
     out.put(asyncio.run(main()))
 
 
 def _null_subscriber(port: int, user: str, password: str, expect: int,
                      ready: "mp.Event", out: "mp.Queue[dict[str, float]]") -> None:
-    """Acknowledges every message at once and does nothing else."""
+    """paho's do-nothing QoS 1 subscriber: acknowledges every message at once and counts."""
 
     async def main() -> dict[str, float]:
         done = asyncio.Event()
         state = {"n": 0, "last": 0.0}
-        conn: mqtt.Connection | None = None
+        client: Client | None = None
 
-        def on_messages(msgs: list[mqtt.Message]) -> None:
-            assert conn is not None
-            conn.ack(m.packet_id for m in msgs)
+        def on_messages(msgs: list[Message]) -> None:
+            assert client is not None
+            client.ack(m.packet_id for m in msgs)
             state["n"] += len(msgs)
             if state["n"] >= expect:
                 state["last"] = time.time()
                 done.set()
 
-        conn = await mqtt.connect("127.0.0.1", port, client_id="bench-null", username=user,
-                                  password=password, clean_session=True,
-                                  on_messages=on_messages)
-        await conn.subscribe([("anju/v1/devices/#", 1)])
+        # the ingest's subscription on the ingest's listener, with its own client id
+        client = Client("127.0.0.1", port, client_id=f"{user}-bench-null", username=user,
+                        password=password, keepalive=120, clean_session=True,
+                        on_messages=on_messages, manual_ack=True, reconnect=False)
+        await client.start()
+        await client.subscribe([(TOPIC_FILTER, 1)])
         ready.set()
-        await asyncio.wait_for(done.wait(), 600)
-        await conn.disconnect()
+        finished = asyncio.ensure_future(done.wait())
+        await asyncio.wait([finished, client.closed], timeout=600,
+                           return_when=asyncio.FIRST_COMPLETED)
+        finished.cancel()
+        if not done.is_set():
+            if client.closed.done():
+                client.closed.result()   # raises why the connection dropped
+            raise RuntimeError(f"baseline subscriber got {state['n']} of {expect} messages")
+        await client.close()
         return {"received": state["n"], "last": state["last"]}
 
     out.put(asyncio.run(main()))
@@ -113,14 +131,33 @@ def _run_publishers(port: int, creds: list[tuple[str, str]], per_device: int, pr
     q: mp.Queue[dict[str, float]] = ctx.Queue()
     start_at = time.time() + 1.5 + 0.02 * len(creds)
     groups = [creds[i::procs] for i in range(procs)]
-    ps = [ctx.Process(target=_publisher, args=(port, g, per_device, seq0, start_at,
-                                               rate / procs, q))
-          for g in groups if g]
+    # daemons: should the bench fail, a publisher left reconnecting must not outlive it
+    ps = [ctx.Process(name=f"publisher {i}", target=_publisher, daemon=True,
+                      args=(port, g, per_device, seq0, start_at, rate / procs, q))
+          for i, g in enumerate(groups) if g]
     for p in ps:
         p.start()
-    results = [q.get(timeout=900) for _ in ps]
+    results = _results(q, ps)
     for p in ps:
         p.join()
+    return results
+
+
+def _results(q: "mp.Queue[dict[str, float]]", procs: "list[mp.process.BaseProcess]",
+             timeout: float = 900) -> list[dict[str, float]]:
+    """One result from each of procs, or the failure of one as soon as it has died."""
+    results: list[dict[str, float]] = []
+    deadline = time.monotonic() + timeout
+    while len(results) < len(procs):
+        try:
+            results.append(q.get(timeout=1))
+        except queue.Empty:
+            # each puts its result as its last act, so only a failed one leaves none
+            for p in procs:
+                if p.exitcode not in (None, 0):
+                    raise RuntimeError(f"{p.name} exited with status {p.exitcode}") from None
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{len(results)} of {len(procs)} results after {timeout:.0f} s")
     return results
 
 
@@ -163,12 +200,13 @@ def _run(stack: Stack, args: argparse.Namespace, n_dev: int, per_device: int, to
     ctx = mp.get_context("spawn")
     q: mp.Queue[dict[str, float]] = ctx.Queue()
     ready = ctx.Event()
-    null = ctx.Process(target=_null_subscriber, args=(
-        port, "anju-admin", creds_.mqtt_users["anju-admin"], total, ready, q))
+    null = ctx.Process(name="baseline subscriber", target=_null_subscriber, daemon=True, args=(
+        creds_.mqtt_service_port or port, "anju-admin", creds_.mqtt_users["anju-admin"],
+        total, ready, q))
     null.start()
     ready.wait(30)
     pubs = _run_publishers(port, creds, per_device, args.publishers, seq0=0)
-    got = q.get(timeout=900)
+    (got,) = _results(q, [null])
     null.join()
     t0 = min(p["t0"] for p in pubs)
     baseline = total / (got["last"] - t0)
