@@ -497,10 +497,12 @@ class DetectorService:
                 await self._refresh(db)
                 log.info("database reachable again; catching up %d devices",
                          len(self.device_home))
-            next_refresh = time.monotonic() + self.refresh_s
+            # beat at once: a restarted service says it is back now, not a refresh later
+            next_refresh = time.monotonic()
             while not stop.is_set():
                 nxt = self.deadlines.next()
-                timeout = min(self.refresh_s, max(0.0, (nxt - self.clock())) if nxt else 1e9)
+                timeout = min(max(0.0, next_refresh - time.monotonic()),
+                              max(0.0, (nxt - self.clock())) if nxt else 1e9)
                 self.wake.clear()
                 if not self.pending:
                     try:

@@ -270,3 +270,20 @@ async def test_a_press_stored_while_down_with_a_fast_clock_is_raised_on_start(db
         await wait_until(lambda: any(a[0] == "button" for a in _alerts(conn, home)), 5, 0.05)
     finally:
         await svc.close()
+
+
+async def test_a_started_service_beats_at_once(db_url, conn, unique):
+    """The heartbeat is written as soon as the service watches, not a refresh later: the
+    watchdog and the soak's recovery times read it."""
+    svc = DetectorService(db_url, refresh_s=30, instance=f"beat-{unique}")
+    stop = asyncio.Event()
+    task = asyncio.create_task(svc.run(stop))
+    try:
+        await wait_until(lambda: conn.execute(
+            "SELECT 1 FROM service_heartbeats WHERE service = 'detectors' AND instance = %s",
+            (f"beat-{unique}",)).fetchone() is not None, 5, 0.1)
+    finally:
+        stop.set()
+        svc.wake.set()
+        await asyncio.wait_for(task, 30)
+        conn.execute("DELETE FROM service_heartbeats WHERE instance = %s", (f"beat-{unique}",))
