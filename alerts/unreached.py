@@ -26,6 +26,7 @@ log = logging.getLogger("anju.router")
 
 REASONS = ("no_contact", "all_failed", "unacknowledged")
 DEFAULT_UNACKED_CRITICAL_S = 300
+TELL_PER_TURN = 20        # operators' notices of unreached alerts sent in one router turn
 
 LABEL = {"zh-CN": "无人接收", "en": "Nobody reached"}
 REASON_TEXT = {
@@ -136,20 +137,27 @@ async def mark_unacknowledged(conn: psycopg.AsyncConnection, now: datetime,
 
 async def tell_operators(conn: psycopg.AsyncConnection, now: datetime,
                          communities: list[int] | None, extra_urls: Sequence[str] = (),
-                         sender: watchdog.Sender | None = None) -> int:
+                         sender: watchdog.Sender | None = None,
+                         limit: int = TELL_PER_TURN) -> int:
     """Tell each unreached alert's operators once; `conn` in autocommit mode.
 
     Claimed atomically (several routers may run); if no operator could be told,
-    the claim is given back so the next turn tries again. Returns alerts told.
+    the claim is given back so the next turn tries again. At most `limit` alerts a
+    turn: the router's loop escalates new alerts between turns, and a backlog of
+    notices (after an outage, hundreds) must not hold a new emergency's first message
+    back. Returns alerts told.
     """
     cur = await conn.execute(
         "UPDATE alerts a SET unreached_told_at = %s FROM homes h"
-        " WHERE h.id = a.home_id AND a.state = 'open' AND a.unreached_at IS NOT NULL"
-        "   AND a.unreached_told_at IS NULL"
-        "   AND (%s::int[] IS NULL OR h.community_id = ANY(%s))"
+        " WHERE h.id = a.home_id AND a.id IN ("
+        "   SELECT a2.id FROM alerts a2 JOIN homes h2 ON h2.id = a2.home_id"
+        "   WHERE a2.state = 'open' AND a2.unreached_at IS NOT NULL"
+        "     AND a2.unreached_told_at IS NULL"
+        "     AND (%s::int[] IS NULL OR h2.community_id = ANY(%s))"
+        "   ORDER BY a2.unreached_at, a2.id LIMIT %s FOR UPDATE OF a2 SKIP LOCKED)"
         " RETURNING a.id, a.kind, h.resident_name, coalesce(nullif(h.address, ''), h.code),"
         "           h.tz, a.opened_at, a.unreached_reason, a.unreached_detail, h.community_id",
-        (now, communities, communities))
+        (now, communities, communities, limit))
     told_alerts = 0
     for row in await cur.fetchall():
         u = Unreached(*row)

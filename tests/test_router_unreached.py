@@ -146,3 +146,33 @@ async def test_a_community_burst_is_told_to_operators_and_property_once(
     time.sleep(0.3)
     assert len(smtp.wait_for(op_mail)) == 2 and len(http.at(p_prop)) == 2
     assert http.at(p_fam) == [], "no family told"
+
+
+async def test_a_backlog_of_notices_is_told_a_few_at_a_time(conn, home_factory, sinks) -> None:
+    """After an outage hundreds of alerts may be unreached at once. Telling them all in one
+    turn held new emergencies' first messages back (a soak saw 35 s); a turn tells at most
+    TELL_PER_TURN, each alert once, and the next turns the rest."""
+    from datetime import datetime, timezone
+
+    import psycopg
+
+    from alerts import unreached
+
+    http, _ = sinks
+    home, _ = home_factory([("button", "bedroom")])
+    cid, _ = community_of(conn, home)
+    n = unreached.TELL_PER_TURN + 5
+    ids = [open_alert(conn, home, kind=f"backlog_{i}") for i in range(n)]
+    conn.execute("UPDATE alerts SET unreached_at = now(), unreached_reason = 'no_contact'"
+                 " WHERE id = ANY(%s)", (ids,))
+    ops = f"/ops-{secrets.token_hex(3)}"
+    told = []
+    async with await psycopg.AsyncConnection.connect(conn.info.dsn, autocommit=True,
+                                                     password=conn.info.password) as a:
+        for _ in range(3):
+            told.append(await unreached.tell_operators(a, datetime.now(timezone.utc), [cid],
+                                                       [http.url(ops)]))
+    assert told == [unreached.TELL_PER_TURN, 5, 0]
+    assert len(http.wait_for(ops, n)) == n
+    conn.execute("UPDATE alerts SET state = 'resolved', resolved_at = now() WHERE id = ANY(%s)",
+                 (ids,))
