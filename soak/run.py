@@ -292,6 +292,13 @@ async def _drain(run: Run, db_url: str, published: dict[str, int], ep: Endpoints
     return time.time() - t0
 
 
+def _count(keys) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for k in keys:
+        out[k] = out.get(k, 0) + 1
+    return out
+
+
 def _stored(db_url: str, prefix: str, since: datetime, published: dict[str, int]) -> int:
     with psycopg.connect(db_url, connect_timeout=5) as conn:
         got = measure.stored_counts(conn, prefix, since)
@@ -357,6 +364,7 @@ def _figures(run: Run, db_url: str, drive: dict, services: Services, faults: Fau
             hijacked, faults.hijack_publishes) if faults.hijack_tries else None,
         "hijack_tries": faults.hijack_tries or None,
         "operator_notices": sum(1 for a in ep.arrivals if a.who == "operators"),
+        "messages_by_recipient": _count(a.who for a in ep.arrivals),
         "acks_by_link": sum(1 for a in responder.acks.values() if a.via == "link" and a.done_at),
         "acks_by_console": sum(1 for a in responder.acks.values()
                                if a.via == "console" and a.done_at),
@@ -388,7 +396,7 @@ async def _main(o: Options) -> dict:
     run = Run(o, plan, prefix)
     console_port, ack_port = free_port(), free_port()
     services = Services(stack, out / "logs", console_port=console_port, ack_port=ack_port,
-                        env=_env(stack, ack_port, ep), group="soak")
+                        env=_env(stack, ack_port, ep), group="soak", community=community)
     host, port = stack.device_address()
     netcut = NetCut(host, port).start()
     db_url = stack.database_url()
