@@ -136,6 +136,7 @@ def emergencies(injected: list[Injected], rows: list[AlertRow], arrivals: list[A
     matched: dict[int, Injected] = {}
     lat, lat_out, timeline = [], [], []
     out_delivered = 0
+    merged = 0
     for e in injected:
         if e.kind == "collapse" or e.kind not in DETECTED_BY:
             continue
@@ -143,6 +144,12 @@ def emergencies(injected: list[Injected], rows: list[AlertRow], arrivals: list[A
         alert = next((r for r in by_home.get(e.home, []) if r.kind in kinds
                       and r.opened_at >= e.at - 120 and r.id not in matched), None)
         latency = None
+        if alert is None and any(r.kind in kinds and r.opened_at < e.at
+                                 for r in by_home.get(e.home, [])):
+            # pressed again while the home's earlier alert of this kind was unresolved: the
+            # detectors merge it into that one (one unresolved alert per home and kind), and
+            # if that alert was acknowledged nobody hears of the new press
+            merged += 1
         if alert is not None:
             matched[alert.id] = e
             if alert.id in first:
@@ -165,6 +172,7 @@ def emergencies(injected: list[Injected], rows: list[AlertRow], arrivals: list[A
         "deliver_max_s": round(max(lat), 2) if lat else None,
         "delivered_within_60s": round(sum(x <= 60 for x in lat) / n, 4) if n else None,
         "delivered_within_180s": round(sum(x <= 180 for x in lat) / n, 4) if n else None,
+        "emergencies_merged_unnotified": merged,
         "emergencies_in_outage": sum(e.in_outage for e in injected),
         "in_outage_delivered": out_delivered,
         "in_outage_max_s_after_recovery": round(max(lat_out), 1) if lat_out else None,
