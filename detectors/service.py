@@ -38,7 +38,7 @@ from detectors.config import ConfigError, merge
 from detectors.events import DeviceInfo, Event, Finding, HomeInfo
 from detectors.bursts import Bursts
 from detectors.holds import Holds
-from detectors.monitor import HomeMonitor
+from detectors.monitor import MOMENTARY, HomeMonitor
 from detectors.scheduler import Deadlines
 
 log = logging.getLogger("anju.detect")
@@ -297,6 +297,10 @@ class DetectorService:
         for hid, f in findings:
             self.stats.findings += 1
             if f.state == "open":
+                if f.kind in MOMENTARY:
+                    await self._open_alerts(db, opens)
+                    opens = []
+                    await self._supersede(db, hid, f)
                 opens.append((hid, f))
                 continue
             await self._open_alerts(db, opens)
@@ -310,6 +314,18 @@ class DetectorService:
                 await db.execute(sql.NOTIFY_ALERT, (str(alert_id),))
                 self.stats.alerts_cleared += 1
         await self._open_alerts(db, opens)
+
+    async def _supersede(self, db: psycopg.AsyncConnection, hid: int, f: Finding) -> None:
+        """Pressed again after someone acknowledged the earlier press: that alert is resolved
+        as followed by this one, which then opens (linked by `reopens`) and is told anew."""
+        at = _dt(f.at)
+        rows = await (await db.execute(sql.SUPERSEDABLE, (hid, f.kind, at, at))).fetchall()
+        reason = "pressed again: a new alert follows"
+        for (alert_id,) in rows:
+            await db.execute(sql.CLEAR_ALERT, (at, reason, at, alert_id))
+            await db.execute(sql.ALERT_EVENT, (alert_id, at, "resolve", "acknowledged",
+                                               "resolved", reason))
+            await db.execute(sql.NOTIFY_ALERT, (str(alert_id),))
 
     async def _open_alerts(self, db: psycopg.AsyncConnection,
                            opens: list[tuple[int, Finding]]) -> None:

@@ -86,6 +86,18 @@ WHERE id = %s
 
 NOTIFY_ALERT = "SELECT pg_notify('anju_alerts', %s)"
 
+# A button pressed again while the home's earlier press is acknowledged but not resolved:
+# the earlier alert is closed as followed by a new one (its own episode), so that the new
+# press is told to people instead of merged into an alert nobody is watching escalate.
+# Only for a press later than that alert's, and not already an alert of its own.
+SUPERSEDABLE = """
+SELECT a.id FROM alerts a
+WHERE a.home_id = %s AND a.kind = %s AND a.state = 'acknowledged' AND a.condition_at < %s
+  AND NOT EXISTS (SELECT 1 FROM alerts e WHERE e.home_id = a.home_id AND e.kind = a.kind
+                  AND e.condition_at = %s)
+FOR UPDATE
+"""
+
 # A community's burst of devices going offline (detectors/bursts.py): one open row per
 # community and kind, kept up to date while homes join or come back.
 UPSERT_INCIDENT = """

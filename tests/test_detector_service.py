@@ -287,3 +287,44 @@ async def test_a_started_service_beats_at_once(db_url, conn, unique):
         svc.wake.set()
         await asyncio.wait_for(task, 30)
         conn.execute("DELETE FROM service_heartbeats WHERE instance = %s", (f"beat-{unique}",))
+
+
+async def test_a_second_press_after_an_acknowledgement_is_a_new_alert(db_url, conn,
+                                                                      home_factory):
+    """Pressed, acknowledged ("on my way"), pressed again: the second press is a new alert,
+    told anew, following the first (which is resolved as followed). A press while the alert
+    is still open joins it (its escalation is running); a restart adds nothing."""
+    home, devs = home_factory([("button", "bedroom")])
+    btn = devs["button-bedroom"].id
+
+    def press(seq: int, ts: float) -> None:
+        _insert(conn, btn, Kind.BUTTON, ts, 1, seq)
+        conn.execute("SELECT pg_notify('anju_readings', %s)", (str(btn),))
+
+    def rows() -> list[tuple]:
+        return conn.execute(
+            "SELECT a.id, a.state, a.reopens FROM alerts a JOIN homes h ON h.id = a.home_id"
+            " WHERE h.code = %s AND a.kind = 'button' ORDER BY a.id", (home,)).fetchall()
+
+    svc = Service(db_url)
+    await svc.started()
+    try:
+        t = time.time()
+        press(1, t - 60)
+        await wait_until(lambda: len(rows()) == 1, 5, 0.05)
+        first = rows()[0][0]
+        conn.execute("UPDATE alerts SET state = 'acknowledged', acknowledged_at = now(),"
+                     " acknowledged_by = '家属' WHERE id = %s", (first,))
+        press(2, t - 30)
+        await wait_until(lambda: len(rows()) == 2, 5, 0.05)
+        assert rows() == [(first, "resolved", None), (rows()[1][0], "open", first)]
+        press(3, t - 10)                                # the new alert is still open: joins it
+        await asyncio.sleep(1)
+        assert len(rows()) == 2
+    finally:
+        await svc.close()
+    again = Service(db_url)                             # replaying the presses adds nothing
+    await again.started()
+    await asyncio.sleep(1)
+    await again.close()
+    assert [r[1] for r in rows()] == ["resolved", "open"]
