@@ -99,6 +99,7 @@ class Stats:
     alerts_opened: int = 0
     alerts_cleared: int = 0
     reconnects: int = 0
+    turns: int = 0              # passes of the serving loop completed (reads, deadlines, writes)
     deadline_lags: list[float] = field(default_factory=list)
 
 
@@ -543,6 +544,7 @@ class DetectorService:
                 await self._write_all(db, todo)
                 await self._write_incidents(db, now)
                 await db.commit()
+                self.stats.turns += 1
                 if time.monotonic() >= next_refresh:
                     await self._refresh(db)
                     await heartbeats.beat(db, "detectors", self.instance, self.stats.events)
