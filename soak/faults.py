@@ -63,6 +63,14 @@ class Intruder:
     victim_password_wrong: str = "not-the-password"
 
 
+def console_healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=3) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
 class FaultRunner:
     def __init__(self, stack: Stack, services: Services, netcut: NetCut, db_url: str,
                  console_port: int, intruder: Intruder) -> None:
@@ -161,15 +169,7 @@ class FaultRunner:
                 "SELECT 1 FROM service_heartbeats WHERE service = %s AND beat_at > %s LIMIT 1",
                 (name, end))
             return await cur.fetchone() is not None
-        return await asyncio.to_thread(self._console_ok)
-
-    def _console_ok(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.console_port}/healthz",
-                                        timeout=3) as r:
-                return r.status == 200
-        except OSError:
-            return False
+        return await asyncio.to_thread(console_healthy, self.console_port)
 
     # -- hostile devices --------------------------------------------------------------------
     async def _poison(self) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from simulators import fleet
 from simulators import incidents as inc_mod
@@ -34,7 +34,6 @@ class Realism:
     duplicates_sent: int = 0
     malformed_sent: int = 0
     gateway_drops: int = 0
-    by_device: dict[str, int] = field(default_factory=dict)
 
     def hook(self, s: Stream, conn, topic: bytes, payload: bytes) -> None:
         r = self.rng.random()

@@ -46,6 +46,11 @@ def stored_counts(conn: psycopg.Connection, prefix: str, since: datetime
     return {uid: (n, distinct) for uid, n, distinct in rows}
 
 
+def stored_total(got: dict[str, tuple[int, int]], published: dict[str, int]) -> int:
+    """Readings stored of those published: distinct per device, at most what it sent."""
+    return sum(min(d, published.get(u, 0)) for u, (_, d) in got.items())
+
+
 def readings_figures(conn: psycopg.Connection, prefix: str, since: datetime,
                      published: dict[str, int]) -> dict:
     got = stored_counts(conn, prefix, since)
@@ -54,7 +59,7 @@ def readings_figures(conn: psycopg.Connection, prefix: str, since: datetime,
     short = sorted(((uid, n - got.get(uid, (0, 0))[1]) for uid, n in published.items()
                     if n > got.get(uid, (0, 0))[1]), key=lambda x: -x[1])
     return {"published": sum(published.values()),
-            "stored": sum(min(d, published.get(u, 0)) for u, (_, d) in got.items()),
+            "stored": stored_total(got, published),
             "stored_rows": sum(r for r, _ in got.values()),
             "lost": lost, "duplicates": dup, "lost_by_device": dict(short[:20])}
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 import os
 import random
 import secrets
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,7 +37,7 @@ from simulators import fleet
 from simulators import incidents as inc_mod
 from simulators.homes import make_fleet
 from soak import load, measure, report
-from soak.faults import FaultRunner, Intruder
+from soak.faults import FaultRunner, Intruder, console_healthy
 from soak.netcut import NetCut
 from soak.people import Console, Endpoints, Responder, add_contacts
 from soak.plan import OUTAGES, Plan, make_plan
@@ -73,6 +73,12 @@ class Run:
     t_load: float = 0.0
     pressed: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
+
+    @property
+    def readings_since(self) -> datetime:
+        """Earlier than any reading of the run's homes (the collapse homes' half day before,
+        and device clocks set back), for the readings table's time index."""
+        return datetime.fromtimestamp(self.started_at - PREHISTORY_S - 7200, UTC)
 
 
 TTY = sys.stderr.isatty()
@@ -115,14 +121,6 @@ def _provision(stack: Stack, o: Options, prefix: str, community: str, out: Path,
         conn.commit()
     stack.reload_broker()
     return homes, Intruder(bad.uid, bad.password or "", victim.uid, victim.password or ""), fails, (user, password)
-
-
-def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=3) as r:
-            return r.status == 200
-    except OSError:
-        return False
 
 
 async def _wait(what: str, ok, timeout: float) -> None:
@@ -271,7 +269,7 @@ async def _drain(run: Run, db_url: str, published: dict[str, int], ep: Endpoints
     o = run.o
     t0 = time.time()
     want = sum(published.values())
-    since = datetime.fromtimestamp(run.started_at - PREHISTORY_S - 7200, UTC)
+    since = run.readings_since
     got = -1
     while time.time() - t0 < DRAIN_LIMIT_S:
         responder.hear(ep.poll())
@@ -292,17 +290,9 @@ async def _drain(run: Run, db_url: str, published: dict[str, int], ep: Endpoints
     return time.time() - t0
 
 
-def _count(keys) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for k in keys:
-        out[k] = out.get(k, 0) + 1
-    return out
-
-
 def _stored(db_url: str, prefix: str, since: datetime, published: dict[str, int]) -> int:
     with psycopg.connect(db_url, connect_timeout=5) as conn:
-        got = measure.stored_counts(conn, prefix, since)
-    return sum(min(d, published.get(u, 0)) for u, (_, d) in got.items())
+        return measure.stored_total(measure.stored_counts(conn, prefix, since), published)
 
 
 def _figures(run: Run, db_url: str, drive: dict, services: Services, faults: FaultRunner,
@@ -310,7 +300,7 @@ def _figures(run: Run, db_url: str, drive: dict, services: Services, faults: Fau
     o, plan = run.o, run.plan
     stats, realism = drive["stats"], drive["realism"]
     injected: list[measure.Injected] = drive["injected"]
-    since = datetime.fromtimestamp(run.started_at - PREHISTORY_S - 7200, UTC)
+    since = run.readings_since
     t0 = run.t_load
     with psycopg.connect(db_url) as conn:
         rf = measure.readings_figures(conn, run.prefix, since, stats.by_device)
@@ -364,7 +354,7 @@ def _figures(run: Run, db_url: str, drive: dict, services: Services, faults: Fau
             hijacked, faults.hijack_publishes) if faults.hijack_tries else None,
         "hijack_tries": faults.hijack_tries or None,
         "operator_notices": sum(1 for a in ep.arrivals if a.who == "operators"),
-        "messages_by_recipient": _count(a.who for a in ep.arrivals),
+        "messages_by_recipient": dict(Counter(a.who for a in ep.arrivals)),
         "acks_by_link": sum(1 for a in responder.acks.values() if a.via == "link" and a.done_at),
         "acks_by_console": sum(1 for a in responder.acks.values()
                                if a.via == "console" and a.done_at),
@@ -404,7 +394,7 @@ async def _main(o: Options) -> dict:
         services.start()
         await _wait("the ingest did not subscribe",
                     lambda: "subscribed to" in services.log("ingest"), 60)
-        await _wait("the console did not answer", lambda: _healthy(console_port), 60)
+        await _wait("the console did not answer", lambda: console_healthy(console_port), 60)
         await _wait("the detectors did not start", lambda: "watching" in services.log("detectors"),
                     60)
         responder = Responder(Console(f"http://127.0.0.1:{console_port}", user, password),
