@@ -264,19 +264,19 @@ def _async_conn(s: Settings):  # type: ignore[no-untyped-def]
 
 
 def cmd_alert_ack(args: argparse.Namespace, s: Settings) -> int:
-    from alerts import api
+    from alerts import store
 
-    async def go() -> api.AckResult:
+    async def go() -> store.AckResult:
         async with await _async_conn(s) as conn:
             if args.resolve:
-                return await api.resolve(conn, args.id, actor=args.by, outcome=args.resolve,
+                return await store.resolve(conn, args.id, actor=args.by, outcome=args.resolve,
                                          channel="cli", note=args.note)
-            return await api.acknowledge(conn, args.id, actor=args.by, channel="cli",
+            return await store.acknowledge(conn, args.id, actor=args.by, channel="cli",
                                          note=args.note)
 
     try:
         r = asyncio.run(go())
-    except (api.AlertNotFound, ValueError) as e:
+    except (store.AlertNotFound, ValueError) as e:
         print(f"anju: {e}", file=sys.stderr)
         return 2
     if r.changed:

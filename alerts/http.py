@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, unquote
 
 from psycopg_pool import AsyncConnectionPool
 
-from alerts import api
+from alerts import store
 from alerts.messages import KIND, lang_of
 from alerts.tokens import AckTokenError, verify_ack_token
 
@@ -165,13 +165,13 @@ class AckServer:
                 # secret, a restored database) is not found, not a failed insert of its use.
                 cur = await conn.execute("SELECT 1 FROM alerts WHERE id = %s", (claim.alert_id,))
                 if await cur.fetchone() is None:
-                    raise api.AlertNotFound(claim.alert_id)
-                result = await api.acknowledge_link(conn, token, secret=self.secret,
+                    raise store.AlertNotFound(claim.alert_id)
+                result = await store.acknowledge_link(conn, token, secret=self.secret,
                                                     used_by=name or None, remote=remote,
                                                     now=self.clock())
         except AckTokenError as e:
             return self._refused(e, lang)
-        except api.AlertNotFound:
+        except store.AlertNotFound:
             return 404, _page(PAGE[lang]["refused"], f"<p>{PAGE[lang]['gone']}</p>")
         t = PAGE[lang]
         if result.changed:

@@ -37,8 +37,7 @@ from psycopg_pool import AsyncConnectionPool
 from alerts import policy as policies
 from alerts import summary as summaries
 from alerts import watchdog
-from alerts import incidents, unreached
-from alerts.api import stop_escalation
+from alerts import incidents, store, unreached
 from alerts.contacts import Shift, message_format, on_duty, quiet_until, redact
 from alerts.messages import AlertView, alert_messages, summary_messages
 from alerts.send import SendResult, send
@@ -259,7 +258,7 @@ class Router:
                     return False
                 alert_id, raw_policy, cycle, step, state, home_id, community_id, tz = row
                 if state != "open":
-                    await stop_escalation(conn, alert_id, now, f"alert {state}")
+                    await store.stop_escalation(conn, alert_id, now, f"alert {state}")
                     return True
                 pol = policies.parse(raw_policy)
                 roles = pol.steps[step].notify
@@ -287,10 +286,8 @@ class Router:
                         f"{len(contacts)} contact(s) {', '.join(c['name'] for c in contacts)}")
                 if note:
                     text += f"; {note}"
-                await conn.execute(
-                    "INSERT INTO alert_events (alert_id, at, action, from_state, to_state, actor,"
-                    " channel, note) VALUES (%s, %s, 'escalate', 'open', 'open', %s, 'router', %s)",
-                    (alert_id, now, f"router {self.cfg.worker}", text))
+                await store.event(conn, alert_id, now, "escalate", actor=f"router {self.cfg.worker}",
+                                  channel="router", note=text)
         self.progress += 1
         self._wake()
         return True
@@ -463,7 +460,7 @@ class Router:
                         "UPDATE deliveries SET status = 'delivered', done_at = %s, tries = %s"
                         " WHERE id = %s", (done, tries, did))
                     if alert_id is not None:
-                        await unreached.clear(conn, alert_id, contact_name, done)
+                        await store.clear_unreached(conn, alert_id, contact_name, done)
                 else:
                     await self._failed(conn, did, alert_id, cycle, step, urls, channel,
                                        tries + 1, contact_name, result, done)
@@ -489,11 +486,10 @@ class Router:
                                did))
         if alert_id is None:
             return
-        await conn.execute(
-            "INSERT INTO alert_events (alert_id, at, action, from_state, to_state, actor, channel,"
-            " note) VALUES (%s, %s, 'undelivered', 'open', 'open', %s, 'router', %s)",
-            (alert_id, now, f"router {self.cfg.worker}",
-             f"{contact_name} could not be reached on any of {len(urls)} channel(s)"))
+        await store.event(conn, alert_id, now, "undelivered", actor=f"router {self.cfg.worker}",
+                          channel="router",
+                          note=f"{contact_name} could not be reached on any of {len(urls)}"
+                               " channel(s)")
         if cycle is None or step is None:
             return
         cur = await conn.execute(

@@ -7,7 +7,7 @@ nonce, signed with HMAC-SHA256 under the router's secret:
 
 Short enough for an SMS. Verifying checks shape, signature (in constant time)
 and expiry; whether the nonce was used already (a replay) is the database's
-business (alerts.api), since single use needs memory.
+business (alerts.store), since single use needs memory.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from alerts import watchdog
+from alerts import store, watchdog
 from alerts.messages import KIND, lang_of
 
 log = logging.getLogger("anju.router")
@@ -89,32 +89,10 @@ async def mark(conn: psycopg.AsyncConnection, alert_id: int, reason: str, detail
                now: datetime) -> bool:
     """Mark an open alert unreached (once; the first reason stays). True if newly marked."""
     assert reason in REASONS
-    cur = await conn.execute(
-        "UPDATE alerts SET unreached_at = %s, unreached_reason = %s, unreached_detail = %s,"
-        " unreached_told_at = NULL, updated_at = %s"
-        " WHERE id = %s AND state = 'open' AND unreached_at IS NULL RETURNING id",
-        (now, reason, detail, now, alert_id))
-    if await cur.fetchone() is None:
+    if not await store.mark_unreached(conn, alert_id, reason, detail, now):
         return False
-    await conn.execute(
-        "INSERT INTO alert_events (alert_id, at, action, from_state, to_state, actor, note)"
-        " VALUES (%s, %s, 'unreached', 'open', 'open', 'router', %s)",
-        (alert_id, now, f"{reason}: {detail}"))
     log.warning("alert %s reached nobody (%s: %s)", alert_id, reason, detail)
     return True
-
-
-async def clear(conn: psycopg.AsyncConnection, alert_id: int, by: str, now: datetime) -> None:
-    """A delivery reached someone: the alert is no longer unreached."""
-    cur = await conn.execute(
-        "UPDATE alerts SET unreached_at = NULL, unreached_reason = NULL,"
-        " unreached_detail = NULL, updated_at = %s"
-        " WHERE id = %s AND unreached_at IS NOT NULL AND unreached_reason <> 'unacknowledged'"
-        " RETURNING id", (now, alert_id))
-    if await cur.fetchone():
-        await conn.execute(
-            "INSERT INTO alert_events (alert_id, at, action, from_state, to_state, actor, note)"
-            " VALUES (%s, %s, 'reached', 'open', 'open', 'router', %s)", (alert_id, now, by))
 
 
 async def mark_unacknowledged(conn: psycopg.AsyncConnection, now: datetime,
@@ -147,19 +125,9 @@ async def tell_operators(conn: psycopg.AsyncConnection, now: datetime,
     notices (after an outage, hundreds) must not hold a new emergency's first message
     back. Returns alerts told.
     """
-    cur = await conn.execute(
-        "UPDATE alerts a SET unreached_told_at = %s FROM homes h"
-        " WHERE h.id = a.home_id AND a.id IN ("
-        "   SELECT a2.id FROM alerts a2 JOIN homes h2 ON h2.id = a2.home_id"
-        "   WHERE a2.state = 'open' AND a2.unreached_at IS NOT NULL"
-        "     AND a2.unreached_told_at IS NULL"
-        "     AND (%s::int[] IS NULL OR h2.community_id = ANY(%s))"
-        "   ORDER BY a2.unreached_at, a2.id LIMIT %s FOR UPDATE OF a2 SKIP LOCKED)"
-        " RETURNING a.id, a.kind, h.resident_name, coalesce(nullif(h.address, ''), h.code),"
-        "           h.tz, a.opened_at, a.unreached_reason, a.unreached_detail, h.community_id",
-        (now, communities, communities, limit))
+    claimed = await store.claim_unreached(conn, now, communities, limit)
     told_alerts = 0
-    for row in await cur.fetchall():
+    for row in claimed:
         u = Unreached(*row)
         ops = await conn.execute(
             "SELECT urls[1], lang FROM contacts WHERE role = 'operator' AND active"
@@ -172,22 +140,17 @@ async def tell_operators(conn: psycopg.AsyncConnection, now: datetime,
             told += await watchdog.tell([url], title, body, f"unreached-{u.alert_id}", sender)
         if told:
             told_alerts += 1
-            await conn.execute(
-                "INSERT INTO alert_events (alert_id, at, action, from_state, to_state, actor,"
-                " note) VALUES (%s, %s, 'operators_told', 'open', 'open', 'router', %s)",
-                (u.alert_id, now, f"{told} operator channel(s)"))
+            await store.event(conn, u.alert_id, now, "operators_told", actor="router",
+                              note=f"{told} operator channel(s)")
         elif not targets:
             # nobody to try: said once in the log and the timeline, not every turn
             log.error("alert %s reached nobody, and its community has no operator contact"
                       " (nor ANJU_WATCHDOG_URLS)", u.alert_id)
-            await conn.execute(
-                "INSERT INTO alert_events (alert_id, at, action, from_state, to_state, actor,"
-                " note) VALUES (%s, %s, 'operators_untold', 'open', 'open', 'router',"
-                " 'no operator contact')", (u.alert_id, now))
+            await store.event(conn, u.alert_id, now, "operators_untold", actor="router",
+                              note="no operator contact")
         else:
             log.error("alert %s reached nobody and no operator could be told", u.alert_id)
-            await conn.execute("UPDATE alerts SET unreached_told_at = NULL WHERE id = %s",
-                               (u.alert_id,))
+            await store.unclaim_unreached(conn, u.alert_id)
     return told_alerts
 
 

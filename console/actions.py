@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from alerts import api as alert_api
+from alerts import store as alert_store
 from alerts.lifecycle import TransitionError
 
 from console import data, i18n, visits
@@ -15,10 +15,10 @@ def actor(ctx: Ctx) -> str:
     return f"{ctx.user.name} ({ctx.user.username})"
 
 
-async def acknowledge(ctx: Ctx, alert_id: int, note: str | None) -> alert_api.AckResult:
+async def acknowledge(ctx: Ctx, alert_id: int, note: str | None) -> alert_store.AckResult:
     async with ctx.request.app.state.pool.connection() as conn:
         a = await data.alert(conn, ctx.user, alert_id)         # NotFound outside the scope
-        result = await alert_api.acknowledge(conn, alert_id, actor=actor(ctx),
+        result = await alert_store.acknowledge(conn, alert_id, actor=actor(ctx),
                                              channel="console", note=note)
         await data.audit(conn, ctx.user, "acknowledge", home_id=a["home_id"], alert_id=alert_id,
                          detail={"changed": result.changed, "note": note}, remote=ctx.remote)
@@ -26,13 +26,13 @@ async def acknowledge(ctx: Ctx, alert_id: int, note: str | None) -> alert_api.Ac
 
 
 async def resolve(ctx: Ctx, alert_id: int, outcome: str | None,
-                  note: str | None) -> alert_api.AckResult:
+                  note: str | None) -> alert_store.AckResult:
     if outcome not in i18n.PERSON_OUTCOMES:
         raise Invalid({"outcome": f"expected one of {', '.join(i18n.PERSON_OUTCOMES)}"})
     async with ctx.request.app.state.pool.connection() as conn:
         a = await data.alert(conn, ctx.user, alert_id)
         try:
-            result = await alert_api.resolve(conn, alert_id, actor=actor(ctx), outcome=outcome,
+            result = await alert_store.resolve(conn, alert_id, actor=actor(ctx), outcome=outcome,
                                              channel="console", note=note)
         except TransitionError as e:
             raise Invalid({"outcome": str(e)}) from None

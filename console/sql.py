@@ -413,25 +413,6 @@ WHERE home_id = %(home)s AND active AND (%(schedule)s::int IS NULL OR id = %(sch
   AND next_due_at < %(at)s::timestamptz + make_interval(days => every_days)
 """
 
-# What the detectors do (detectors/sql.py OPEN_ALERT): one unresolved alert
-# per home and kind, so a second concern joins the open one.
-OPEN_VISIT_ALERT = """
-INSERT INTO alerts (home_id, kind, severity, condition_at, since, evidence, summary_zh, summary_en)
-VALUES (%s, 'visit_concern', 'high', %s, %s, %s, %s, %s)
-ON CONFLICT DO NOTHING
-RETURNING id
-"""
-
-OPEN_VISIT_ALERT_EXISTING = """
-SELECT id FROM alerts WHERE home_id = %s AND kind = 'visit_concern' AND state <> 'resolved'
-"""
-
-OPEN_EVENT = """
-INSERT INTO alert_events (alert_id, at, action, to_state, actor, channel, note)
-VALUES (%s, %s, 'open', 'open', %s, 'console', %s)
-"""
-
-NOTIFY_ALERT = "SELECT pg_notify('anju_alerts', %s)"
 
 # -- reports ----------------------------------------------------------------------
 

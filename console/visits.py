@@ -1,13 +1,12 @@
 """Home visits: schedules per home, each worker's visits due, recording a visit's outcome.
 
-A visit that finds a concern opens an alert (kind visit_concern) the way the
-detectors do: the row, its 'open' event, NOTIFY anju_alerts. An alert
+A visit that finds a concern opens an alert (kind visit_concern) through
+alerts.store, as the detectors do. An alert
 resolved with visited_all_well / visited_help_called is recorded as a visit.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,6 +14,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg.rows import dict_row
 
+from alerts import store as alert_store
 from console import data, sql
 from console.auth import User
 from console.web import Ctx, Forbidden, Invalid
@@ -169,18 +169,14 @@ async def set_schedule(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
 
 async def _open_concern(conn: psycopg.AsyncConnection, home_id: int, at: datetime,
                         who: str, concern: str) -> int:
-    evidence = json.dumps({"concern": concern, "visited_by": who}, ensure_ascii=False)
-    cur = await conn.execute(sql.OPEN_VISIT_ALERT, (
-        home_id, at, at, evidence, f"上门探访发现问题：{concern}"[:300],
-        f"Home visit found a concern: {concern}"[:300]))
-    row = await cur.fetchone()
-    if row is None:           # one unresolved visit_concern per home: join it
-        row = await (await conn.execute(sql.OPEN_VISIT_ALERT_EXISTING, (home_id,))).fetchone()
-        assert row
-        return int(row[0])
-    await conn.execute(sql.OPEN_EVENT, (row[0], at, who, concern[:1000]))
-    await conn.execute(sql.NOTIFY_ALERT, (str(row[0]),))
-    return int(row[0])
+    """A visit's concern is an alert (one unresolved visit_concern per home: joined)."""
+    aid, _ = await alert_store.open_or_join(conn, alert_store.NewAlert(
+        home_id=home_id, kind="visit_concern", severity="high", condition_at=at, since=at,
+        evidence={"concern": concern, "visited_by": who},
+        summary_zh=f"上门探访发现问题：{concern}"[:300],
+        summary_en=f"Home visit found a concern: {concern}"[:300], note=concern[:1000]),
+        actor=who, channel="console")
+    return aid
 
 
 async def insert_visit(conn: psycopg.AsyncConnection, *, home_id: int, user: User,

@@ -33,6 +33,7 @@ from psycopg.types.json import Jsonb
 
 from anju import heartbeats, pipeline
 from anju.contract import Kind
+from alerts import store
 from detectors import sql
 from detectors.config import ConfigError, merge
 from detectors.events import DeviceInfo, Event, Finding, HomeInfo
@@ -301,55 +302,28 @@ class DetectorService:
                 if f.kind in MOMENTARY:
                     await self._open_alerts(db, opens)
                     opens = []
-                    await self._supersede(db, hid, f)
+                    # pressed again after someone acknowledged the earlier press: that alert
+                    # is resolved as followed by this one, which opens and is told anew
+                    await store.supersede(db, hid, f.kind, _dt(f.at),
+                                          "pressed again: a new alert follows")
                 opens.append((hid, f))
                 continue
             await self._open_alerts(db, opens)
             opens = []
-            rows = await (await db.execute(sql.CLEARABLE, (hid, f.kind, _dt(f.at)))).fetchall()
             reason = f.text.get("en") or str(f.evidence.get("reason", "condition cleared"))
-            for alert_id, state in rows:
-                await db.execute(sql.CLEAR_ALERT, (_dt(f.at), reason, _dt(f.at), alert_id))
-                await db.execute(sql.ALERT_EVENT, (alert_id, _dt(f.at), "resolve", state,
-                                                   "resolved", reason))
-                await db.execute(sql.NOTIFY_ALERT, (str(alert_id),))
-                self.stats.alerts_cleared += 1
+            cleared = await store.clear(db, hid, f.kind, _dt(f.at), reason)
+            self.stats.alerts_cleared += len(cleared)
         await self._open_alerts(db, opens)
-
-    async def _supersede(self, db: psycopg.AsyncConnection, hid: int, f: Finding) -> None:
-        """Pressed again after someone acknowledged the earlier press: that alert is resolved
-        as followed by this one, which then opens (linked by `reopens`) and is told anew."""
-        at = _dt(f.at)
-        rows = await (await db.execute(sql.SUPERSEDABLE, (hid, f.kind, at, at))).fetchall()
-        reason = "pressed again: a new alert follows"
-        for (alert_id,) in rows:
-            await db.execute(sql.CLEAR_ALERT, (at, reason, at, alert_id))
-            await db.execute(sql.ALERT_EVENT, (alert_id, at, "resolve", "acknowledged",
-                                               "resolved", reason))
-            await db.execute(sql.NOTIFY_ALERT, (str(alert_id),))
 
     async def _open_alerts(self, db: psycopg.AsyncConnection,
                            opens: list[tuple[int, Finding]]) -> None:
-        if not opens:
-            return
-        async with db.cursor() as cur:
-            await cur.executemany(sql.OPEN_ALERT, [(
-                hid, f.kind, f.severity, self.device_uid.get(f.device or ""), _dt(f.at),
-                _dt(f.since) if f.since else None, Jsonb(f.evidence),
-                f.text.get("zh-CN", f.kind), f.text.get("en", f.kind)) for hid, f in opens],
-                returning=True)
-            opened: list[tuple[int, Finding]] = []
-            for _, f in opens:
-                row = await cur.fetchone()
-                if row:
-                    opened.append((row[0], f))
-                if not cur.nextset():
-                    break
-            if opened:
-                await cur.executemany(sql.ALERT_EVENT, [
-                    (aid, _dt(f.at), "open", None, "open", f.text.get("en")) for aid, f in opened])
-                await cur.executemany(sql.NOTIFY_ALERT, [(str(aid),) for aid, _ in opened])
-        self.stats.alerts_opened += len(opened)
+        ids = await store.open_many(db, [store.NewAlert(
+            home_id=hid, kind=f.kind, severity=f.severity, condition_at=_dt(f.at),
+            since=_dt(f.since) if f.since else None, evidence=f.evidence,
+            summary_zh=f.text.get("zh-CN", f.kind), summary_en=f.text.get("en", f.kind),
+            note=f.text.get("en"), device_id=self.device_uid.get(f.device or ""))
+            for hid, f in opens])
+        self.stats.alerts_opened += sum(1 for i in ids if i is not None)
 
     async def _write_incidents(self, db: psycopg.AsyncConnection, now: float) -> None:
         changed, closed = self.bursts.to_write()

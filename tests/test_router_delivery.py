@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from alerts import api, manage, watchdog
+from alerts import manage, store, watchdog
 from alerts.contacts import ContactError
 from alerts.http import AckServer
 from alerts.manage import ContactSpec
@@ -177,7 +177,7 @@ async def test_high_alert_steps_at_15_and_30_min_and_repeats_until_acknowledged(
         assert counts() == expect, seconds
     async with await psycopg.AsyncConnection.connect(conn.info.dsn, password=conn.info.password
                                                      ) as aconn:
-        r = await api.acknowledge(aconn, alert, actor="社工", channel="console", now=clock.now)
+        r = await store.acknowledge(aconn, alert, actor="社工", channel="console", now=clock.now)
     assert r.changed
     clock.advance(3600)
     await router.tick()
@@ -273,13 +273,13 @@ async def test_api_ack_and_expired_forged_links(conn, home_factory, make_router,
     token = link_in(http_sink.wait_for(pf)[0].body["message"]).rsplit("/", 1)[1]
     async with await aconnect(conn) as a:
         with pytest.raises(AckTokenError) as e:
-            await api.acknowledge_link(a, token, secret=SECRET, now=clock.now + timedelta(hours=1))
+            await store.acknowledge_link(a, token, secret=SECRET, now=clock.now + timedelta(hours=1))
         assert e.value.reason == "expired"
         with pytest.raises(AckTokenError) as e:
-            await api.acknowledge_link(a, token, secret=b"wrong-secret-wrong-secret", now=clock.now)
+            await store.acknowledge_link(a, token, secret=b"wrong-secret-wrong-secret", now=clock.now)
         assert e.value.reason == "forged"
-        first = await api.acknowledge(a, alert, actor="操作员", channel="console", now=clock.now)
-        second = await api.acknowledge(a, alert, actor="别人", channel="console", now=clock.now)
+        first = await store.acknowledge(a, alert, actor="操作员", channel="console", now=clock.now)
+        second = await store.acknowledge(a, alert, actor="别人", channel="console", now=clock.now)
     assert first.changed and not second.changed and second.acknowledged_by == "操作员"
     assert conn.execute("SELECT count(*) FROM ack_link_uses WHERE alert_id = %s",
                         (alert,)).fetchone() == (0,)
