@@ -171,8 +171,8 @@ async def open_many(conn: psycopg.AsyncConnection, alerts: list[NewAlert], *,
     ids: list[int | None] = []
     async with conn.cursor() as cur:
         await cur.executemany(_OPEN, [(
-            a.home_id, a.kind, a.severity, a.device_id, a.condition_at, a.since,
-            Jsonb(a.evidence), a.summary_zh, a.summary_en, a.opened_at) for a in alerts],
+            a.opened_at, a.home_id, a.kind, a.severity, a.device_id, a.condition_at, a.since,
+            Jsonb(a.evidence), a.summary_zh, a.summary_en) for a in alerts],
             returning=True)
         for _ in alerts:
             row = await cur.fetchone()
