@@ -21,6 +21,8 @@ import pytest
 from anju import db, registry
 from anju.embedded import Stack
 from anju.endpoints import Endpoints, MqttEndpoint
+from console.app import ConsoleConfig, create_app
+from tests.console_world import ServerThread, World, make_world
 
 
 def fresh_stack(prefix: str = "anju-test-") -> Iterator[Stack]:
@@ -87,3 +89,18 @@ def home_factory(conn: psycopg.Connection, stack: Stack, unique: str):
         return code, made
 
     return make
+
+
+@pytest.fixture(scope="module")
+def console(db_url: str) -> Iterator[ServerThread]:
+    """The web console, served by uvicorn on a free loopback port."""
+    s = ServerThread(create_app(ConsoleConfig(db_url))).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def world(db_url: str) -> World:
+    """Two communities with homes, an open alert each, and users of every role."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        return make_world(conn, secrets.token_hex(3))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import secrets
@@ -11,10 +12,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
+from alerts import store
 from anju import mqtt_async
 from anju.embedded import Stack
 from anju.endpoints import Endpoints
@@ -140,3 +144,37 @@ class IngestProcess:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(30)
+
+
+def through_store(conn: psycopg.Connection, write: Callable[[psycopg.AsyncConnection],
+                                                       Awaitable[Any]]) -> Any:
+    """Run `write(aconn)` (calls into alerts.store) in one transaction on an async connection
+    to `conn`'s database, in a thread of its own: callers may be sync tests or inside a loop."""
+    conninfo = make_conninfo(conn.info.dsn, password=conn.info.password)
+
+    async def go() -> Any:
+        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as a:
+            async with a.transaction():
+                return await write(a)
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, go()).result()
+
+
+def open_alert(conn: psycopg.Connection, home: int | str, *, kind: str = "button",
+               severity: str = "critical", at: datetime | None = None,
+               device_id: int | None = None, evidence: dict[str, Any] | None = None) -> int:
+    """Open an alert as the detectors do (alerts.store: the row, its 'open' event, NOTIFY);
+    `home` is its id or code, `at` its opening and condition time (default now)."""
+    if isinstance(home, str):
+        row = conn.execute("SELECT id FROM homes WHERE code = %s", (home,)).fetchone()
+        assert row, f"no home {home}"
+        home = int(row[0])
+    at = at or datetime.now(timezone.utc)
+    alert = store.NewAlert(home_id=home, kind=kind, severity=severity, condition_at=at,
+                           since=at - timedelta(minutes=1), opened_at=at, device_id=device_id,
+                           evidence=evidence or {"presses": 1}, summary_zh="紧急按钮被按下",
+                           summary_en="Emergency button pressed")
+    [aid] = through_store(conn, lambda a: store.open_many(a, [alert]))
+    assert aid is not None, f"an unresolved {kind} alert of home {home} exists already"
+    return aid

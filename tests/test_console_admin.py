@@ -7,8 +7,8 @@ import psycopg
 import pytest
 
 from alerts.manage import ContactSpec, add_contact
-from tests.test_console_fixtures import (  # noqa: F401 - fixtures
-    ServerThread, World, console, sign_in, world)
+from tests.console_world import ServerThread, World, sign_in
+
 
 
 def _h(c) -> dict[str, str]:  # type: ignore[no-untyped-def]

@@ -6,8 +6,8 @@ import itertools
 
 import psycopg
 
-from tests.test_console_fixtures import (  # noqa: F401 - fixtures
-    ServerThread, World, console, sign_in, world)
+from tests.console_world import ServerThread, World, sign_in
+
 
 ODD = ["0", "-1", "abc", "9" * 30, "1.5", "%00", "' OR 1=1 --", "😀" * 50, "", "7d", "24h"]
 

@@ -7,8 +7,8 @@ import psycopg
 
 from console import auth
 from console.users import NewUser, UserError, add_user
-from tests.test_console_fixtures import (  # noqa: F401 - fixtures
-    PASSWORD, ServerThread, World, console, login_csrf, sign_in, world)
+from tests.console_world import PASSWORD, ServerThread, World, login_csrf, sign_in
+
 
 
 def test_passwords_are_argon2_and_verify() -> None:

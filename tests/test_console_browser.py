@@ -15,7 +15,8 @@ import pytest
 from anju import registry
 from anju.contract import Kind
 from console.users import NewUser, add_user
-from tests.test_console_fixtures import PASSWORD, ServerThread, console, open_alert  # noqa: F401
+from tests.console_world import PASSWORD, ServerThread
+from tests.support import open_alert
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from console.app import ConsoleConfig, create_app
 from console.users import NewUser, add_user
-from tests.test_console_fixtures import PASSWORD, ServerThread, sign_in
+from tests.console_world import PASSWORD, ServerThread, sign_in
 
 
 def test_inbox_link_for_staff_only(db_url, conn, unique):

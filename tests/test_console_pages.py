@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 
 from console import charts, i18n
-from tests.test_console_fixtures import (  # noqa: F401 - fixtures
-    ServerThread, World, console, sign_in, world)
+from tests.console_world import ServerThread, World, sign_in
+
 
 T0 = datetime(2025, 3, 1, 16, 0, tzinfo=timezone.utc)        # 00:00 in Chongqing
 

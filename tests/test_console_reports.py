@@ -11,23 +11,29 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
+from alerts import store
 from anju import registry
-from tests.test_console_fixtures import (  # noqa: F401 - fixtures
-    ServerThread, World, console, sign_in, world)
+from tests.console_world import ServerThread, World, sign_in
+from tests.support import open_alert, through_store
 
 
 def _alert(conn: psycopg.Connection, home: int, opened: datetime, ack_after_s: int | None,
            kind: str = "smoke", severity: str = "critical") -> int:
-    ack = opened + timedelta(seconds=ack_after_s) if ack_after_s is not None else None
-    row = conn.execute(
-        "INSERT INTO alerts (home_id, kind, severity, state, opened_at, condition_at, evidence,"
-        " summary_zh, summary_en, acknowledged_at, acknowledged_by, resolved_at, outcome)"
-        " VALUES (%s, %s, %s, 'resolved', %s, %s, '{}', '烟雾', 'smoke', %s, 'x', %s, %s)"
-        " RETURNING id",
-        (home, kind, severity, opened, opened, ack, opened + timedelta(seconds=600),
-         "false_alarm" if ack else "condition_cleared")).fetchone()
-    assert row
-    return int(row[0])
+    """A past alert: acknowledged after `ack_after_s` and resolved as a false alarm, or never
+    acknowledged and cleared by its detector, 10 minutes after it opened."""
+    aid = open_alert(conn, home, kind=kind, severity=severity, at=opened)
+    done = opened + timedelta(seconds=600)
+
+    async def close(a: psycopg.AsyncConnection) -> None:
+        if ack_after_s is None:
+            await store.clear(a, home, kind, done, "smoke gone")
+            return
+        await store.acknowledge(a, aid, actor="x", channel="console",
+                                now=opened + timedelta(seconds=ack_after_s))
+        await store.resolve(a, aid, actor="x", outcome="false_alarm", channel="console", now=done)
+
+    through_store(conn, close)
+    return aid
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.test_console_fixtures import (  # noqa: F401 - fixtures
-    ServerThread, World, console, sign_in, world)
+from tests.console_world import ServerThread, World, sign_in
+
 
 EXAMPLES = 25
 

@@ -10,8 +10,9 @@ import psycopg
 import pytest
 
 from console.app import ConsoleConfig, create_app
-from tests.test_console_fixtures import (  # noqa: F401 - fixtures
-    ServerThread, World, console, open_alert, sign_in, world)
+from tests.console_world import ServerThread, World, sign_in
+from tests.support import open_alert
+
 
 # What each user may see, of the world's homes A1, A2 (community A, buildings 1, 2) and B1.
 VISIBLE = {"admin": {"A1", "A2", "B1"}, "opA": {"A1", "A2"}, "propA1": {"A1"},

@@ -25,8 +25,8 @@ from anju.embedded import Stack, free_port
 from anju.settings import SettingsError, load
 from console import auth, i18n, passwords
 from console.users import NewUser, UserError, add_user
-from tests.test_console_fixtures import (  # noqa: F401 - fixtures
-    PASSWORD, ServerThread, World, console, login_csrf, sign_in, world)
+from tests.console_world import PASSWORD, ServerThread, World, login_csrf, sign_in
+
 
 
 class ConsoleProcess:

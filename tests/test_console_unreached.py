@@ -8,8 +8,9 @@ from datetime import datetime, timezone
 import psycopg
 
 from alerts import unreached
-from tests.test_console_fixtures import (  # noqa: F401 - fixtures
-    ServerThread, World, console, open_alert, sign_in, world)
+from tests.console_world import ServerThread, World, sign_in
+from tests.support import open_alert
+
 
 
 async def test_unreached_alert_leads_the_board(console: ServerThread, world: World,

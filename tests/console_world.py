@@ -1,26 +1,23 @@
-"""Shared by the console tests: the console served by uvicorn on a free port, a small world
-of two communities with homes, alerts and users of every role, and signed-in clients."""
+"""For the console tests: the console served by uvicorn on a free port, a small world of two
+communities with homes, alerts and users of every role, and signed-in clients. The fixtures
+`console` and `world` (tests/conftest.py) build them."""
 
 from __future__ import annotations
 
-import json
 import re
-import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import psycopg
-import pytest
 import uvicorn
 
 from anju import registry
 from anju.embedded import free_port
-from console.app import ConsoleConfig, create_app
 from console.users import NewUser, add_user
+from tests.support import open_alert
 
 PASSWORD = "correct horse battery"
 
@@ -53,30 +50,6 @@ class ServerThread:
         self.thread.join(10)
 
 
-@pytest.fixture(scope="module")
-def console(db_url: str) -> Iterator[ServerThread]:
-    s = ServerThread(create_app(ConsoleConfig(db_url))).start()
-    yield s
-    s.stop()
-
-
-def open_alert(conn: psycopg.Connection, home_id: int, *, kind: str = "button",
-               severity: str = "critical", notify: bool = True) -> int:
-    """What the detectors do: the alert row, its 'open' event, NOTIFY anju_alerts."""
-    at = datetime.now(timezone.utc)
-    row = conn.execute(
-        "INSERT INTO alerts (home_id, kind, severity, condition_at, since, evidence,"
-        " summary_zh, summary_en) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-        (home_id, kind, severity, at, at - timedelta(minutes=1), json.dumps({"presses": 1}),
-         "紧急按钮被按下", "Emergency button pressed")).fetchone()
-    assert row
-    conn.execute("INSERT INTO alert_events (alert_id, at, action, to_state, actor)"
-                 " VALUES (%s, %s, 'open', 'open', 'detector')", (row[0], at))
-    if notify:
-        conn.execute("SELECT pg_notify('anju_alerts', %s)", (str(row[0]),))
-    return int(row[0])
-
-
 @dataclass
 class World:
     """Community A (buildings 1 and 2) and community B, one home each, an alert each."""
@@ -99,7 +72,7 @@ def make_world(conn: psycopg.Connection, tag: str) -> World:
                                         resident=f"住户{key}", building=building,
                                         address=f"{key} 室")
         w.home_code[key] = code
-        w.alert[key] = open_alert(conn, w.home[key], severity="high", notify=False)
+        w.alert[key] = open_alert(conn, w.home[key], severity="high")
     for comm, code in w.community.items():
         row = conn.execute("SELECT id FROM communities WHERE code = %s", (code,)).fetchone()
         assert row
@@ -115,12 +88,6 @@ def make_world(conn: psycopg.Connection, tag: str) -> World:
         add_user(conn, spec, PASSWORD)
         w.users[key] = spec.username
     return w
-
-
-@pytest.fixture(scope="module")
-def world(db_url: str) -> World:
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        return make_world(conn, secrets.token_hex(3))
 
 
 def login_csrf(client: httpx.Client, next_path: str = "") -> str:
