@@ -8,7 +8,7 @@ creates.
 
 That user must be able to reach the servers' data. A checkout under a home
 directory (/root is mode 0700) is out of its reach, so there the servers keep
-their data under SERVER_DATA_ROOT instead, in a directory named after the
+their data under anju.host.SERVER_DATA_ROOT instead, in a directory named after the
 state directory; the state directory keeps the credentials and a note of where
 the data went (`server-dir`). Nobody's home directory is loosened.
 """
@@ -17,12 +17,8 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
-import re
 import shutil
 import signal
-import socket
-import stat
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
@@ -30,100 +26,14 @@ from pathlib import Path
 from urllib.parse import quote
 
 from anju import broker
+from anju.host import (StackError, can_traverse, fallback_server_dir, free_port, raise_fd_limit,
+                       service_user, user_ids, wait_port)
 
 PG_BIN = Path(os.environ.get("ANJU_PG_BIN", "/usr/lib/postgresql/15/bin"))
 MOSQUITTO = os.environ.get("ANJU_MOSQUITTO", shutil.which("mosquitto") or "/usr/sbin/mosquitto")
-SERVER_DATA_ROOT = Path(os.environ.get("ANJU_SERVER_DATA_ROOT", "/var/lib/anju/stacks"))
 DEFAULT_PG_PORT = 54329
 DEFAULT_MQTT_PORT = 18830          # devices connect here
 DEFAULT_MQTT_SERVICE_PORT = 18831  # the ingest and other service accounts connect here
-
-
-class StackError(RuntimeError):
-    """The embedded servers could not be started or stopped; the message says why."""
-
-
-def free_port(preferred: int = 0) -> int:
-    for port in (preferred, 0) if preferred else (0,):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return s.getsockname()[1]
-    raise StackError("no free loopback port")
-
-
-def raise_fd_limit(want: int = 65536) -> int:
-    """Raise this process's open-file limit (inherited by the servers it starts).
-
-    A broker holding a district's connections, or a simulator opening them,
-    needs more descriptors than the usual default; root may raise the hard
-    limit too. Returns the soft limit now in force.
-    """
-    import resource
-
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    for new_hard in (max(hard, want), hard):
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, new_hard), new_hard))
-            break
-        except (ValueError, OSError):
-            continue
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def _service_user() -> str | None:
-    if os.geteuid() != 0:
-        return None
-    for name in ("anju", "postgres"):
-        try:
-            pwd.getpwnam(name)
-            return name
-        except KeyError:
-            continue
-    raise StackError("running as root needs a system user 'anju' to run PostgreSQL "
-                     "(deploy/install.sh creates it)")
-
-
-def can_traverse(path: Path, uid: int, gids: set[int]) -> bool:
-    """Whether a user (uid, its groups) may pass through every existing directory
-    above `path` (execute permission on each, as the kernel checks it)."""
-    for parent in Path(path).absolute().parents:
-        try:
-            st = parent.stat()
-        except FileNotFoundError:
-            continue  # made later by mkdir, with the usual 0755
-        if uid == 0:
-            continue
-        if st.st_uid == uid:
-            bit = stat.S_IXUSR
-        elif st.st_gid in gids:
-            bit = stat.S_IXGRP
-        else:
-            bit = stat.S_IXOTH
-        if not st.st_mode & bit:
-            return False
-    return True
-
-
-def _user_ids(name: str) -> tuple[int, set[int]]:
-    import grp
-
-    pw = pwd.getpwnam(name)
-    return pw.pw_uid, {pw.pw_gid} | {g.gr_gid for g in grp.getgrall() if name in g.gr_mem}
-
-
-def fallback_server_dir(state_dir: Path) -> Path:
-    """Where the servers of a state directory the service user cannot reach keep
-    their data: named after that directory, so one checkout always finds its own."""
-    import hashlib
-
-    absolute = str(Path(state_dir).absolute())
-    words = (re.sub(r"[^A-Za-z0-9_]+", "", p) for p in Path(absolute).parts[-2:])
-    slug = "-".join(w for w in words if w)
-    digest = hashlib.sha256(absolute.encode()).hexdigest()[:10]
-    return SERVER_DATA_ROOT / f"{slug or 'state'}-{digest}"
 
 
 @dataclass
@@ -149,7 +59,7 @@ class Stack:
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).absolute()
         self.creds_file = self.state_dir / "credentials.json"
-        self.user = _service_user()
+        self.user = service_user()
         self.server_dir = self._server_dir()
         self.pg_dir = self.server_dir / "pg"
         self.pg_data = self.pg_dir / "data"
@@ -172,7 +82,7 @@ class Stack:
             return Path(self._server_dir_note.read_text().strip())
         except FileNotFoundError:
             pass
-        if self.user is None or can_traverse(self.state_dir, *_user_ids(self.user)):
+        if self.user is None or can_traverse(self.state_dir, *user_ids(self.user)):
             return self.state_dir
         return fallback_server_dir(self.state_dir)
 
@@ -353,7 +263,7 @@ class Stack:
         if r.returncode != 0:
             raise StackError(f"Mosquitto did not start: {r.stderr.strip()}")
         for port in (creds.mqtt_port, creds.mqtt_service_port):
-            _wait_port(port, what="Mosquitto", log=self.mqtt_dir / "mosquitto.log")
+            wait_port(port, what="Mosquitto", log=self.mqtt_dir / "mosquitto.log")
         for _ in range(100):
             if self.mosquitto_running():
                 break
@@ -438,14 +348,3 @@ class Stack:
                           "address": f"127.0.0.1:{c.mqtt_port}",
                           "services_address": f"127.0.0.1:{c.mqtt_service_port}"},
         }
-
-
-def _wait_port(port: int, *, what: str, log: Path, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    tail = log.read_text()[-2000:] if log.exists() else ""
-    raise StackError(f"{what} is not listening on 127.0.0.1:{port} after {timeout:.0f} s\n{tail}")

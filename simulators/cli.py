@@ -178,7 +178,7 @@ def cmd_run(args: argparse.Namespace, settings) -> int:
     from simulators import fleet
     from simulators.generate import fleet_incidents, FleetSpec
     from simulators.homes import make_fleet
-    from anju.embedded import raise_fd_limit
+    from anju.host import raise_fd_limit
     raise_fd_limit(args.homes + 4096)   # one connection per home (or device), and then some
     tz = args.tz or settings.default_tz
     speed = args.speed

@@ -30,7 +30,8 @@ from types import SimpleNamespace
 import psycopg
 
 from anju import db, registry
-from anju.embedded import Stack, free_port
+from anju.embedded import Stack
+from anju.host import free_port
 from console.users import NewUser, add_user
 from detectors.evaluate import DETECTED_BY
 from simulators import fleet

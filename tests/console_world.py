@@ -15,7 +15,7 @@ import psycopg
 import uvicorn
 
 from anju import registry
-from anju.embedded import free_port
+from anju.host import free_port
 from console.users import NewUser, add_user
 from tests.support import open_alert
 

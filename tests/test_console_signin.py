@@ -21,7 +21,8 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from anju.embedded import Stack, free_port
+from anju.embedded import Stack
+from anju.host import free_port
 from anju.settings import SettingsError, load
 from console import auth, i18n, passwords
 from console.users import NewUser, UserError, add_user

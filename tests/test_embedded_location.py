@@ -11,7 +11,8 @@ import psycopg
 import pytest
 
 from anju import db, registry
-from anju.embedded import Stack, can_traverse
+from anju.embedded import Stack
+from anju.host import can_traverse
 from anju.endpoints import Endpoints, MqttEndpoint
 from tests.support import as_device, now_ms, reading, running_worker, stored, wait_until
 

@@ -8,7 +8,7 @@ import time
 import urllib.request
 
 from anju import broker
-from anju.embedded import free_port
+from anju.host import free_port
 
 from tests.support import (
     IngestProcess, as_device, forget_session, publish_series, stored, wait_until,
