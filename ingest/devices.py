@@ -81,3 +81,13 @@ class DeviceCache:
                      else self._by_uid.get(k))
             if found is None:
                 self._missing[k] = now
+
+
+def lookup_key(topic: str) -> str | tuple[str, str]:
+    """The registry key a topic names: a device uid, or (gateway uid, name)."""
+    parts = topic.split("/")
+    if len(parts) >= 5 and parts[2] == "gateways":
+        return (parts[3], parts[4])
+    if len(parts) >= 5 and parts[2] == "z2m":
+        return (parts[3], "/".join(parts[4:-1] if parts[-1] == "availability" else parts[4:]))
+    return parts[3] if len(parts) > 3 else ""

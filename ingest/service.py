@@ -18,20 +18,19 @@ from __future__ import annotations
 import array
 import asyncio
 import logging
-import random
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import psycopg
 
-from anju import broker, heartbeats, pipeline
+from anju import broker, heartbeats, maintenance, pipeline
+from anju.backoff import Backoff
 from anju.endpoints import MqttEndpoint
 from anju.mqtt_async import Client, Message, MqttError
 from anju.settings import IngestSettings
 from ingest import sql, writer
 from ingest.decode import Limits, decode
-from ingest.devices import DeviceCache
+from ingest.devices import DeviceCache, lookup_key
 from ingest.metrics import IngestMetrics
 from ingest.writer import Batch
 
@@ -39,22 +38,6 @@ log = logging.getLogger("anju.ingest")
 
 TOPIC_FILTER = "anju/v1/#"
 REFRESH_S = 5.0
-
-
-@dataclass
-class Backoff:
-    """Exponential backoff with full jitter, capped."""
-
-    base: float = 0.2
-    cap: float = 10.0
-    attempt: int = 0
-
-    def next(self) -> float:
-        self.attempt += 1
-        return random.uniform(0, min(self.cap, self.base * 2 ** self.attempt))
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 class IngestWorker:
@@ -205,7 +188,7 @@ class IngestWorker:
     async def _resolve_unknown(self, db: psycopg.AsyncConnection, b: Batch) -> None:
         """Look up devices first heard of in this batch, then decode their messages again."""
         unknown, b.unknown = b.unknown, []
-        await self.cache.lookup(db, {_lookup_key(m.topic) for m in unknown})
+        await self.cache.lookup(db, {lookup_key(m.topic) for m in unknown})
         now_us = time.time_ns() // 1000
         for m in unknown:
             out = decode(m.topic, m.payload, self.cache, now_us, self.limits)
@@ -356,8 +339,6 @@ class IngestWorker:
 
     async def _maintenance(self) -> None:
         """Rollups and retention, every maintenance_s, by one worker at a time."""
-        from anju import maintenance
-
         while True:
             await asyncio.sleep(self.cfg.maintenance_s)
             try:
@@ -400,13 +381,3 @@ class IngestWorker:
                 await t
             except (asyncio.CancelledError, MqttError):
                 pass
-
-
-def _lookup_key(topic: str) -> str | tuple[str, str]:
-    """The registry key a topic names: a device uid, or (gateway uid, name)."""
-    parts = topic.split("/")
-    if len(parts) >= 5 and parts[2] == "gateways":
-        return (parts[3], parts[4])
-    if len(parts) >= 5 and parts[2] == "z2m":
-        return (parts[3], "/".join(parts[4:-1] if parts[-1] == "availability" else parts[4:]))
-    return parts[3] if len(parts) > 3 else ""
