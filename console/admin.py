@@ -15,8 +15,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import psycopg
 from psycopg.rows import dict_row
 
+from alerts import manage as alert_manage
+from alerts.contacts import ContactError
 from anju import registry
-from console import data, sql
+from console import data
+from console.sql import manage as manage_sql
 from console.manage import _home_for_change, _sync, may_manage
 from console.web import Ctx, Forbidden, Invalid
 from console import web
@@ -40,8 +43,8 @@ async def community(ctx: Ctx, conn: psycopg.AsyncConnection, *, community_id: in
     if not may_manage(ctx.user):
         raise Forbidden("manage")
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(sql.MANAGED_COMMUNITY, {**ctx.user.scope_params(), "id": community_id,
-                                              "code": code})
+    await cur.execute(manage_sql.MANAGED_COMMUNITY, {**ctx.user.scope_params(), "id": community_id,
+                                                     "code": code})
     row = await cur.fetchone()
     if row is None:
         raise data.NotFound(f"community {community_id or code}")
@@ -52,7 +55,7 @@ async def managed_communities(conn: psycopg.AsyncConnection, user: Any) -> list[
     if not may_manage(user):
         return []
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(sql.MANAGED_COMMUNITIES, user.scope_params())
+    await cur.execute(manage_sql.MANAGED_COMMUNITIES, user.scope_params())
     return await cur.fetchall()
 
 
@@ -116,8 +119,8 @@ async def edit_home(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
                "tz": tz}
         changed = {k: v for k, v in new.items() if v != h[k]}
         async with conn.transaction():
-            await conn.execute(sql.UPDATE_HOME, (new["resident_name"], new["address"],
-                                                 new["building"], new["tz"], home_id))
+            await conn.execute(manage_sql.UPDATE_HOME, (new["resident_name"], new["address"],
+                                                        new["building"], new["tz"], home_id))
             await data.audit(conn, ctx.user, "edit_home", home_id=home_id,
                              detail={k: {"from": h[k], "to": v} for k, v in changed.items()},
                              remote=ctx.remote)
@@ -132,7 +135,7 @@ async def edit_home(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
 
 async def workers(conn: psycopg.AsyncConnection, community_id: int) -> list[dict[str, Any]]:
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(sql.COMMUNITY_WORKERS, (community_id,))
+    await cur.execute(manage_sql.COMMUNITY_WORKERS, (community_id,))
     return await cur.fetchall()
 
 
@@ -149,16 +152,13 @@ def _clock(params: Any, name: str, errors: dict[str, str]) -> time | None:
 
 
 def _days(params: Any, errors: dict[str, str]) -> list[int]:
-    from alerts.contacts import ContactError
-    from alerts.manage import parse_days
-
     raw = params.get("days")
     if isinstance(raw, list) and raw and all(isinstance(d, int) and not isinstance(d, bool)
                                              and 1 <= d <= 7 for d in raw):
         return sorted(set(raw))
     if isinstance(raw, str) and raw.strip() and len(raw) <= 40:
         try:
-            return parse_days(raw)
+            return alert_manage.parse_days(raw)
         except ContactError as e:
             errors["days"] = str(e)
             return []
@@ -167,9 +167,6 @@ def _days(params: Any, errors: dict[str, str]) -> list[int]:
 
 
 async def add_shift(ctx: Ctx, community_id: int, params: Any) -> dict[str, Any]:
-    from alerts.contacts import ContactError
-    from alerts.manage import add_shift as store
-
     async with ctx.request.app.state.pool.connection() as conn:
         c = await community(ctx, conn, community_id=community_id)
         errors: dict[str, str] = {}
@@ -177,7 +174,8 @@ async def add_shift(ctx: Ctx, community_id: int, params: Any) -> dict[str, Any]:
         if contact is None and "contact" not in errors:
             errors["contact"] = "required"
         elif contact is not None:
-            row = await (await conn.execute(sql.COMMUNITY_WORKER, (contact, c["id"]))).fetchone()
+            row = await (await conn.execute(manage_sql.COMMUNITY_WORKER,
+                                            (contact, c["id"]))).fetchone()
             if row is None:
                 errors["contact"] = "not a community worker of this community"
         days = _days(params, errors)
@@ -188,7 +186,8 @@ async def add_shift(ctx: Ctx, community_id: int, params: Any) -> dict[str, Any]:
         if errors:
             raise Invalid(errors)
     try:
-        n = await _sync(ctx, lambda conn: store(conn, int(contact or 0), days, starts, ends))
+        n = await _sync(ctx, lambda conn: alert_manage.add_shift(
+            conn, int(contact or 0), days, starts, ends))
     except ContactError as e:
         raise Invalid({"contact": str(e)}) from None
     detail = {"community": c["code"], "contact": contact, "days": days,
@@ -203,7 +202,8 @@ async def remove_shift(ctx: Ctx, community_id: int, shift_id: int) -> dict[str, 
     async with ctx.request.app.state.pool.connection() as conn:
         c = await community(ctx, conn, community_id=community_id)
         async with conn.transaction():
-            row = await (await conn.execute(sql.REMOVE_SHIFT, (shift_id, c["id"]))).fetchone()
+            row = await (await conn.execute(manage_sql.REMOVE_SHIFT,
+                                            (shift_id, c["id"]))).fetchone()
             if row is None:
                 raise data.NotFound(f"shift {shift_id}")
             detail = {"community": c["code"], "shift": row[0], "contact": row[1],

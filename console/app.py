@@ -18,7 +18,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from console import api, openapi, pages, sql, web
+from console import api, openapi, pages, web
+from console.sql import users as users_sql
 from console.live import Hub
 
 log = logging.getLogger("anju.console")
@@ -94,7 +95,7 @@ def create_app(cfg: ConsoleConfig) -> Starlette:
                                    check=AsyncConnectionPool.check_connection)
         await pool.open(wait=True, timeout=30)
         async with pool.connection() as conn:
-            await conn.execute(sql.PURGE_SESSIONS)
+            await conn.execute(users_sql.PURGE_SESSIONS)
         hub = Hub(pool, cfg.database_url)
         app.state.pool = pool
         app.state.hub = hub

@@ -103,7 +103,7 @@ class User:
         return self.admin or any(g.covers(community_id, building, home_id) for g in self.grants)
 
     def scope_params(self) -> dict[str, object]:
-        """The named parameters console.sql.SCOPE needs."""
+        """The named parameters console.sql.scope.SCOPE needs."""
         return {"admin": self.admin, "uid": self.id}
 
 

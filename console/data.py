@@ -11,7 +11,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from anju.contract import Kind
-from console import sql
+from console.sql import alerts as alerts_sql, homes as homes_sql, users as users_sql
 from console.auth import Grant, User
 
 ACTIVITY_KINDS = [int(Kind.MOTION), int(Kind.DOOR), int(Kind.CONTACT), int(Kind.PRESENCE)]
@@ -38,12 +38,12 @@ def _rows(cur: psycopg.AsyncCursor[Any]) -> Any:
 
 
 async def session_user(conn: psycopg.AsyncConnection, token_hash: bytes) -> User | None:
-    cur = await conn.execute(sql.SESSION_USER, (token_hash,))
+    cur = await conn.execute(users_sql.SESSION_USER, (token_hash,))
     row = await cur.fetchone()
     if row is None:
         return None
     uid, username, name, role, csrf = row
-    cur = await conn.execute(sql.USER_SCOPES, (uid,))
+    cur = await conn.execute(users_sql.USER_SCOPES, (uid,))
     grants = tuple(Grant(c, b, h) for c, b, h in await cur.fetchall())
     return User(uid, username, name, role, csrf, grants)
 
@@ -51,27 +51,27 @@ async def session_user(conn: psycopg.AsyncConnection, token_hash: bytes) -> User
 async def audit(conn: psycopg.AsyncConnection, user: User, action: str, *,
                 home_id: int | None = None, alert_id: int | None = None,
                 detail: dict[str, Any] | None = None, remote: str = "") -> None:
-    await conn.execute(sql.AUDIT, (user.id, user.username, action, home_id, alert_id,
-                                   json.dumps(detail or {}, ensure_ascii=False), remote))
+    await conn.execute(users_sql.AUDIT, (user.id, user.username, action, home_id, alert_id,
+                                         json.dumps(detail or {}, ensure_ascii=False), remote))
 
 
 async def board(conn: psycopg.AsyncConnection, user: User) -> list[dict[str, Any]]:
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(sql.BOARD, {**user.scope_params(), "limit": BOARD_LIMIT})
+    await cur.execute(alerts_sql.BOARD, {**user.scope_params(), "limit": BOARD_LIMIT})
     return await cur.fetchall()
 
 
 async def alerts(conn: psycopg.AsyncConnection, user: User, *, state: str | None = None,
                  home: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(sql.ALERTS, {**user.scope_params(), "state": state, "home": home,
-                                   "limit": limit})
+    await cur.execute(alerts_sql.ALERTS, {**user.scope_params(), "state": state, "home": home,
+                                          "limit": limit})
     return await cur.fetchall()
 
 
 async def alert(conn: psycopg.AsyncConnection, user: User, alert_id: int) -> dict[str, Any]:
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(sql.ALERT, {**user.scope_params(), "id": alert_id})
+    await cur.execute(alerts_sql.ALERT, {**user.scope_params(), "id": alert_id})
     row = await cur.fetchone()
     if row is None:
         raise NotFound(f"alert {alert_id}")
@@ -81,13 +81,13 @@ async def alert(conn: psycopg.AsyncConnection, user: User, alert_id: int) -> dic
 async def alert_timeline(conn: psycopg.AsyncConnection, alert_id: int) -> dict[str, Any]:
     """Events, the escalation, deliveries and every attempt (the caller checked the scope)."""
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(sql.ALERT_EVENTS, (alert_id,))
+    await cur.execute(alerts_sql.ALERT_EVENTS, (alert_id,))
     events = await cur.fetchall()
-    await cur.execute(sql.ALERT_ESCALATION, (alert_id,))
+    await cur.execute(alerts_sql.ALERT_ESCALATION, (alert_id,))
     escalation = await cur.fetchone()
-    await cur.execute(sql.ALERT_DELIVERIES, (alert_id,))
+    await cur.execute(alerts_sql.ALERT_DELIVERIES, (alert_id,))
     deliveries = await cur.fetchall()
-    await cur.execute(sql.ALERT_ATTEMPTS, (alert_id,))
+    await cur.execute(alerts_sql.ALERT_ATTEMPTS, (alert_id,))
     attempts = await cur.fetchall()
     for d in deliveries:
         d["attempts"] = [a for a in attempts if a["delivery_id"] == d["id"]]
@@ -100,21 +100,21 @@ async def homes(conn: psycopg.AsyncConnection, user: User, *, community: str | N
     if q:
         q = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(sql.HOMES, {**user.scope_params(), "community": community,
-                                  "building": building, "status": status, "q": q or None,
-                                  "limit": limit, "offset": offset})
+    await cur.execute(homes_sql.HOMES, {**user.scope_params(), "community": community,
+                                        "building": building, "status": status, "q": q or None,
+                                        "limit": limit, "offset": offset})
     return await cur.fetchall()
 
 
 async def communities(conn: psycopg.AsyncConnection, user: User) -> list[dict[str, Any]]:
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(sql.COMMUNITIES, user.scope_params())
+    await cur.execute(homes_sql.COMMUNITIES, user.scope_params())
     return await cur.fetchall()
 
 
 async def home(conn: psycopg.AsyncConnection, user: User, home_id: int) -> dict[str, Any]:
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(sql.HOME, {**user.scope_params(), "id": home_id})
+    await cur.execute(homes_sql.HOME, {**user.scope_params(), "id": home_id})
     row = await cur.fetchone()
     if row is None:
         raise NotFound(f"home {home_id}")
@@ -123,13 +123,13 @@ async def home(conn: psycopg.AsyncConnection, user: User, home_id: int) -> dict[
 
 async def home_details(conn: psycopg.AsyncConnection, h: dict[str, Any]) -> dict[str, Any]:
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(sql.HOME_CONTACTS, (h["id"], h["community_id"]))
+    await cur.execute(homes_sql.HOME_CONTACTS, (h["id"], h["community_id"]))
     contacts = await cur.fetchall()
     for c in contacts:   # channels without their secrets: scheme and host only
         c["channels"] = [u.split("://", 1)[0] for u in c.pop("urls")]
-    await cur.execute(sql.HOME_DEVICES, (h["id"],))
+    await cur.execute(homes_sql.HOME_DEVICES, (h["id"],))
     devices = await cur.fetchall()
-    await cur.execute(sql.HOME_AWAY, (h["id"],))
+    await cur.execute(homes_sql.HOME_AWAY, (h["id"],))
     away = await cur.fetchall()
     return {"contacts": contacts, "devices": devices, "away_periods": away}
 
@@ -144,22 +144,22 @@ def window_bounds(w: Window, now: datetime | None = None) -> tuple[datetime, dat
 
 async def activity(conn: psycopg.AsyncConnection, home_id: int, since: datetime
                    ) -> list[tuple[str, datetime, int]]:
-    cur = await conn.execute(sql.ACTIVITY, {"home": home_id, "kinds": ACTIVITY_KINDS,
-                                            "since": since})
+    cur = await conn.execute(homes_sql.ACTIVITY, {"home": home_id, "kinds": ACTIVITY_KINDS,
+                                                  "since": since})
     return [(r, b, int(n)) for r, b, n in await cur.fetchall()]
 
 
 async def normal(conn: psycopg.AsyncConnection, home_id: int, tz: str, since: datetime
                  ) -> dict[tuple[str, int], float]:
     """(room, local quarter-hour slot) -> share of the past 28 days active then."""
-    cur = await conn.execute(sql.NORMAL, {"home": home_id, "tz": tz, "kinds": ACTIVITY_KINDS,
-                                          "since": since})
+    cur = await conn.execute(homes_sql.NORMAL, {"home": home_id, "tz": tz, "kinds": ACTIVITY_KINDS,
+                                                "since": since})
     return {(room, slot): share for room, slot, share in await cur.fetchall()}
 
 
 async def usage(conn: psycopg.AsyncConnection, home_id: int, since: datetime
                 ) -> dict[str, list[tuple[datetime, float]]]:
-    cur = await conn.execute(sql.USAGE, {"home": home_id, "since": since})
+    cur = await conn.execute(homes_sql.USAGE, {"home": home_id, "since": since})
     out: dict[str, list[tuple[datetime, float]]] = {"water": [], "power": []}
     for kind, bucket, v in await cur.fetchall():
         out["water" if kind == int(Kind.WATER) else "power"].append((bucket, float(v)))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from alerts.unreached import reason_text
+
 LANGS = ("zh-CN", "en")
 
 _WORDS: dict[str, tuple[str, str]] = {
@@ -113,7 +115,6 @@ _WORDS: dict[str, tuple[str, str]] = {
     "schedule": ("探访计划", "Visit schedule"),
     "schedules": ("探访计划", "Visit schedules"),
     "every_days": ("间隔（天）", "Every (days)"),
-    "worker": ("负责人", "Worker"),
     "first_due": ("首次应探访日期", "First due"),
     "last_visit": ("上次探访", "Last visit"),
     "save": ("保存", "Save"),
@@ -254,8 +255,6 @@ class Words:
     def unreached(self, reason: str | None, detail: str | None) -> str:
         """Why an alert reached nobody (the words are alerts.unreached's, for the messages
         to operators and the board alike)."""
-        from alerts.unreached import reason_text
-
         return reason_text(reason or "", detail, self.lang)
 
     def severity(self, k: str) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from console import sql
+from console.sql import alerts as alerts_sql
 from console.auth import User
 
 log = logging.getLogger("anju.console.live")
@@ -69,7 +69,7 @@ class Hub:
         if not self.clients:
             return
         async with self.pool.connection() as conn:
-            cur = await conn.execute(sql.ALERT_PLACE, (alert_id,))
+            cur = await conn.execute(alerts_sql.ALERT_PLACE, (alert_id,))
             row = await cur.fetchone()
         if row is None:
             return

@@ -14,9 +14,14 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from alerts import manage as alert_manage
+from alerts.contacts import ContactError
+from alerts.policy import SEVERITIES, PolicyError, choose, parse_steps
 from anju import registry
 from anju.contract import DEVICE_KINDS, ROOMS
-from console import data, sql
+from detectors.config import ConfigError, from_dict
+from console import data
+from console.sql import homes as homes_sql, manage as manage_sql
 from console.web import Ctx, Forbidden, Invalid
 from console import web
 
@@ -78,10 +83,10 @@ async def away(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
         who = f"{ctx.user.name} ({ctx.user.username})"
         async with conn.transaction():
             if action == "set":
-                await conn.execute(sql.AWAY_SET, (home_id, start, until, reason, who))
+                await conn.execute(manage_sql.AWAY_SET, (home_id, start, until, reason, who))
                 n = 1
             else:
-                n = (await conn.execute(sql.AWAY_CLEAR, (now, home_id, now))).rowcount
+                n = (await conn.execute(manage_sql.AWAY_CLEAR, (now, home_id, now))).rowcount
             await data.audit(conn, ctx.user, f"away_{action}", home_id=home_id,
                              detail={"start": start.isoformat(),
                                      "until": until.isoformat() if until else None,
@@ -95,10 +100,8 @@ async def away(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
 
 async def detector_settings(conn: psycopg.AsyncConnection, h: dict[str, Any]) -> dict[str, Any]:
     """The home's own settings, the community's, and the effective configuration."""
-    from detectors.config import ConfigError, from_dict
-
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(sql.DETECTOR_SETTINGS, (h["id"], h["community_id"]))
+    await cur.execute(manage_sql.DETECTOR_SETTINGS, (h["id"], h["community_id"]))
     rows = {r["scope"]: r["settings"] for r in await cur.fetchall()}
     try:
         effective = from_dict(rows.get("home"), from_dict(rows.get("community"))).to_dict()
@@ -136,8 +139,6 @@ def parse_settings(params: Any) -> dict[str, Any]:
 
 
 async def set_detector(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
-    from detectors.config import ConfigError, from_dict
-
     async with ctx.request.app.state.pool.connection() as conn:
         h = await _home_for_change(ctx, conn, home_id)
         settings = parse_settings(params)
@@ -150,7 +151,7 @@ async def set_detector(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
         except ConfigError as e:
             raise Invalid({f"settings.{e.key}": f"expected {e.allowed}"}) from None
         async with conn.transaction():
-            await conn.execute(sql.DETECTOR_SET, (home_id, Jsonb(merged)))
+            await conn.execute(manage_sql.DETECTOR_SET, (home_id, Jsonb(merged)))
             await data.audit(conn, ctx.user, "set_detector", home_id=home_id,
                              detail={"settings": settings, "replace": replace_all},
                              remote=ctx.remote)
@@ -161,9 +162,6 @@ async def set_detector(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
 
 
 async def add_contact(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
-    from alerts.contacts import ContactError
-    from alerts.manage import ContactSpec, add_contact as add
-
     async with ctx.request.app.state.pool.connection() as conn:
         h = await _home_for_change(ctx, conn, home_id)
         errors: dict[str, str] = {}
@@ -178,10 +176,10 @@ async def add_contact(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
             errors["urls"] = "expected 1 to 5 apprise URLs (mailto://, json://, wecombot://, ...)"
         if errors:
             raise Invalid(errors)
-        spec = ContactSpec(role=str(role), name=str(name), urls=list(urls), home=h["code"],
-                           lang=str(lang))
+        spec = alert_manage.ContactSpec(role=str(role), name=str(name), urls=list(urls),
+                                        home=h["code"], lang=str(lang))
     try:
-        contact_id = await _sync(ctx, lambda c: add(c, spec))
+        contact_id = await _sync(ctx, lambda c: alert_manage.add_contact(c, spec))
     except ContactError as e:
         raise Invalid({"urls" if "URL" in str(e) or "://" in str(e) else "contact": str(e)}
                       ) from None
@@ -196,7 +194,7 @@ async def add_contact(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
 
 async def list_devices(conn: psycopg.AsyncConnection, home_id: int) -> list[dict[str, Any]]:
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(sql.HOME_DEVICES, (home_id,))
+    await cur.execute(homes_sql.HOME_DEVICES, (home_id,))
     return await cur.fetchall()
 
 
@@ -230,14 +228,12 @@ async def add_device(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
 
 async def remove_contact(ctx: Ctx, home_id: int, contact_id: int) -> dict[str, Any]:
     """Deactivate one of the home's own contacts (alerts.manage.remove_contact)."""
-    from alerts.manage import remove_contact as remove
-
     async with ctx.request.app.state.pool.connection() as conn:
         await _home_for_change(ctx, conn, home_id)
-        row = await (await conn.execute(sql.HOME_CONTACT, (contact_id, home_id))).fetchone()
+        row = await (await conn.execute(manage_sql.HOME_CONTACT, (contact_id, home_id))).fetchone()
         if row is None:
             raise data.NotFound(f"contact {contact_id}")
-    removed = await _sync(ctx, lambda c: remove(c, contact_id))
+    removed = await _sync(ctx, lambda c: alert_manage.remove_contact(c, contact_id))
     async with ctx.request.app.state.pool.connection() as conn:
         await data.audit(conn, ctx.user, "remove_contact", home_id=home_id,
                          detail={"contact": contact_id}, remote=ctx.remote)
@@ -250,9 +246,7 @@ async def remove_contact(ctx: Ctx, home_id: int, contact_id: int) -> dict[str, A
 async def policies(conn: psycopg.AsyncConnection, h: dict[str, Any]) -> dict[str, Any]:
     """The policy each severity's alerts get at this home and where it comes from (as
     alerts.manage.effective_policies, on the console's pool)."""
-    from alerts.policy import SEVERITIES, PolicyError, choose
-
-    rows = await (await conn.execute(sql.HOME_POLICIES, (h["id"], h["community_id"]))
+    rows = await (await conn.execute(manage_sql.HOME_POLICIES, (h["id"], h["community_id"]))
                   ).fetchall()
     found = {(scope, sev): pol for scope, sev, pol in rows}
     out: dict[str, Any] = {}
@@ -269,10 +263,6 @@ async def policies(conn: psycopg.AsyncConnection, h: dict[str, Any]) -> dict[str
 
 async def set_policy(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
     """This home's escalation policy for one severity (alerts.manage.set_policy validates)."""
-    from alerts.contacts import ContactError
-    from alerts.manage import set_policy as store
-    from alerts.policy import SEVERITIES, PolicyError, parse_steps
-
     async with ctx.request.app.state.pool.connection() as conn:
         h = await _home_for_change(ctx, conn, home_id)
     errors: dict[str, str] = {}
@@ -293,7 +283,7 @@ async def set_policy(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
         raise Invalid(errors)
     who = f"{ctx.user.name} ({ctx.user.username})"
     try:
-        pol = await _sync(ctx, lambda c: store(c, severity=str(severity), raw=raw,
+        pol = await _sync(ctx, lambda c: alert_manage.set_policy(c, severity=str(severity), raw=raw,
                                               home=h["code"], by=who))
     except (PolicyError, ContactError) as e:
         raise Invalid({"policy": str(e)}) from None

@@ -9,7 +9,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
-from console import actions, admin, auth, charts, data, i18n, manage, reports, sql, visits
+from console import actions, admin, auth, charts, data, i18n, manage, reports, visits
+from console.sql import users as users_sql
 from console.live import PING_S, sse
 from console.web import Ctx, Invalid, current_user, page, path_id, remote, render, words
 from console import web
@@ -57,15 +58,15 @@ async def login(request: Request) -> Response:
     pool = request.app.state.pool
     async with pool.connection() as conn:
         async with conn.transaction():
-            await conn.execute(sql.LOCK_LOGIN_REMOTE, (where,))
-            cur = await conn.execute(sql.LOGIN_FAILURES, {
+            await conn.execute(users_sql.LOCK_LOGIN_REMOTE, (where,))
+            cur = await conn.execute(users_sql.LOGIN_FAILURES, {
                 "username": username, "remote": where,
                 "user_window": auth.LOGIN_USER_WINDOW_S,
                 "remote_window": auth.LOGIN_REMOTE_WINDOW_S})
             row = await cur.fetchone()
             assert row
             wait = auth.login_wait(int(row[0]), row[1], int(row[2]), row[3])
-            cur = await conn.execute(sql.RECORD_LOGIN, (username, where, False, wait > 0))
+            cur = await conn.execute(users_sql.RECORD_LOGIN, (username, where, False, wait > 0))
             attempt = await cur.fetchone()
             assert attempt
         if wait > 0:
@@ -74,21 +75,21 @@ async def login(request: Request) -> Response:
                                     error=w("too_many").format(wait=_wait_words(w, seconds)))
             resp.headers["Retry-After"] = str(seconds)
             return resp
-        cur = await conn.execute(sql.USER_FOR_LOGIN, (username,))
+        cur = await conn.execute(users_sql.USER_FOR_LOGIN, (username,))
         found = await cur.fetchone()
     encoded = found[1] if found and found[2] else None
     ok = await asyncio.to_thread(auth.verify_password, encoded, password)
     if not ok or found is None:
         return await login_form(request, status=401, error=w("bad_login"), username=username)
     async with pool.connection() as conn:
-        await conn.execute(sql.LOGIN_SUCCEEDED, (attempt[0],))
+        await conn.execute(users_sql.LOGIN_SUCCEEDED, (attempt[0],))
         if auth.needs_rehash(found[1]):
-            await conn.execute(sql.SET_PASSWORD_HASH, (auth.hash_password(password), found[0]))
+            await conn.execute(users_sql.SET_PASSWORD_HASH, (auth.hash_password(password), found[0]))
         token = auth.new_token()
-        await conn.execute(sql.NEW_SESSION, (auth.token_hash(token), found[0], auth.new_token(),
-                                             auth.SESSION_SECONDS, where,
-                                             request.headers.get("user-agent", "")[:200]))
-        await conn.execute(sql.AUDIT, (found[0], username, "sign_in", None, None, "{}", where))
+        await conn.execute(users_sql.NEW_SESSION, (auth.token_hash(token), found[0], auth.new_token(),
+                                                   auth.SESSION_SECONDS, where,
+                                                   request.headers.get("user-agent", "")[:200]))
+        await conn.execute(users_sql.AUDIT, (found[0], username, "sign_in", None, None, "{}", where))
     resp = RedirectResponse(safe_next(str(form.get("next") or "")), 303)
     resp.set_cookie(auth.SESSION_COOKIE, token, max_age=auth.SESSION_SECONDS, httponly=True,
                     samesite="lax", secure=_secure(request), path="/")
@@ -106,7 +107,7 @@ def _wait_words(w: i18n.Words, seconds: int) -> str:
 async def logout(ctx: Ctx) -> Response:
     token = ctx.request.cookies.get(auth.SESSION_COOKIE, "")
     async with ctx.request.app.state.pool.connection() as conn:
-        await conn.execute(sql.END_SESSION, (auth.token_hash(token),))
+        await conn.execute(users_sql.END_SESSION, (auth.token_hash(token),))
         await data.audit(conn, ctx.user, "sign_out", remote=ctx.remote)
     resp = RedirectResponse("/login", 303)
     resp.delete_cookie(auth.SESSION_COOKIE, path="/", httponly=True, samesite="lax",

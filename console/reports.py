@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg.rows import dict_row
 
-from console import sql
+from console.sql import reports as reports_sql
 from console.auth import User
 from console import web
 
@@ -55,18 +55,18 @@ async def build(conn: psycopg.AsyncConnection, user: User, *, weeks: int,
     p = {**user.scope_params(), "since": since, "until": until, "community": community,
          "low_battery": LOW_BATTERY_PCT, "limit": 500}
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(sql.REPORT_RESPONSE, p)
+    await cur.execute(reports_sql.REPORT_RESPONSE, p)
     response = await cur.fetchall()
     for r in response:
         r["share_60s"] = _share(r["within_60s"], r["critical"])
         r["share_180s"] = _share(r["within_180s"], r["critical"])
         r["meets_standard"] = (r["share_60s"] or 0) >= TARGET_60S and (
             r["share_180s"] or 0) >= TARGET_180S
-    await cur.execute(sql.REPORT_KINDS, p)
+    await cur.execute(reports_sql.REPORT_KINDS, p)
     kinds = await cur.fetchall()
-    await cur.execute(sql.REPORT_DEVICES, p)
+    await cur.execute(reports_sql.REPORT_DEVICES, p)
     devices = await cur.fetchall()
-    await cur.execute(sql.REPORT_DEVICE_PROBLEMS, p)
+    await cur.execute(reports_sql.REPORT_DEVICE_PROBLEMS, p)
     problems = await cur.fetchall()
     return {"since": since, "until": until, "weeks": weeks, "community": community,
             "targets": {"share_60s": TARGET_60S, "share_180s": TARGET_180S,
@@ -128,5 +128,5 @@ def audit_filters(user: User, params: Any, errors: dict[str, str]) -> dict[str, 
 async def audit_log(conn: psycopg.AsyncConnection, user: User, f: dict[str, Any]
                     ) -> list[dict[str, Any]]:
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(sql.AUDIT_LOG, {**user.scope_params(), **f})
+    await cur.execute(reports_sql.AUDIT_LOG, {**user.scope_params(), **f})
     return await cur.fetchall()

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-from console import auth, i18n, passwords, sql
+from console import auth, i18n, passwords
+from console.sql import users as users_sql
 
 
 class UserError(ValueError):
@@ -52,8 +53,8 @@ def add_user(conn: psycopg.Connection, user: NewUser, password: str | None = Non
         raise UserError(f"password refused. {refused}")
     with conn.transaction():
         try:
-            row = conn.execute(sql.ADD_USER, (user.username, user.name, user.role,
-                                              auth.hash_password(password), user.lang)).fetchone()
+            row = conn.execute(users_sql.ADD_USER, (user.username, user.name, user.role,
+                                                    auth.hash_password(password), user.lang)).fetchone()
         except psycopg.errors.UniqueViolation:
             raise UserError(f"user {user.username!r} already exists") from None
         except psycopg.errors.CheckViolation:
@@ -61,21 +62,21 @@ def add_user(conn: psycopg.Connection, user: NewUser, password: str | None = Non
         assert row
         uid = int(row[0])
         for code in user.communities:
-            conn.execute(sql.ADD_SCOPE, (uid, _community(conn, code), None, None))
+            conn.execute(users_sql.ADD_SCOPE, (uid, _community(conn, code), None, None))
         for code, building in user.buildings:
             if not building.strip():
                 raise UserError(f"building for community {code!r}: expected a building name")
-            conn.execute(sql.ADD_SCOPE, (uid, _community(conn, code), building, None))
+            conn.execute(users_sql.ADD_SCOPE, (uid, _community(conn, code), building, None))
         for code in user.homes:
-            found = conn.execute(sql.HOME_BY_CODE, (code,)).fetchone()
+            found = conn.execute(users_sql.HOME_BY_CODE, (code,)).fetchone()
             if not found:
                 raise UserError(f"no home {code!r}")
-            conn.execute(sql.ADD_SCOPE, (uid, None, None, found[0]))
+            conn.execute(users_sql.ADD_SCOPE, (uid, None, None, found[0]))
     return uid, password
 
 
 def _community(conn: psycopg.Connection, code: str) -> int:
-    found = conn.execute(sql.COMMUNITY_BY_CODE, (code,)).fetchone()
+    found = conn.execute(users_sql.COMMUNITY_BY_CODE, (code,)).fetchone()
     if not found:
         raise UserError(f"no community {code!r}")
     return int(found[0])

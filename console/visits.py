@@ -15,7 +15,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from alerts import store as alert_store
-from console import data, sql
+from console import data
+from console.sql import visits as visits_sql
 from console.auth import User
 from console.web import Ctx, Forbidden, Invalid
 from console import web
@@ -52,8 +53,8 @@ async def due(conn: psycopg.AsyncConnection, user: User, *, worker: int | None,
     until = datetime.now(timezone.utc) + (timedelta(0) if overdue_only
                                           else timedelta(days=within_days))
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(sql.VISITS_DUE, {**user.scope_params(), "until": until, "worker": worker,
-                                       "limit": limit})
+    await cur.execute(visits_sql.VISITS_DUE, {**user.scope_params(), "until": until,
+                                              "worker": worker, "limit": limit})
     return await cur.fetchall()
 
 
@@ -61,9 +62,9 @@ async def for_home(conn: psycopg.AsyncConnection, home_id: int, limit: int = 20
                    ) -> dict[str, Any]:
     """A home's schedules and recent visits (the caller checked the scope)."""
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(sql.HOME_SCHEDULES, {"home": home_id})
+    await cur.execute(visits_sql.HOME_SCHEDULES, {"home": home_id})
     schedules = await cur.fetchall()
-    await cur.execute(sql.HOME_VISITS, (home_id, limit))
+    await cur.execute(visits_sql.HOME_VISITS, (home_id, limit))
     return {"schedules": schedules, "visits": await cur.fetchall()}
 
 
@@ -148,7 +149,8 @@ async def set_schedule(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
         s = schedule_input(params)
         worker_id = None
         if s["worker"]:
-            row = await (await conn.execute(sql.WORKER_BY_USERNAME, (s["worker"],))).fetchone()
+            row = await (await conn.execute(visits_sql.WORKER_BY_USERNAME,
+                                            (s["worker"],))).fetchone()
             if row is None or row[1] not in WORKER_ROLES:
                 raise Invalid({"worker": "no active admin, operator or property user by that name"})
             worker_id = row[0]
@@ -156,7 +158,7 @@ async def set_schedule(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
         if s["first_due"]:
             first_due = datetime.combine(s["first_due"], time(9), ZoneInfo(h["tz"]))
         async with conn.transaction():
-            row = await (await conn.execute(sql.SET_SCHEDULE, {
+            row = await (await conn.execute(visits_sql.SET_SCHEDULE, {
                 "home": home_id, "kind": s["kind"], "every_days": s["every_days"],
                 "worker": worker_id, "note": s["note"], "active": s["active"],
                 "first_due": first_due})).fetchone()
@@ -187,22 +189,22 @@ async def insert_visit(conn: psycopg.AsyncConnection, *, home_id: int, user: Use
     async with conn.transaction():
         schedule = None
         if kind:
-            row = await (await conn.execute(sql.SCHEDULE_ID, (home_id, kind))).fetchone()
+            row = await (await conn.execute(visits_sql.SCHEDULE_ID, (home_id, kind))).fetchone()
             if row is None:
                 raise Invalid({"kind": f"this home has no {kind} visit schedule"})
             schedule = row[0]
-        row = await (await conn.execute(sql.RECORD_VISIT, {
+        row = await (await conn.execute(visits_sql.RECORD_VISIT, {
             "home": home_id, "schedule": schedule, "alert": alert_id, "at": at, "uid": user.id,
             "worker": actor(user), "outcome": outcome, "concern": concern,
             "note": note})).fetchone()
         assert row
         visit_id = int(row[0])
-        await conn.execute(sql.ADVANCE_SCHEDULES, {"home": home_id, "schedule": schedule,
-                                                   "at": at})
+        await conn.execute(visits_sql.ADVANCE_SCHEDULES, {"home": home_id, "schedule": schedule,
+                                                          "at": at})
         concern_alert = None
         if outcome == "concern" and concern:
             concern_alert = await _open_concern(conn, home_id, at, actor(user), concern)
-            await conn.execute(sql.LINK_CONCERN_ALERT, (concern_alert, visit_id))
+            await conn.execute(visits_sql.LINK_CONCERN_ALERT, (concern_alert, visit_id))
     return {"id": visit_id, "home_id": home_id, "outcome": outcome, "visited_at": at,
             "schedule_id": schedule, "alert_id": alert_id, "concern_alert_id": concern_alert}
 
