@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+import psycopg
+
 from anju import broker
 from anju.host import (StackError, can_traverse, fallback_server_dir, free_port, raise_fd_limit,
                        service_user, user_ids, wait_port)
@@ -192,8 +194,6 @@ class Stack:
             self._run([str(PG_BIN / "pg_ctl"), "stop", "-w", "-m", mode, "-D", str(self.pg_data)])
 
     def _ensure_database(self, creds: Credentials) -> None:
-        import psycopg
-
         admin = (f"postgresql://anju:{quote(creds.db_password)}@127.0.0.1:"
                  f"{creds.pg_port}/postgres")
         with psycopg.connect(admin, autocommit=True) as conn:
