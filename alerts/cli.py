@@ -1,4 +1,4 @@
-"""`anju route`, `anju watchdog`, contacts, duty, policies, `anju alert ...`, `anju bench alert`.
+"""`anju route`, `anju watchdog`, contacts, duty, policies, `anju alert ...`.
 
 Router settings come from the environment until anju.settings has a
 [router] table:
@@ -320,12 +320,6 @@ def cmd_alert_show(args: argparse.Namespace, s: Settings) -> int:
     return 0
 
 
-def cmd_bench_alert(args: argparse.Namespace, s: Settings) -> int:
-    from alerts.bench import run_bench
-
-    return run_bench(args, s)
-
-
 def register(cli) -> None:  # type: ignore[no-untyped-def]
     from anju.cli import positive_int
 
@@ -404,15 +398,3 @@ def register(cli) -> None:  # type: ignore[no-untyped-def]
     p.add_argument("--resolve", choices=OUTCOMES, help="resolve with this outcome instead")
     p = cli.command("show", cmd_alert_show, "an alert's escalation, events and deliveries", as_)
     p.add_argument("id", type=int)
-
-    p = cli.command("alert", cmd_bench_alert,
-                    "button press to notification: latency and loss through the whole stack",
-                    cli.bench)
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--presses", type=positive_int, default=200,
-                   help="button presses, one home each")
-    p.add_argument("--load-homes", type=positive_int, default=200,
-                   help="homes publishing background readings")
-    p.add_argument("--load-rate", type=positive_int, default=500,
-                   help="background readings per second")
-    p.add_argument("--interval", type=float, default=0.25, help="seconds between presses")

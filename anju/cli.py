@@ -283,16 +283,6 @@ def cmd_rejected(args: argparse.Namespace, s: Settings) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace, s: Settings) -> int:
-    from anju import demo
-
-    if not s.embedded:
-        print("the demo runs on the embedded servers; unset ANJU_DATABASE_URL and ANJU_MQTT_URL",
-              file=sys.stderr)
-        return 2
-    return demo.run(s.state_dir, args.duration)
-
-
 # -- assembly ----------------------------------------------------------------
 def build() -> CommandLine:
     parser = argparse.ArgumentParser(prog="anju", description="anju (安居): home-safety "
@@ -309,9 +299,6 @@ def build() -> CommandLine:
         help="also delete the servers' data kept outside the state directory")
     cli.command("status", cmd_status, "show what runs where").add_argument(
         "--json", action="store_true")
-
-    cli.command("demo", cmd_demo, "run everything on the embedded servers with demo homes"
-                ).add_argument("--duration", type=positive_int, help="stop after this many seconds")
 
     dbp = commands.add_parser("db", help="database schema")
     dbs = dbp.add_subparsers(dest="db", metavar="ACTION", required=True)

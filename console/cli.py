@@ -55,15 +55,7 @@ def cmd_user_add(args: argparse.Namespace, s: Settings) -> int:
     return 0
 
 
-def cmd_bench_console(args: argparse.Namespace, s: Settings) -> int:
-    from console.bench import run_bench
-
-    return run_bench(args)
-
-
 def register(cli) -> None:  # type: ignore[no-untyped-def]
-    from anju.cli import positive_int
-
     p = cli.command("console", cmd_console, "serve the web console")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8750)
@@ -86,12 +78,3 @@ def register(cli) -> None:  # type: ignore[no-untyped-def]
     p.add_argument("--lang", default="zh-CN", choices=("zh-CN", "en"))
     p.add_argument("--password-stdin", action="store_true",
                    help="read the password from the first line of standard input")
-
-    p = cli.command("console", cmd_bench_console,
-                    "server time of the board, home list, a home and its chart at 100,000 homes",
-                    cli.bench)
-    p.add_argument("--homes", type=positive_int, default=100_000)
-    p.add_argument("--alerts", type=positive_int, default=1_000_000)
-    p.add_argument("--requests", type=positive_int, default=100,
-                   help="requests per page and user (default 100)")
-    p.add_argument("--json", action="store_true")

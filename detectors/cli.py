@@ -1,4 +1,4 @@
-"""`anju detect`, `anju away`, `anju detector`, `anju alerts`, `anju bench detect`."""
+"""`anju detect`, `anju away`, `anju detector`, `anju alerts`."""
 
 from __future__ import annotations
 
@@ -124,12 +124,6 @@ def cmd_alerts(args: argparse.Namespace, s: Settings) -> int:
     return 0
 
 
-def cmd_bench_detect(args: argparse.Namespace, s: Settings) -> int:
-    from detectors.bench import run_bench
-
-    return run_bench(args)
-
-
 def register(cli) -> None:  # type: ignore[no-untyped-def]
     from anju.cli import positive_int
 
@@ -154,9 +148,3 @@ def register(cli) -> None:  # type: ignore[no-untyped-def]
     p.add_argument("--all", action="store_true")
     p.add_argument("--lang", choices=("zh-CN", "en"), default="zh-CN")
     p.add_argument("-n", "--lines", type=positive_int, default=30)
-
-    p = cli.command("detect", cmd_bench_detect, "deadline lag and memory at many homes", cli.bench)
-    p.add_argument("--homes", type=positive_int, default=100_000)
-    p.add_argument("--seconds", type=positive_int, default=60,
-                   help="how long deadlines keep falling due (default 60)")
-    p.add_argument("--json", action="store_true")

@@ -408,7 +408,7 @@ def cmd_eval(args, settings) -> int:  # type: ignore[no-untyped-def]
                 if args.detector_config or args.sensitivity is not None:
                     raise ValueError("--live uses the stored default settings; drop --config "
                                      "and --sensitivity")
-                from detectors.evaluate_live import evaluate_live
+                from devtools.evaluate_live import evaluate_live
                 rep = evaluate_live(
                     args.homes, args.days, args.seed, cfg,
                     personas=[x for x in args.personas.split(",") if x],

@@ -24,13 +24,13 @@ from pathlib import Path
 import psycopg
 
 from alerts.manage import ContactSpec, add_contact
-from alerts.sinks import HttpSink
 from anju import registry
-from anju.benchmarks import percentile, report, temporary_stack
 from anju.contract import device_topic
 from anju.embedded import Stack
 from anju.mqtt_async import Client, Will, connect
 from anju.settings import Settings
+from devtools.sinks import HttpSink
+from devtools.stacks import percentile, report, temporary_stack
 
 TIMEOUT_S = 15.0
 

@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 import psycopg
 
-from anju.benchmarks import percentile, report, temporary_stack
 from console.app import ConsoleConfig, create_app
 from console.users import NewUser, add_user
+from devtools.stacks import percentile, report, temporary_stack
 
 COMMUNITIES = 200
 PASSWORD = "bench password 1"

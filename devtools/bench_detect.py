@@ -24,8 +24,8 @@ import time
 
 import psycopg
 
-from anju.benchmarks import percentile, report, temporary_stack
 from detectors.events import DeviceInfo, Event, HomeInfo
+from devtools.stacks import percentile, report, temporary_stack
 
 DEVICES = (("motion", "bedroom"), ("motion", "kitchen"), ("door", "entrance"))
 LEAD_S = 40   # from the burst of readings to the window in which their deadlines fall due

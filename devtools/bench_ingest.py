@@ -34,11 +34,11 @@ import time
 import psycopg
 
 from anju import registry
-from anju.benchmarks import percentile, report, temporary_stack
 from anju.contract import device_topic
 from anju.embedded import Stack
 from anju.mqtt_async import Client, Message, Will, connect
 from anju.settings import Settings
+from devtools.stacks import percentile, report, temporary_stack
 from ingest.service import TOPIC_FILTER
 
 WINDOW = 2000  # unacknowledged messages per publishing connection

@@ -26,7 +26,8 @@ import psycopg
 
 from anju import db, registry
 from anju.contract import device_topic
-from anju.embedded import Stack, free_port
+from anju.embedded import Stack
+from anju.host import free_port
 from anju.mqtt_async import Client, Will, connect
 
 DEMO_HOMES = [

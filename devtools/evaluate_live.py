@@ -21,12 +21,12 @@ from pathlib import Path
 
 import psycopg
 
-from anju.benchmarks import temporary_stack
 from anju.endpoints import MqttEndpoint
 from detectors.config import DetectorConfig
 from detectors.evaluate import DAY, LEARN_DAYS, HomeRun, Report, Truth, _score
 from detectors.events import Finding
 from detectors.service import DetectorService
+from devtools.stacks import temporary_stack
 
 
 # Incidents the after-the-fact replay cannot see: a heartbeat is not a reading, only each

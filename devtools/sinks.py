@@ -113,7 +113,7 @@ class SmtpSink:
     def __init__(self) -> None:
         from aiosmtpd.controller import Controller
 
-        from anju.embedded import free_port
+        from anju.host import free_port
 
         self.mails: list[Mail] = []
         self.lock = threading.Lock()

@@ -1,4 +1,4 @@
-"""`anju ingest` and `anju bench ingest`."""
+"""`anju ingest`."""
 
 from __future__ import annotations
 
@@ -50,27 +50,8 @@ def cmd_ingest(args: argparse.Namespace, s: Settings) -> int:
     return 0
 
 
-def cmd_bench_ingest(args: argparse.Namespace, s: Settings) -> int:
-    from ingest.bench import run_bench
-
-    return run_bench(args, s)
-
-
 def register(cli) -> None:  # type: ignore[no-untyped-def]
-    from anju.cli import positive_int
-
     p = cli.command("ingest", cmd_ingest, "store MQTT readings in the database (a worker)")
     p.add_argument("--worker", default=os.environ.get("ANJU_WORKER", socket.gethostname()),
                    help="this worker's name, stable across restarts (keeps its broker session)")
     p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
-
-    p = cli.command("ingest", cmd_bench_ingest, "ingest throughput, latency, loss and storage",
-                    cli.bench)
-    p.add_argument("--messages", type=positive_int, default=200_000)
-    p.add_argument("--devices", type=positive_int, default=200)
-    p.add_argument("--publishers", type=positive_int, default=2,
-                   help="publishing processes (default 2)")
-    p.add_argument("--workers", type=positive_int, default=1, help="ingest workers (default 1)")
-    p.add_argument("--rate", type=positive_int, default=10_000,
-                   help="paced rate for the latency phase, msg/s (default 10000)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")

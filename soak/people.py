@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from alerts.manage import ContactSpec, add_contact
-from alerts.sinks import HttpSink, SmtpSink
+from devtools.sinks import HttpSink, SmtpSink
 
 LINK = re.compile(r"https?://[^\s\"'<>]+/ack/([0-9]+)\.[0-9]+\.[A-Za-z0-9._~%-]+")
 WORKER_MAIL = "worker@soak.example"

@@ -166,7 +166,7 @@ def _check_lang(lang: str) -> None:
 
 
 def _missing(v: Any) -> bool:
-    # NaN too: anju.benchmarks.percentile returns NaN for no values.
+    # NaN too: devtools.stacks.percentile returns NaN for no values.
     return v is None or (isinstance(v, float) and not math.isfinite(v))
 
 

@@ -15,10 +15,10 @@ import time
 import pytest
 
 from alerts.manage import ContactSpec, add_contact
-from alerts.sinks import HttpSink
 from anju.endpoints import MqttEndpoint
 from console.users import NewUser, add_user
 from detectors.service import DetectorService
+from devtools.sinks import HttpSink
 from simulators import fleet
 from simulators import incidents as inc_mod
 from simulators.homes import make_fleet

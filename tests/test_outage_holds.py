@@ -9,10 +9,10 @@ from datetime import datetime, timezone
 import psycopg
 
 from alerts import watchdog
-from alerts.sinks import HttpSink
 from anju import heartbeats, pipeline
 from detectors.events import Finding
 from detectors.holds import Holds
+from devtools.sinks import HttpSink
 from tests.support import wait_until
 from tests.test_detector_service import Service, _alerts
 

@@ -23,9 +23,9 @@ import psycopg
 import pytest
 
 from alerts.manage import ContactSpec, add_contact
-from alerts.sinks import HttpSink
 from anju import registry
 from anju.embedded import Stack, free_port
+from devtools.sinks import HttpSink
 from tests.conftest import fresh_stack
 from tests.support import as_device, now_ms, reading, wait_until
 

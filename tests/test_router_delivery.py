@@ -23,8 +23,8 @@ from alerts.http import AckServer
 from alerts.manage import ContactSpec
 from alerts.router import ManualClock, Retry, Router, RouterConfig
 from alerts.send import IDEMPOTENCY_HEADER
-from alerts.sinks import HttpSink, SmtpSink
 from alerts.tokens import AckTokenError
+from devtools.sinks import HttpSink, SmtpSink
 
 SECRET = b"test-secret-0123456789abcdef"
 SH = ZoneInfo("Asia/Shanghai")

@@ -17,8 +17,8 @@ import pytest
 
 from alerts import manage
 from alerts.send import IDEMPOTENCY_HEADER
-from alerts.sinks import HttpSink
 from anju.embedded import Stack
+from devtools.sinks import HttpSink
 from tests.test_router_delivery import community_of, contact, open_alert, path
 
 FAST = {"steps": [{"after_s": 0, "notify": ["family"]},

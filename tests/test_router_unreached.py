@@ -12,8 +12,8 @@ from typing import Iterator
 import pytest
 
 from alerts.router import ManualClock, Retry
-from alerts.sinks import HttpSink, SmtpSink
 from alerts.unreached import reason_text
+from devtools.sinks import HttpSink, SmtpSink
 from tests.test_router_delivery import community_of, contact, make_router, open_alert, path  # noqa: F401
 
 FAMILY_ONLY = {"steps": [{"after_s": 0, "notify": ["family"]},
