@@ -8,45 +8,53 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+from msgspec import Meta
+
+from anju.typed_config import Reason, Refused, convert
 
 
 class SettingsError(ValueError):
     """A configuration value is missing or invalid; the message says how to fix it."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class IngestSettings:
-    batch_size: int = 2000
-    flush_ms: int = 50
-    queue_max: int = 20_000
-    max_future_s: int = 300
-    max_past_s: int = 7 * 86400
-    metrics_port: int = 0
+# A whole number; a field's limits are a Meta beside it.
+Whole = Annotated[int, Meta(extra={"wrong_type": "a whole number"})]
+
+
+class IngestSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    batch_size: Annotated[Whole, Meta(ge=1, le=100_000)] = 2000
+    flush_ms: Annotated[Whole, Meta(ge=1, le=10_000)] = 50
+    queue_max: Annotated[Whole, Meta(ge=100, le=10_000_000)] = 20_000
+    max_future_s: Whole = 300
+    max_past_s: Whole = 7 * 86400
+    metrics_port: Annotated[Whole, Meta(ge=0, le=65535)] = 0
     # Empty: one worker on a plain subscription, which the broker restores after its own
     # restart. Mosquitto does not restore shared subscriptions: with a group, what devices
     # publish between a broker restart and the workers' resubscription is lost (measured).
     share_group: str = ""
     client_id: str = ""
-    maintenance_s: int = 300  # rollups and retention every this many seconds; 0 = never
+    # rollups and retention every this many seconds; 0 = never
+    maintenance_s: Annotated[Whole, Meta(ge=0, le=86400)] = 300
     # What one message may hold (a device may send anything; none of it may stop the
     # ingest): JSON nesting, the length of a text field, the payload (under the
     # broker's max_packet_size, so an oversize one is quarantined, not a reset socket).
-    max_depth: int = 16
-    max_string: int = 256
-    max_payload: int = 64 * 1024
+    max_depth: Annotated[Whole, Meta(ge=2, le=64)] = 16
+    max_string: Annotated[Whole, Meta(ge=16, le=65536)] = 256
+    max_payload: Annotated[Whole, Meta(ge=256, le=120_000)] = 64 * 1024
     # Quarantine per device and hour: this many rejected messages kept (payloads cut to
     # quarantine_bytes, their length kept), the rest only counted by reason.
-    quarantine_per_hour: int = 100
-    quarantine_bytes: int = 4096
+    quarantine_per_hour: Annotated[Whole, Meta(ge=1, le=1_000_000)] = 100
+    quarantine_bytes: Annotated[Whole, Meta(ge=64, le=120_000)] = 4096
 
 
-@dataclass(frozen=True, kw_only=True)
-class ConsoleSettings:
+class ConsoleSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For and
     # X-Forwarded-Proto are believed. From any other client the headers are
     # ignored: believing them would let a client choose the address its sign-in
@@ -56,16 +64,15 @@ class ConsoleSettings:
     inbox_url: str | None = None      # a local notification inbox, linked for staff (the demo)
 
 
-@dataclass(frozen=True, kw_only=True)
-class Settings:
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     state_dir: Path = Path(".anju")
     database_url: str | None = None
     mqtt_url: str | None = None
     default_tz: str = "Asia/Shanghai"
-    retention_days: int = 90
-    rollup_retention_days: int = 730
-    ingest: IngestSettings = field(default_factory=IngestSettings)
-    console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    retention_days: Annotated[Whole, Meta(ge=1, extra={"unit": "(days)"})] = 90
+    rollup_retention_days: Annotated[Whole, Meta(ge=1, extra={"unit": "(days)"})] = 730
+    ingest: IngestSettings = msgspec.field(default_factory=IngestSettings)
+    console: ConsoleSettings = msgspec.field(default_factory=ConsoleSettings)
 
     @property
     def embedded(self) -> bool:
@@ -81,49 +88,45 @@ _ENV = {
     "ANJU_RETENTION_DAYS": "retention_days",
     "ANJU_ROLLUP_RETENTION_DAYS": "rollup_retention_days",
 }
-_INGEST_ENV_PREFIX = "ANJU_INGEST_"
-_CONSOLE_ENV_PREFIX = "ANJU_CONSOLE_"
+_TABLES = {"ingest": "ANJU_INGEST_", "console": "ANJU_CONSOLE_"}
+_BOOLS = {"1": True, "true": True, "yes": True, "on": True,
+          "0": False, "false": False, "no": False, "off": False}
 
 
-def _coerce(key: str, value: Any, target: Any) -> Any:
-    if isinstance(target, bool):
-        if isinstance(value, bool):
-            return value
-        if str(value).lower() in ("1", "true", "yes", "on"):
-            return True
-        if str(value).lower() in ("0", "false", "no", "off"):
-            return False
-        raise SettingsError(f"{key}={value!r}: expected true or false")
-    if isinstance(target, int):
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise SettingsError(f"{key}={value!r}: expected a whole number") from None
-    if isinstance(target, Path):
-        return Path(str(value))
-    if isinstance(target, tuple):  # a TOML list, or comma-separated in the environment
-        items = value.split(",") if isinstance(value, str) else value
-        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
-            raise SettingsError(f"{key}={value!r}: expected a list of text values")
-        return tuple(i.strip() for i in items if i.strip())
-    return None if value in (None, "") else str(value)
+def _as_written(data: dict[str, Any], struct: type[msgspec.Struct]) -> dict[str, Any]:
+    """Values as people write them, made plain for msgspec: yes/no/on/off, a comma-separated
+    list, an empty text for none. Numbers in text are read by msgspec (strict=False)."""
+    types = {f.name: f.type for f in msgspec.structs.fields(struct)}
+    out = {}
+    for key, value in data.items():
+        t = types.get(key)
+        args = typing.get_args(t)
+        if isinstance(t, type) and issubclass(t, msgspec.Struct) and isinstance(value, dict):
+            value = _as_written(value, t)
+        elif t is bool and isinstance(value, str):
+            value = _BOOLS.get(value.strip().lower(), value)
+        elif typing.get_origin(t) is tuple:
+            items = value.split(",") if isinstance(value, str) else value
+            if isinstance(items, list) and all(isinstance(i, str) for i in items):
+                value = tuple(i.strip() for i in items if i.strip())
+        elif type(None) in args and value == "":
+            value = None
+        elif args and args[0] is int and isinstance(value, str):
+            value = value.strip()
+        out[key] = value
+    return out
 
 
-def _apply(obj: Any, values: dict[str, Any], prefix: str) -> Any:
-    known = {f.name: f for f in fields(obj)}
-    changes = {}
-    for key, value in values.items():
-        if key not in known:
-            raise SettingsError(
-                f"unknown setting {prefix}{key}; known keys: {', '.join(sorted(known))}")
-        current = getattr(obj, key)
-        if isinstance(current, (IngestSettings, ConsoleSettings)):
-            if not isinstance(value, dict):
-                raise SettingsError(f"{prefix}{key} must be a table ([{key}])")
-            changes[key] = _apply(current, value, f"{key}.")
-        else:
-            changes[key] = _coerce(prefix + key, value, current if current is not None else "")
-    return replace(obj, **changes)
+def _settings(data: dict[str, Any]) -> Settings:
+    try:
+        return convert(_as_written(data, Settings), Settings, strict=False)
+    except Refused as e:
+        if e.reason is Reason.UNKNOWN:
+            raise SettingsError(f"unknown setting {e.key}; known keys: "
+                                f"{', '.join(sorted(e.known))}") from None
+        if e.key in _TABLES and e.at == e.key:
+            raise SettingsError(f"{e.key} must be a table ([{e.key}])") from None
+        raise SettingsError(str(e)) from None
 
 
 def _validate(s: Settings) -> Settings:
@@ -145,9 +148,6 @@ def _validate(s: Settings) -> Settings:
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(
             f"default_tz={s.default_tz!r}: expected an IANA time zone such as Asia/Shanghai") from None
-    for key in ("retention_days", "rollup_retention_days"):
-        if getattr(s, key) < 1:
-            raise SettingsError(f"{key}={getattr(s, key)}: expected at least 1 (days)")
     for proxy in s.console.trusted_proxies:
         try:
             ipaddress.ip_network(proxy)
@@ -155,16 +155,6 @@ def _validate(s: Settings) -> Settings:
             raise SettingsError(
                 f"console.trusted_proxies={proxy!r} (ANJU_CONSOLE_TRUSTED_PROXIES): {e}; expected "
                 "IP addresses or networks such as 10.0.0.5 or 10.0.0.0/24") from None
-    i = s.ingest
-    for key, low, high in (("batch_size", 1, 100_000), ("flush_ms", 1, 10_000),
-                           ("queue_max", 100, 10_000_000), ("metrics_port", 0, 65535),
-                           ("maintenance_s", 0, 86400), ("max_depth", 2, 64),
-                           ("max_string", 16, 65536), ("max_payload", 256, 120_000),
-                           ("quarantine_per_hour", 1, 1_000_000),
-                           ("quarantine_bytes", 64, 120_000)):
-        value = getattr(i, key)
-        if not low <= value <= high:
-            raise SettingsError(f"ingest.{key}={value}: expected {low}..{high}")
     return s
 
 
@@ -179,7 +169,7 @@ def load(config_file: str | os.PathLike[str] | None = None,
          env: dict[str, str] | None = None) -> Settings:
     """Settings from the config file (ANJU_CONFIG or ./anju.toml) and the environment."""
     env = dict(os.environ if env is None else env)
-    s = Settings()
+    data: dict[str, Any] = {}
     path = config_file or env.get("ANJU_CONFIG") or ("anju.toml" if Path("anju.toml").exists() else None)
     if path:
         try:
@@ -188,18 +178,13 @@ def load(config_file: str | os.PathLike[str] | None = None,
             raise SettingsError(f"config file {path} does not exist (ANJU_CONFIG)") from None
         except tomllib.TOMLDecodeError as e:
             raise SettingsError(f"config file {path} is not valid TOML: {e}") from None
-        s = _apply(s, data, "")
-    top = {name: env[var] for var, name in _ENV.items() if var in env}
-    ingest = {k[len(_INGEST_ENV_PREFIX):].lower(): v for k, v in env.items()
-              if k.startswith(_INGEST_ENV_PREFIX)}
-    if ingest:
-        top["ingest"] = ingest
-    console = {k[len(_CONSOLE_ENV_PREFIX):].lower(): v for k, v in env.items()
-               if k.startswith(_CONSOLE_ENV_PREFIX)}
-    if console:
-        top["console"] = console
-    s = _apply(s, top, "")
-    return _validate(s)
+        _settings(data)  # the file's own mistakes are told even where the environment overrides
+    data.update({name: env[var] for var, name in _ENV.items() if var in env})
+    for table, prefix in _TABLES.items():
+        given = {k[len(prefix):].lower(): v for k, v in env.items() if k.startswith(prefix)}
+        if given:
+            data[table] = {**data[table], **given} if isinstance(data.get(table), dict) else given
+    return _validate(_settings(data))
 
 
 redact = _redact
