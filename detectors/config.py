@@ -9,15 +9,21 @@ the key, the value and what is allowed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
-from typing import Any
+import typing
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from anju.typed_config import Reason, Refused, convert
 
 # Every finding kind the monitor can raise; `enabled` selects among them.
-DETECTORS: tuple[str, ...] = (
+Detector = Literal[
     "inactivity", "not_back", "no_water", "water_running", "power_high", "power_flat",
     "door_left_open", "night_wandering", "device_offline", "home_silent", "battery_low",
     "sensor_dead", "activity_decline", "smoke", "gas", "leak", "button",
-)
+]
+DETECTORS: tuple[str, ...] = typing.get_args(Detector)
 
 
 class ConfigError(ValueError):
@@ -28,159 +34,131 @@ class ConfigError(ValueError):
         super().__init__(f"{key}={value!r}: expected {allowed}")
 
 
-def _num(lo: float, hi: float, unit: str = "", integer: bool = False) -> dict[str, Any]:
-    return {"lo": lo, "hi": hi, "unit": unit, "integer": integer}
+def _within(lo: float, hi: float, unit: str = "") -> Meta:
+    return Meta(ge=lo, le=hi, extra={"unit": unit})
 
 
-@dataclass(frozen=True)
-class Inactivity:
-    floor_min: int = 90          # a learned threshold is never below this
-    cap_min: int = 720           # ... nor above this
-    default_min: int = 720       # before `min_days` of history: a fixed window (field practice)
-    min_days: int = 7            # days of history before thresholds are learned
-    learn_days: int = 30         # how far back the learner looks
-    margin: float = 0.4          # threshold = longest usual stillness x (1 + margin) + slack
-    slack_min: int = 60
-    window_min: int = 60         # "usual stillness at this time" looks this far either side
-    outlier_iqr: float = 3.0     # a room's limit: a day's stillness beyond Q3 + this x IQR of
-                                 # the days' is an outlier, not the usual (0: the longest seen)
-    room_days: int = 7           # a room's own limit needs stillness seen after activity there at
-                                 # this time of day on this many days (0: time of day only)
+MINUTES, DAYS, HOURS = "minutes", "days", "hours"
 
 
-@dataclass(frozen=True)
-class Away:
-    door_grace_s: int = 90       # entrance activity this soon after the door is the passage itself
-    confirm_min: int = 10        # silence this long after the door confirms that the resident left
-    floor_min: int = 240         # "not back" never sooner than this after leaving
-    cap_min: int = 1440
-    explicit_grace_min: int = 120   # after an explicit away's end, not back by then -> not_back
+class Inactivity(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    # a learned threshold is never below this ... nor above this
+    floor_min: Annotated[int, _within(30, 720, MINUTES)] = 90
+    cap_min: Annotated[int, _within(60, 1440, MINUTES)] = 720
+    # before `min_days` of history: a fixed window (field practice)
+    default_min: Annotated[int, _within(60, 1440, MINUTES)] = 720
+    min_days: Annotated[int, _within(3, 60, DAYS)] = 7          # days of history before thresholds are learned
+    learn_days: Annotated[int, _within(7, 120, DAYS)] = 30      # how far back the learner looks
+    # threshold = longest usual stillness x (1 + margin) + slack
+    margin: Annotated[float, _within(0.0, 3.0)] = 0.4
+    slack_min: Annotated[int, _within(0, 240, MINUTES)] = 60
+    # "usual stillness at this time" looks this far either side
+    window_min: Annotated[int, _within(0, 180, MINUTES)] = 60
+    # a room's limit: a day's stillness beyond Q3 + this x IQR of the days' is an outlier,
+    # not the usual (0: the longest seen)
+    outlier_iqr: Annotated[float, _within(0.0, 10.0)] = 3.0
+    # a room's own limit needs stillness seen after activity there at this time of day on
+    # this many days (0: time of day only)
+    room_days: Annotated[int, _within(0, 60, "days (0 = off)")] = 7
 
 
-@dataclass(frozen=True)
-class Water:
-    low_litres: float = 10.0     # under this ...
-    low_hours: int = 12          # ... in this many hours at home -> no_water
-    running_min: int = 30        # continuous flow this long -> water_running
-    flow_lpm: float = 0.5        # a minute with at least this flow counts as flowing
-    activity_l: float = 0.3      # flow starting with at least this much is activity evidence
+class Away(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    # entrance activity this soon after the door is the passage itself
+    door_grace_s: Annotated[int, _within(0, 600, "seconds")] = 90
+    # silence this long after the door confirms that the resident left
+    confirm_min: Annotated[int, _within(1, 120, MINUTES)] = 10
+    floor_min: Annotated[int, _within(30, 1440, MINUTES)] = 240  # "not back" never sooner than this after leaving
+    cap_min: Annotated[int, _within(60, 2880, MINUTES)] = 1440
+    # after an explicit away's end, not back by then -> not_back
+    explicit_grace_min: Annotated[int, _within(0, 1440, MINUTES)] = 120
 
 
-@dataclass(frozen=True)
-class Power:
-    activity_w: float = 200.0    # a rise of this much within a reading is someone switching on
-    high_w: float = 800.0        # above the home's base load by this much is a "high load"
-    high_floor_min: int = 60     # a high load is never normal for longer than this floor ...
-    high_factor: float = 1.5     # ... or this times the longest high load seen in history
-    flat_hours: int = 24         # no switching-on at all for this long -> power_flat
+class Water(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    low_litres: Annotated[float, _within(0.5, 200, "litres")] = 10.0   # under this ...
+    low_hours: Annotated[int, _within(2, 48, HOURS)] = 12              # ... in this many hours at home -> no_water
+    running_min: Annotated[int, _within(5, 240, MINUTES)] = 30         # continuous flow this long -> water_running
+    # a minute with at least this flow counts as flowing
+    flow_lpm: Annotated[float, _within(0.05, 20, "litres per minute")] = 0.5
+    # flow starting with at least this much is activity evidence
+    activity_l: Annotated[float, _within(0.05, 20, "litres")] = 0.3
 
 
-@dataclass(frozen=True)
-class Doors:
-    open_min: int = 15           # entrance door open this long -> door_left_open
-    night_from: int = 23         # local hour: entrance door opened from ...
-    night_to: int = 5            # ... until this hour -> night_wandering
+class Power(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    # a rise of this much within a reading is someone switching on
+    activity_w: Annotated[float, _within(20, 5000, "W")] = 200.0
+    # above the home's base load by this much is a "high load"
+    high_w: Annotated[float, _within(100, 10000, "W")] = 800.0
+    # a high load is never normal for longer than this floor ...
+    high_floor_min: Annotated[int, _within(10, 600, MINUTES)] = 60
+    # ... or this times the longest high load seen in history
+    high_factor: Annotated[float, _within(1.0, 10.0)] = 1.5
+    # no switching-on at all for this long -> power_flat
+    flat_hours: Annotated[int, _within(6, 96, HOURS)] = 24
 
 
-@dataclass(frozen=True)
-class Devices:
-    missed_heartbeats: int = 3
-    silent_min: int = 30         # every device of the home silent this long -> home_silent
-    battery_pct: float = 15.0
-    dead_days: int = 3           # a PIR silent through this many days of life at home: dead
+class Doors(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    open_min: Annotated[int, _within(1, 240, MINUTES)] = 15              # entrance door open this long -> door_left_open
+    night_from: Annotated[int, _within(0, 23, "hour of the day")] = 23   # local hour: entrance door opened from ...
+    night_to: Annotated[int, _within(0, 23, "hour of the day")] = 5      # ... until this hour -> night_wandering
 
 
-@dataclass(frozen=True)
-class Decline:
-    days: int = 2                # mean activity of the last `days` days at home ...
-    fraction: float = 0.65       # ... below this fraction of the usual -> activity_decline
+class Devices(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    missed_heartbeats: Annotated[int, _within(2, 20, "heartbeats")] = 3
+    # every device of the home silent this long -> home_silent
+    silent_min: Annotated[int, _within(5, 240, MINUTES)] = 30
+    battery_pct: Annotated[float, _within(1, 50, "per cent")] = 15.0
+    # a PIR silent through this many days of life at home: dead
+    dead_days: Annotated[int, _within(1, 30, DAYS)] = 3
 
 
-@dataclass(frozen=True)
-class PreAlarm:
-    minutes: int = 0             # 0: off; else inactivity waits this long for the resident's button
+class Decline(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    days: Annotated[int, _within(2, 14, DAYS)] = 2                 # mean activity of the last `days` days at home ...
+    fraction: Annotated[float, _within(0.05, 0.95)] = 0.65         # ... below this fraction of the usual -> activity_decline
 
 
-@dataclass(frozen=True)
-class DetectorConfig:
-    sensitivity: float = 1.0     # >1: earlier alerts, more false ones; <1: later, fewer
-    enabled: frozenset[str] = field(default_factory=lambda: frozenset(DETECTORS))
-    inactivity: Inactivity = field(default_factory=Inactivity)
-    away: Away = field(default_factory=Away)
-    water: Water = field(default_factory=Water)
-    power: Power = field(default_factory=Power)
-    doors: Doors = field(default_factory=Doors)
-    devices: Devices = field(default_factory=Devices)
-    decline: Decline = field(default_factory=Decline)
-    prealarm: PreAlarm = field(default_factory=PreAlarm)
+class PreAlarm(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    # 0: off; else inactivity waits this long for the resident's button
+    minutes: Annotated[int, _within(0, 30, "minutes (0 = off)")] = 0
+
+
+_DETECTOR_LIST = Meta(extra={"expected": f"a list of detectors from: {', '.join(DETECTORS)}"})
+
+
+class DetectorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    # >1: earlier alerts, more false ones; <1: later, fewer
+    sensitivity: Annotated[float, _within(0.25, 4.0)] = 1.0
+    enabled: Annotated[frozenset[Detector], _DETECTOR_LIST] = frozenset(DETECTORS)
+    inactivity: Inactivity = msgspec.field(default_factory=Inactivity)
+    away: Away = msgspec.field(default_factory=Away)
+    water: Water = msgspec.field(default_factory=Water)
+    power: Power = msgspec.field(default_factory=Power)
+    doors: Doors = msgspec.field(default_factory=Doors)
+    devices: Devices = msgspec.field(default_factory=Devices)
+    decline: Decline = msgspec.field(default_factory=Decline)
+    prealarm: PreAlarm = msgspec.field(default_factory=PreAlarm)
 
     def on(self, kind: str) -> bool:
         return kind in self.enabled
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"sensitivity": self.sensitivity, "enabled": sorted(self.enabled)}
-        for name in _SECTIONS:
-            sec = getattr(self, name)
-            out[name] = {f.name: getattr(sec, f.name) for f in fields(sec)}
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        out["enabled"] = sorted(self.enabled)
         return out
 
 
-_SECTIONS: dict[str, type] = {"inactivity": Inactivity, "away": Away, "water": Water,
-                              "power": Power, "doors": Doors, "devices": Devices,
-                              "decline": Decline, "prealarm": PreAlarm}
-
-# allowed ranges: "section.key" -> bounds
-_RANGES: dict[str, dict[str, Any]] = {
-    "sensitivity": _num(0.25, 4.0),
-    "inactivity.floor_min": _num(30, 720, "minutes", True),
-    "inactivity.cap_min": _num(60, 1440, "minutes", True),
-    "inactivity.default_min": _num(60, 1440, "minutes", True),
-    "inactivity.min_days": _num(3, 60, "days", True),
-    "inactivity.learn_days": _num(7, 120, "days", True),
-    "inactivity.margin": _num(0.0, 3.0),
-    "inactivity.slack_min": _num(0, 240, "minutes", True),
-    "inactivity.window_min": _num(0, 180, "minutes", True),
-    "inactivity.outlier_iqr": _num(0.0, 10.0),
-    "inactivity.room_days": _num(0, 60, "days (0 = off)", True),
-    "away.door_grace_s": _num(0, 600, "seconds", True),
-    "away.confirm_min": _num(1, 120, "minutes", True),
-    "away.floor_min": _num(30, 1440, "minutes", True),
-    "away.cap_min": _num(60, 2880, "minutes", True),
-    "away.explicit_grace_min": _num(0, 1440, "minutes", True),
-    "water.low_litres": _num(0.5, 200, "litres"),
-    "water.low_hours": _num(2, 48, "hours", True),
-    "water.running_min": _num(5, 240, "minutes", True),
-    "water.flow_lpm": _num(0.05, 20, "litres per minute"),
-    "water.activity_l": _num(0.05, 20, "litres"),
-    "power.activity_w": _num(20, 5000, "W"),
-    "power.high_w": _num(100, 10000, "W"),
-    "power.high_floor_min": _num(10, 600, "minutes", True),
-    "power.high_factor": _num(1.0, 10.0),
-    "power.flat_hours": _num(6, 96, "hours", True),
-    "doors.open_min": _num(1, 240, "minutes", True),
-    "doors.night_from": _num(0, 23, "hour of the day", True),
-    "doors.night_to": _num(0, 23, "hour of the day", True),
-    "devices.missed_heartbeats": _num(2, 20, "heartbeats", True),
-    "devices.silent_min": _num(5, 240, "minutes", True),
-    "devices.battery_pct": _num(1, 50, "per cent"),
-    "devices.dead_days": _num(1, 30, "days", True),
-    "decline.days": _num(2, 14, "days", True),
-    "decline.fraction": _num(0.05, 0.95),
-    "prealarm.minutes": _num(0, 30, "minutes (0 = off)", True),
-}
+class _Given(DetectorConfig, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Settings as given: `disabled` is taken out of `enabled`."""
+    disabled: Annotated[frozenset[Detector], _DETECTOR_LIST] = frozenset()
 
 
-def _check(key: str, value: object) -> float | int:
-    r = _RANGES[key]
-    unit = f" {r['unit']}" if r["unit"] else ""
-    allowed = f"{r['lo']:g}..{r['hi']:g}{unit}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(key, value, f"a number {allowed}")
-    if r["integer"] and not float(value).is_integer():
-        raise ConfigError(key, value, f"a whole number {allowed}")
-    if not r["lo"] <= value <= r["hi"] or value != value:
-        raise ConfigError(key, value, allowed)
-    return int(value) if r["integer"] else float(value)
+_SECTIONS: tuple[str, ...] = tuple(
+    f.name for f in msgspec.structs.fields(DetectorConfig)
+    if isinstance(f.type, type) and issubclass(f.type, msgspec.Struct))
+# "section.key" -> its type (int or float), for every numeric setting
+_NUMBERS: dict[str, type] = {"sensitivity": float} | {
+    f"{sec}.{f.name}": typing.get_args(f.type)[0] for sec in _SECTIONS
+    for f in msgspec.structs.fields(getattr(DetectorConfig(), sec))}
+_KNOWN = ", ".join(sorted(_NUMBERS) + ["enabled", "disabled"])
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -191,6 +169,12 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
             if prefix or k not in _SECTIONS:
                 raise ConfigError(key, v, f"a setting; sections are {', '.join(_SECTIONS)}")
             out.update(_flatten(v, key + "."))
+        elif _NUMBERS.get(key) is int and isinstance(v, float) and v.is_integer():
+            out[key] = int(v)       # 120.0 minutes is 120 minutes
+        elif key in ("enabled", "disabled") and isinstance(v, str):
+            out[key] = [x.strip() for x in v.split(",") if x.strip()]
+        elif isinstance(v, (set, frozenset)):
+            out[key] = sorted(v, key=str)
         else:
             out[key] = v
     return out
@@ -203,37 +187,22 @@ def from_dict(d: dict[str, Any] | None, base: DetectorConfig | None = None) -> D
         return cfg
     if not isinstance(d, dict):
         raise ConfigError("detectors", d, "a table of settings")
-    flat = _flatten(d)
-    top: dict[str, Any] = {}
-    secs: dict[str, dict[str, Any]] = {}
-    for key, value in flat.items():
-        if key == "enabled" or key == "disabled":
-            if isinstance(value, str):
-                value = [x.strip() for x in value.split(",") if x.strip()]
-            if not isinstance(value, (list, tuple, set, frozenset)) or any(
-                    not isinstance(x, str) or x not in DETECTORS for x in value):
-                raise ConfigError(key, value, f"a list of detectors from: {', '.join(DETECTORS)}")
-            top[key] = frozenset(value)
-            continue
-        if key not in _RANGES:
-            known = ", ".join(sorted(_RANGES) + ["enabled", "disabled"])
-            raise ConfigError(key, value, f"a known setting ({known})")
-        v = _check(key, value)
-        if "." in key:
-            sec, name = key.split(".", 1)
-            secs.setdefault(sec, {})[name] = v
+    data = cfg.to_dict()
+    for key, value in _flatten(d).items():
+        sec, dot, name = key.partition(".")
+        if dot and sec in _SECTIONS:
+            data[sec][name] = value
         else:
-            top[key] = v
-    changes: dict[str, Any] = {}
-    if "sensitivity" in top:
-        changes["sensitivity"] = top["sensitivity"]
-    enabled = top.get("enabled", cfg.enabled)
-    if "disabled" in top:
-        enabled = enabled - top["disabled"]
-    changes["enabled"] = frozenset(enabled)
-    for sec, vals in secs.items():
-        changes[sec] = replace(getattr(cfg, sec), **vals)
-    out = replace(cfg, **changes)
+            data[key] = value
+    try:
+        given = convert(data, _Given)
+    except Refused as e:
+        if e.reason is Reason.UNKNOWN or e.key in _SECTIONS:
+            raise ConfigError(e.key, e.value, f"a known setting ({_KNOWN})") from None
+        raise ConfigError(e.key, e.value, e.allowed) from None
+    fields = msgspec.structs.asdict(given)
+    disabled = fields.pop("disabled")
+    out = DetectorConfig(**{**fields, "enabled": given.enabled - disabled})
     _cross_check(out)
     return out
 
