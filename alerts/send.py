@@ -4,6 +4,10 @@ apprise answers True/False and logs why; the log lines of the thread that
 sent are collected so an attempt records the reason. Every send carries the
 delivery's idempotency key as an `X-Anju-Delivery` header where the channel
 has headers (webhooks and e-mail), so a receiver can drop a resend.
+
+A result says whether the message went out, and if not whether the same
+channel is worth trying again: a URL apprise cannot use will not work on
+the next try either, while a refused connection or a timeout may.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import logging
 import threading
 from dataclasses import dataclass
+from enum import Enum
 from urllib.parse import quote, urlsplit
 
 import apprise
@@ -20,10 +25,31 @@ _HEADER_SCHEMES = {"json", "jsons", "form", "forms", "xml", "xmls", "mailto", "m
 IDEMPOTENCY_HEADER = "X-Anju-Delivery"
 
 
+class Outcome(Enum):
+    DELIVERED = "delivered"
+    RETRYABLE = "retryable"      # failed; the same channel may work on another try
+    FINAL = "final"              # failed; this channel will not work as it is
+
+
 @dataclass(frozen=True)
 class SendResult:
-    ok: bool
+    outcome: Outcome
     error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.DELIVERED
+
+    @property
+    def retryable(self) -> bool:
+        return self.outcome is Outcome.RETRYABLE
+
+
+DELIVERED = SendResult(Outcome.DELIVERED)
+
+
+def failed(error: str, *, retryable: bool = True) -> SendResult:
+    return SendResult(Outcome.RETRYABLE if retryable else Outcome.FINAL, error)
 
 
 class _PerThreadLog(logging.Handler):
@@ -55,13 +81,14 @@ def send_blocking(url: str, title: str, body: str, key: str | None = None) -> Se
     try:
         plugin = apprise.Apprise.instantiate(with_key(url, key) if key else url)
         if plugin is None:
-            return SendResult(False, "apprise cannot use this URL: " + "; ".join(buf)[:300])
+            return failed("apprise cannot use this URL: " + "; ".join(buf)[:300],
+                          retryable=False)
         ok = plugin.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
         if ok:
-            return SendResult(True)
-        return SendResult(False, ("; ".join(buf) or "apprise reported a failure")[:500])
+            return DELIVERED
+        return failed(("; ".join(buf) or "apprise reported a failure")[:500])
     except Exception as e:  # a plugin bug must not kill the router: record it
-        return SendResult(False, f"{type(e).__name__}: {e}"[:500])
+        return failed(f"{type(e).__name__}: {e}"[:500])
     finally:
         _log.buffers.pop(ident, None)
 
@@ -73,4 +100,4 @@ async def send(url: str, title: str, body: str, key: str | None = None,
         return await asyncio.wait_for(asyncio.to_thread(send_blocking, url, title, body, key),
                                       timeout)
     except asyncio.TimeoutError:
-        return SendResult(False, f"no answer within {timeout:.0f} s")
+        return failed(f"no answer within {timeout:.0f} s")

@@ -93,6 +93,7 @@ WHERE alert_id = %s AND state = 'running'
 _CANCEL_PENDING = """
 UPDATE deliveries SET status = 'cancelled', done_at = %s, note = %s
 WHERE id IN (SELECT id FROM deliveries WHERE alert_id = %s AND status = 'pending'
+             AND (lease_until IS NULL OR lease_until <= %s)
              FOR NO KEY UPDATE SKIP LOCKED)
 """
 
@@ -266,12 +267,12 @@ async def stop_escalation(conn: psycopg.AsyncConnection, alert_id: int, at: date
                           reason: str) -> None:
     """Stop the chain and cancel the deliveries not being sent right now.
 
-    A delivery being sent at this moment is claimed by its router; it is not
-    waited for (SKIP LOCKED), and the router cancels it before any retry
-    because the alert is no longer open.
+    A delivery being sent at this moment is leased (or being claimed) by its
+    router; it is left to finish, and its router cancels it instead of any
+    retry or next channel because the alert is no longer open.
     """
     await conn.execute(_STOP_CHAIN, (at, reason, alert_id))
-    await conn.execute(_CANCEL_PENDING, (at, reason, alert_id))
+    await conn.execute(_CANCEL_PENDING, (at, reason, alert_id, at))
 
 
 def _result(alert_id: int, a: lifecycle.AlertState, changed: bool) -> AckResult:

@@ -32,7 +32,8 @@ class RouterProcess:
         for k in ("ANJU_DATABASE_URL", "ANJU_MQTT_URL", "ANJU_CONFIG"):
             self.env.pop(k, None)
         self.args = [sys.executable, "-m", "anju.cli", "route", "--community", community,
-                     "--worker", worker, "--no-watchdog", "--poll", "0.2"]
+                     "--worker", worker, "--no-watchdog", "--poll", "0.2",
+                     "--send-timeout", "2"]          # a killed router's lease runs out in 7 s
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -82,7 +83,8 @@ def _home(conn: psycopg.Connection, home_factory, sink: HttpSink, community: str
 def test_router_killed_mid_send_resumes_and_completes_the_chain(
         conn, stack: Stack, home_factory, sink: HttpSink, tmp_path: Path) -> None:
     """SIGKILL while the first message is in flight: a new router sends it again with the
-    same idempotency key (at most once more) and runs the remaining steps; none is lost."""
+    same idempotency key (at most once more, when the dead router's lease has run out) and
+    runs the remaining steps; none is lost."""
     home, ccode, (pf, pw, pp) = _home(conn, home_factory, sink)
     contact(conn, "community_worker", "社工", [sink.url(pw)], community=ccode)
     sink.delay = 2.0                    # the receiver holds the first answer back
@@ -96,6 +98,7 @@ def test_router_killed_mid_send_resumes_and_completes_the_chain(
         b = RouterProcess(stack, ccode, "restarted", log).start()
         try:
             sink.wait_for(pp, 1, timeout=15)
+            sink.wait_for(pf, 2, timeout=20)
             time.sleep(0.5)
         finally:
             b.stop()

@@ -1,6 +1,8 @@
-"""The router's pure parts: policies, tokens, contacts, messages, summaries."""
+"""The router's pure parts: policies, tokens, contacts, messages, summaries, and what
+follows what in a delivery."""
 
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -8,7 +10,11 @@ import pytest
 from alerts import policy
 from alerts.contacts import ContactError, Shift, check_url, message_format, on_duty, quiet_until
 from alerts.messages import AlertView, alert_messages, summary_messages
+from alerts.outcome import (AfterSend, Cancel, Claimed, Hold, Next, Retry, Send, StepUnreached,
+                            after_send, gate, step_unreached)
+from alerts.send import DELIVERED, Outcome, failed
 from alerts.summary import Sample, summarise
+from alerts.targeting import Candidate, choose, step_label
 from alerts.tokens import AckTokenError, new_nonce, sign_ack_token, verify_ack_token
 
 T = datetime(2025, 3, 4, 6, 5, tzinfo=timezone.utc)          # 14:05 in Shanghai
@@ -162,3 +168,95 @@ def test_daily_summary_from_samples() -> None:
     assert "06:40" in zh["email"]["body"] and "门未关好" in zh["email"]["body"]
     en = summary_messages(s, "Wang", "en", "Asia/Shanghai")
     assert "Up at about 06:40" in en["chat"]["body"]
+
+
+# -- delivery stages: what follows what, without a database ------------------------------
+def _claimed(**kw: Any) -> Claimed:
+    base: dict[str, Any] = dict(
+        id=1, key="a9-r0-s0-c7", purpose="alert", alert_id=9, alert_state="open", cycle=0,
+        step=0, contact_id=7, contact_name="张伟", severity="critical",
+        urls=("json://127.0.0.1/x", "mailto://h?from=a@example.com&to=b@example.com"),
+        messages={"chat": {"title": "t", "body": "chat"}, "email": {"title": "t", "body": "mail"},
+                  "sms": {"title": "", "body": "sms"}},
+        channel=0, tries=0, quiet=(time(22), time(7)), tz="Asia/Shanghai", interrupted=0)
+    return Claimed(**{**base, **kw})
+
+
+def test_gate_cancels_for_an_alert_no_longer_open_and_holds_low_severity_in_quiet_hours() -> None:
+    """Cancelled before anything else; quiet hours hold low severity only."""
+    night = datetime(2025, 3, 4, 23, 30, tzinfo=SH)
+    assert gate(_claimed(alert_state="acknowledged"), night) == Cancel("alert acknowledged")
+    assert gate(_claimed(severity="low"), night) == Hold(datetime(2025, 3, 5, 7, tzinfo=SH))
+    assert isinstance(gate(_claimed(), night), Send)
+    assert isinstance(gate(_claimed(severity="low", quiet=None), night), Send)
+    summary = _claimed(purpose="summary", alert_id=None, alert_state=None, severity=None)
+    assert isinstance(gate(summary, night), Send)
+    assert _claimed(channel=1).text()["body"] == "mail"
+
+
+def test_failures_retry_with_backoff_then_the_next_channel_then_undelivered() -> None:
+    """Retry(3, (5, 20)): two waits on channel 0, then channel 1; its third failure ends it."""
+    retry = Retry(3, (5, 20))
+    fail = failed("Connection error")
+
+    def step(tries: int, channel: int) -> AfterSend:
+        return after_send(fail, tries=tries, channel=channel, channels=2, retry=retry,
+                          alert_state="open")
+
+    assert step(0, 0) == AfterSend(Next.RETRY, tries=1, channel=0, wait_s=5)
+    assert step(1, 0) == AfterSend(Next.RETRY, tries=2, channel=0, wait_s=20)
+    assert step(2, 0) == AfterSend(Next.NEXT_CHANNEL, tries=0, channel=1)
+    end = step(2, 1)
+    assert end.next is Next.UNDELIVERED and end.tries == 3
+    assert end.note == "all 2 channel(s) failed: Connection error"
+    ok = after_send(DELIVERED, tries=2, channel=1, channels=2, retry=retry, alert_state="open")
+    assert ok == AfterSend(Next.DELIVERED, tries=2, channel=1)
+
+
+def test_a_final_failure_skips_the_retries_and_a_closed_alert_stops_everything() -> None:
+    """A URL apprise cannot use goes to the next channel at once; an acknowledged alert's
+    failed send is cancelled, neither retried nor tried on the next channel."""
+    retry = Retry()
+    final = failed("apprise cannot use this URL", retryable=False)
+    assert not final.ok and not final.retryable and final.outcome is Outcome.FINAL
+    assert after_send(final, tries=0, channel=0, channels=2, retry=retry,
+                      alert_state="open").next is Next.NEXT_CHANNEL
+    assert after_send(final, tries=0, channel=1, channels=2, retry=retry,
+                      alert_state="open").next is Next.UNDELIVERED
+    closed = after_send(failed("timeout"), tries=0, channel=0, channels=2, retry=retry,
+                        alert_state="acknowledged")
+    assert closed.next is Next.CANCELLED and closed.note == "alert acknowledged"
+    summary = after_send(failed("timeout"), tries=0, channel=0, channels=1, retry=retry,
+                         alert_state=None)
+    assert summary.next is Next.RETRY
+
+
+def test_an_unreached_step_tells_operators_and_runs_the_next_step_if_it_is_waiting() -> None:
+    """Others of the step still reachable: nothing; nobody: operators, and the next step now
+    only when the chain is waiting for exactly that step."""
+    assert step_unreached(1, (1, 0), (1, 0)) == StepUnreached(False, False)
+    assert step_unreached(0, (1, 0), (1, 0)) == StepUnreached(True, True)
+    assert step_unreached(0, (1, 0), (2, 0)) == StepUnreached(True, False)
+    assert step_unreached(0, None, (0, 1)) == StepUnreached(True, False)
+
+
+def test_targets_prefer_the_homes_own_property_and_the_workers_on_duty() -> None:
+    """Each contact once, in role order; a note when nobody of a role is there or on duty."""
+    wed_3am = datetime(2025, 3, 5, 3, tzinfo=SH)
+
+    def cand(i: int, role: str, own: bool = False, shifts: tuple[Shift, ...] = ()) -> Candidate:
+        return Candidate(id=i, role=role, name=f"c{i}", urls=("json://x/",), lang="zh-CN",
+                         own_home=own, shifts=shifts)
+
+    night = (Shift(2, time(20), time(8)),)
+    cands = [cand(1, "family", True), cand(2, "community_worker", shifts=night),
+             cand(3, "community_worker", shifts=(Shift(1, time(9), time(17)),)),
+             cand(4, "property"), cand(5, "property", own=True)]
+    chosen, note = choose(cands, ("family", "community_worker", "property"), wed_3am,
+                          "Asia/Shanghai")
+    assert [t.id for t in chosen] == [1, 2, 5] and note == ""
+    noon = datetime(2025, 3, 5, 12, tzinfo=SH)
+    chosen, note = choose(cands[1:3], ("community_worker", "operator"), noon, "Asia/Shanghai")
+    assert [t.id for t in chosen] == [2, 3]
+    assert note == "no community worker on duty: all of them told; no operator contact"
+    assert step_label(("family", "property")) == "family+property"
