@@ -15,34 +15,41 @@ policy is frozen onto the alert when the router first sees it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+import typing
+from typing import Annotated, Any, Literal, Mapping
 
-ROLES = ("family", "community_worker", "property", "operator")
+import msgspec
+from msgspec import Meta
+
+from anju.typed_config import Reason, Refused, convert
+
+Role = Literal["family", "community_worker", "property", "operator"]
+ROLES: tuple[str, ...] = typing.get_args(Role)
 SEVERITIES = ("critical", "high", "medium", "low")
+WEEK_S = 7 * 86400
 
 
 class PolicyError(ValueError):
     """A policy document is not valid; the message says which part and why."""
 
 
-@dataclass(frozen=True)
-class Step:
-    after_s: int
-    notify: tuple[str, ...]
+class Step(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    after_s: Annotated[int, Meta(ge=0, le=WEEK_S, extra={"expected": "whole seconds, {ge}..{le}"})]
+    notify: Annotated[tuple[Role, ...], Meta(min_length=1)]
 
 
-@dataclass(frozen=True)
-class Policy:
-    steps: tuple[Step, ...]
-    repeat_s: int = 900
-    max_cycles: int = 0          # 0: repeat until acknowledged
+class Policy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    steps: tuple[Step, ...] = ()
+    repeat_s: Annotated[int, Meta(ge=0, le=WEEK_S,
+                                  extra={"expected": "whole seconds, {ge} (never) ..{le}"})] = 900
+    # 0: repeat until acknowledged
+    max_cycles: Annotated[int, Meta(ge=0, extra={"expected": "0 (until acknowledged) or more"})] = 0
     summary: bool = True         # also listed in the family's daily summary
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["steps"] = [{"after_s": s.after_s, "notify": list(s.notify)} for s in self.steps]
-        return d
+        out = msgspec.structs.asdict(self)
+        out["steps"] = [{"after_s": s.after_s, "notify": list(s.notify)} for s in self.steps]
+        return out
 
     def delay_before(self, step: int, cycle: int) -> int:
         """Seconds to wait before `step` of `cycle` (after the previous one ran)."""
@@ -61,50 +68,47 @@ class Policy:
         return 0, cycle + 1
 
 
-def _step(i: int, raw: Any) -> Step:
-    if not isinstance(raw, Mapping):
-        raise PolicyError(f"steps[{i}]: expected an object with after_s and notify")
-    after = raw.get("after_s", 0)
-    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= 7 * 86400:
-        raise PolicyError(f"steps[{i}].after_s={after!r}: expected whole seconds, 0..604800")
-    notify = raw.get("notify")
-    if isinstance(notify, str):
-        notify = [notify]
-    if not isinstance(notify, list) or not notify:
-        raise PolicyError(f"steps[{i}].notify: expected a list of roles ({', '.join(ROLES)})")
-    for role in notify:
-        if role not in ROLES:
-            raise PolicyError(f"steps[{i}].notify: unknown role {role!r}; "
-                              f"expected one of {', '.join(ROLES)}")
-    unknown = set(raw) - {"after_s", "notify"}
-    if unknown:
-        raise PolicyError(f"steps[{i}]: unknown keys {', '.join(sorted(unknown))}")
-    return Step(after, tuple(notify))
+def _as_written(step: Any) -> Any:
+    """A step as people write it: after_s may be left out (0), one role need not be a list."""
+    if not isinstance(step, Mapping):
+        return step
+    out = {"after_s": 0, **step}
+    if isinstance(out.get("notify"), str):
+        out["notify"] = [out["notify"]]
+    return out
+
+
+def _message(e: Refused) -> str:
+    roles = ", ".join(ROLES)
+    if e.reason is Reason.UNKNOWN:
+        where = e.key.rpartition(".")[0]
+        if where:
+            return f"{where}: unknown keys {', '.join(e.unknown)}"
+        return f"unknown keys {', '.join(e.unknown)}; expected {', '.join(e.known)}"
+    if e.key == "steps":
+        return f"{e.at}: expected an object with after_s and notify" if e.at != e.key \
+            else "steps: expected a list"
+    if e.key.endswith(".notify"):
+        if e.at != e.key:
+            return f"{e.key}: unknown role {e.item!r}; expected one of {roles}"
+        return f"{e.key}: expected a list of roles ({roles})"
+    return str(e)
 
 
 def parse(raw: Any) -> Policy:
     """A Policy from its JSON form, or PolicyError naming what is wrong."""
     if not isinstance(raw, Mapping):
         raise PolicyError("a policy is an object: {\"steps\": [...], \"repeat_s\": 900}")
-    unknown = set(raw) - {"steps", "repeat_s", "max_cycles", "summary"}
-    if unknown:
-        raise PolicyError(f"unknown keys {', '.join(sorted(unknown))}; "
-                          "expected steps, repeat_s, max_cycles, summary")
-    steps = raw.get("steps", [])
-    if not isinstance(steps, list):
-        raise PolicyError("steps: expected a list")
-    repeat = raw.get("repeat_s", 900)
-    if not isinstance(repeat, int) or isinstance(repeat, bool) or not 0 <= repeat <= 7 * 86400:
-        raise PolicyError(f"repeat_s={repeat!r}: expected whole seconds, 0 (never) ..604800")
-    if steps and 0 < repeat < 10:
-        raise PolicyError(f"repeat_s={repeat}: repeating faster than every 10 s floods people")
-    cycles = raw.get("max_cycles", 0)
-    if not isinstance(cycles, int) or isinstance(cycles, bool) or cycles < 0:
-        raise PolicyError(f"max_cycles={cycles!r}: expected 0 (until acknowledged) or more")
-    summary = raw.get("summary", True)
-    if not isinstance(summary, bool):
-        raise PolicyError(f"summary={summary!r}: expected true or false")
-    return Policy(tuple(_step(i, s) for i, s in enumerate(steps)), repeat, cycles, summary)
+    steps = raw.get("steps")
+    if isinstance(steps, list):
+        raw = {**raw, "steps": [_as_written(s) for s in steps]}
+    try:
+        pol = convert(raw, Policy)
+    except Refused as e:
+        raise PolicyError(_message(e)) from None
+    if pol.steps and 0 < pol.repeat_s < 10:
+        raise PolicyError(f"repeat_s={pol.repeat_s}: repeating faster than every 10 s floods people")
+    return pol
 
 
 def parse_steps(text: str) -> list[dict[str, Any]]:

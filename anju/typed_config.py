@@ -75,7 +75,7 @@ def _dec_hook(type_: type, obj: Any) -> Any:
 
 
 _WHERE = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
-_STEP = re.compile(r"\.(\w+)|\[(\d+)\]|\[\.\.\.\]")
+_STEP = re.compile(r"\.(\w+)|\[(\d+)\]")
 _UNKNOWN = re.compile(r"Object contains unknown field `(.*)`")
 _REQUIRED = re.compile(r"Object missing required field `(.*)`")
 
@@ -85,44 +85,45 @@ def refusal(error: msgspec.ValidationError, data: Any, type_: Any) -> Refused:
     m = _WHERE.match(str(error))
     assert m is not None  # the pattern matches any text
     what = m["what"]
-    path: list[str | int] = [name if name else int(i) for name, i in
-                             _STEP.findall(m["path"] or "") if name or i]
-    node, extra, value = mi.type_info(type_), {}, data
-    key_len, key_node, key_extra, key_value = 0, node, extra, value
+    path: list[str | int] = [name or int(i) for name, i in _STEP.findall(m["path"] or "")]
+    node, value = mi.type_info(type_), data
+    key_len, key_node, key_value = 0, node, value
     for n, step in enumerate(path):
-        node, extra = _unwrap(node)
+        node, _ = _unwrap(node)
         if isinstance(step, str):
-            field = next(f for f in node.fields if f.encode_name == step)
-            node = field.type
+            node = _field(node, step)
             value = value.get(step, MISSING) if isinstance(value, Mapping) else MISSING
             key_len, key_node, key_value = n + 1, node, value
         else:
             node = getattr(node, "item_type", mi.AnyType())
-            value = value[step] if isinstance(value, Sequence) and step < len(value) else MISSING
-    key_node, key_extra = _unwrap(key_node)
+            value = value[step] if isinstance(value, list | tuple) and step < len(value) else MISSING
     key, at = _render(path[:key_len]), _render(path)
-    if u := _UNKNOWN.match(what):
+    if found := _UNKNOWN.match(what) or _REQUIRED.match(what):
         obj, _ = _unwrap(node)
-        known = tuple(f.encode_name for f in obj.fields)
+        known = tuple(f.encode_name for f in getattr(obj, "fields", ()))
+        name = _render([*path, found[1]])
+        if found.re is _REQUIRED:
+            field, extra = _unwrap(_field(obj, found[1]))
+            return Refused(Reason.MISSING, name, MISSING, _allowed(field, extra, Reason.TYPE),
+                           at=name, item=MISSING)
         unknown = tuple(sorted(k for k in value if k not in known))
-        name = _render([*path, u[1]])
-        return Refused(Reason.UNKNOWN, name, value.get(u[1]), "", at=name, item=value.get(u[1]),
-                       unknown=unknown, known=known)
-    if r := _REQUIRED.match(what):
-        obj, _ = _unwrap(node)
-        field_node, field_extra = _unwrap(next(f.type for f in obj.fields if f.encode_name == r[1]))
-        name = _render([*path, r[1]])
-        return Refused(Reason.MISSING, name, MISSING, _allowed(field_node, field_extra,
-                                                               Reason.TYPE, MISSING),
-                       at=name, item=MISSING)
+        given = value.get(found[1])
+        return Refused(Reason.UNKNOWN, name, given, "", at=name, item=given, unknown=unknown,
+                       known=known)
+    key_node, key_extra = _unwrap(key_node)
     reason = Reason.TYPE if ", got `" in what or not what.startswith("Expected") else Reason.LIMIT
     if (reason is Reason.LIMIT and isinstance(key_value, str)
             and isinstance(key_node, (mi.IntType, mi.FloatType))):
         # the number the limit judged, not the text it was read from (strict=False)
-        bare = int if isinstance(key_node, mi.IntType) else float
-        key_value = msgspec.convert(key_value, bare, strict=False)
+        key_value = msgspec.convert(key_value, int if isinstance(key_node, mi.IntType) else float,
+                                    strict=False)
     return Refused(reason, key, key_value, _allowed(key_node, key_extra, reason, key_value),
                    at=at, item=value)
+
+
+def _field(struct: Any, name: str) -> Any:
+    return next((f.type for f in getattr(struct, "fields", ()) if f.encode_name == name),
+                mi.AnyType())
 
 
 def _unwrap(node: Any) -> tuple[Any, dict[str, Any]]:
@@ -148,7 +149,7 @@ def _render(path: Sequence[str | int]) -> str:
     return out
 
 
-def _allowed(node: Any, extra: dict[str, Any], reason: Reason, value: Any) -> str:
+def _allowed(node: Any, extra: dict[str, Any], reason: Reason, value: Any = MISSING) -> str:
     """What the field allows, in words, from its type and constraints."""
     ge, le = getattr(node, "ge", None), getattr(node, "le", None)
     if "expected" in extra:
@@ -158,12 +159,13 @@ def _allowed(node: Any, extra: dict[str, Any], reason: Reason, value: Any) -> st
     if isinstance(node, mi.BoolType):
         return "true or false"
     if isinstance(node, (mi.IntType, mi.FloatType)):
-        limits = (f"{ge:g}..{le:g}" if ge is not None and le is not None else
-                  f"at least {ge:g}" if ge is not None else
-                  f"at most {le:g}" if le is not None else "")
+        lo, hi = _number(ge), _number(le)
+        limits = (f"{lo}..{hi}" if lo and hi else f"at least {lo}" if lo else
+                  f"at most {hi}" if hi else "")
         limits = " ".join(filter(None, (limits, extra.get("unit", ""))))
         if reason is Reason.LIMIT:
             return limits
+        # a number with a fraction where a whole one is wanted is told so
         whole = (isinstance(node, mi.IntType) and isinstance(value, (int, float))
                  and not isinstance(value, bool))
         return " ".join(filter(None, ("a whole number" if whole else "a number", limits)))
@@ -179,3 +181,8 @@ def _allowed(node: Any, extra: dict[str, Any], reason: Reason, value: Any) -> st
     if isinstance(node, mi.StructType):
         return "a table of settings"
     return getattr(getattr(node, "cls", None), "__name__", "a valid value")
+
+
+def _number(x: float | None) -> str:
+    """10000000 as written, 4.0 as 4, 0.25 as 0.25."""
+    return "" if x is None else str(x) if isinstance(x, int) else f"{x:g}"
