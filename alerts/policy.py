@@ -107,7 +107,8 @@ def parse(raw: Any) -> Policy:
     except Refused as e:
         raise PolicyError(_message(e)) from None
     if pol.steps and 0 < pol.repeat_s < 10:
-        raise PolicyError(f"repeat_s={pol.repeat_s}: repeating faster than every 10 s floods people")
+        raise PolicyError(
+            f"repeat_s={pol.repeat_s}: repeating faster than every 10 s floods people")
     return pol
 
 

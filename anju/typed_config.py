@@ -96,7 +96,8 @@ def refusal(error: msgspec.ValidationError, data: Any, type_: Any) -> Refused:
             key_len, key_node, key_value = n + 1, node, value
         else:
             node = getattr(node, "item_type", mi.AnyType())
-            value = value[step] if isinstance(value, list | tuple) and step < len(value) else MISSING
+            listed = isinstance(value, list | tuple) and step < len(value)
+            value = value[step] if listed else MISSING
     key, at = _render(path[:key_len]), _render(path)
     if found := _UNKNOWN.match(what) or _REQUIRED.match(what):
         obj, _ = _unwrap(node)

@@ -47,8 +47,10 @@ class Inactivity(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     cap_min: Annotated[int, _within(60, 1440, MINUTES)] = 720
     # before `min_days` of history: a fixed window (field practice)
     default_min: Annotated[int, _within(60, 1440, MINUTES)] = 720
-    min_days: Annotated[int, _within(3, 60, DAYS)] = 7          # days of history before thresholds are learned
-    learn_days: Annotated[int, _within(7, 120, DAYS)] = 30      # how far back the learner looks
+    # days of history before thresholds are learned
+    min_days: Annotated[int, _within(3, 60, DAYS)] = 7
+    # how far back the learner looks
+    learn_days: Annotated[int, _within(7, 120, DAYS)] = 30
     # threshold = longest usual stillness x (1 + margin) + slack
     margin: Annotated[float, _within(0.0, 3.0)] = 0.4
     slack_min: Annotated[int, _within(0, 240, MINUTES)] = 60
@@ -67,16 +69,19 @@ class Away(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     door_grace_s: Annotated[int, _within(0, 600, "seconds")] = 90
     # silence this long after the door confirms that the resident left
     confirm_min: Annotated[int, _within(1, 120, MINUTES)] = 10
-    floor_min: Annotated[int, _within(30, 1440, MINUTES)] = 240  # "not back" never sooner than this after leaving
+    # "not back" never sooner than this after leaving
+    floor_min: Annotated[int, _within(30, 1440, MINUTES)] = 240
     cap_min: Annotated[int, _within(60, 2880, MINUTES)] = 1440
     # after an explicit away's end, not back by then -> not_back
     explicit_grace_min: Annotated[int, _within(0, 1440, MINUTES)] = 120
 
 
 class Water(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    low_litres: Annotated[float, _within(0.5, 200, "litres")] = 10.0   # under this ...
-    low_hours: Annotated[int, _within(2, 48, HOURS)] = 12              # ... in this many hours at home -> no_water
-    running_min: Annotated[int, _within(5, 240, MINUTES)] = 30         # continuous flow this long -> water_running
+    # under this ... in this many hours at home -> no_water
+    low_litres: Annotated[float, _within(0.5, 200, "litres")] = 10.0
+    low_hours: Annotated[int, _within(2, 48, HOURS)] = 12
+    # continuous flow this long -> water_running
+    running_min: Annotated[int, _within(5, 240, MINUTES)] = 30
     # a minute with at least this flow counts as flowing
     flow_lpm: Annotated[float, _within(0.05, 20, "litres per minute")] = 0.5
     # flow starting with at least this much is activity evidence
@@ -97,9 +102,11 @@ class Power(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class Doors(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    open_min: Annotated[int, _within(1, 240, MINUTES)] = 15              # entrance door open this long -> door_left_open
-    night_from: Annotated[int, _within(0, 23, "hour of the day")] = 23   # local hour: entrance door opened from ...
-    night_to: Annotated[int, _within(0, 23, "hour of the day")] = 5      # ... until this hour -> night_wandering
+    # entrance door open this long -> door_left_open
+    open_min: Annotated[int, _within(1, 240, MINUTES)] = 15
+    # local hour: entrance door opened from ... until this hour -> night_wandering
+    night_from: Annotated[int, _within(0, 23, "hour of the day")] = 23
+    night_to: Annotated[int, _within(0, 23, "hour of the day")] = 5
 
 
 class Devices(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -112,8 +119,10 @@ class Devices(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class Decline(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    days: Annotated[int, _within(2, 14, DAYS)] = 2                 # mean activity of the last `days` days at home ...
-    fraction: Annotated[float, _within(0.05, 0.95)] = 0.65         # ... below this fraction of the usual -> activity_decline
+    # mean activity of the last `days` days at home below this fraction of the usual
+    # -> activity_decline
+    days: Annotated[int, _within(2, 14, DAYS)] = 2
+    fraction: Annotated[float, _within(0.05, 0.95)] = 0.65
 
 
 class PreAlarm(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -26,6 +26,9 @@ def test_defaults_are_embedded():
      ["database_url", "postgresql://"]),
     ({"ANJU_INGEST_BATCH_SIZE": "0"}, ["ingest.batch_size=0", "1..100000"]),
     ({"ANJU_INGEST_COLOUR": "red"}, ["unknown setting", "colour", "batch_size"]),
+    ({"ANJU_INGEST_QUEUE_MAX": "5"}, ["ingest.queue_max=5: expected 100..10000000"]),
+    ({"ANJU_RETENTION_DAYS": "0"}, ["retention_days=0: expected at least 1 (days)"]),
+    ({"ANJU_CONSOLE_SECURE_COOKIES": "maybe"}, ["console.secure_cookies='maybe'", "true or false"]),
 ])
 def test_bad_settings_name_key_and_fix(env, words):
     with pytest.raises(SettingsError) as e:
@@ -35,11 +38,21 @@ def test_bad_settings_name_key_and_fix(env, words):
     assert "secret" not in str(e.value)  # passwords are never echoed
 
 
+def test_environment_values_are_read_as_people_write_them():
+    """Numbers and yes/no/on/off from text, an empty URL for none."""
+    s = load(env={"ANJU_INGEST_BATCH_SIZE": " 500 ", "ANJU_CONSOLE_SECURE_COOKIES": "on",
+                  "ANJU_DATABASE_URL": "", "ANJU_MQTT_URL": ""})
+    assert s.ingest.batch_size == 500 and s.console.secure_cookies is True and s.embedded
+
+
 def test_config_file(tmp_path):
     f = tmp_path / "anju.toml"
     f.write_text('retention_days = 30\n[ingest]\nbatch_size = 500\n')
     s = load(f, env={"ANJU_RETENTION_DAYS": "45"})
     assert s.retention_days == 45 and s.ingest.batch_size == 500  # environment wins
+    f.write_text("ingest = 5\n")
+    with pytest.raises(SettingsError, match=r"ingest must be a table \(\[ingest\]\)"):
+        load(f, env={})
     f.write_text("retention_days = \n")
     with pytest.raises(SettingsError, match="not valid TOML"):
         load(f, env={})
