@@ -7,8 +7,11 @@ trusted_proxies, secure_cookies, inbox_url.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
+from alerts.tokens import load_secret
 from anju.endpoints import resolve
 from anju.settings import Settings
 
@@ -19,7 +22,11 @@ def cmd_console(args: argparse.Namespace, s: Settings) -> int:
     cfg = ConsoleConfig(database_url=resolve(s).database_url,
                         secure_cookies=args.secure_cookies or s.console.secure_cookies,
                         inbox_url=s.console.inbox_url,
-                        trusted_proxies=s.console.trusted_proxies)
+                        trusted_proxies=s.console.trusted_proxies,
+                        # the router's key (ANJU_ROUTER_SECRET or the state directory's):
+                        # its messages' acknowledgement links are served here
+                        ack_secret=load_secret(Path(s.state_dir),
+                                               os.environ.get("ANJU_ROUTER_SECRET")))
     print(f"anju console: http://{args.host}:{args.port}/", flush=True)
     run(cfg, args.host, args.port)
     return 0

@@ -35,11 +35,10 @@ DEMO_HOMES = [
     ("demo-102", "南岸区·南坪街道", "李德华", "1栋"),
     ("demo-201", "渝中区·解放碑街道", "张桂兰", "3栋"),
 ]
-ACK_PORT = free_port(8740)
 CONSOLE_PORT = free_port(8750)
 # The services, each a child process as in production; logs in STATE/logs/NAME.log.
 SERVICES = [["ingest", "--worker", "demo", "--metrics-port", "0"], ["detect"],
-            ["route", "--worker", "demo", "--http-port", str(ACK_PORT)],
+            ["route", "--worker", "demo"],
             ["console", "--port", str(CONSOLE_PORT)]]
 # Console sign-ins for the demo: (user, name, role, scope option, scope)
 DEMO_USERS = [
@@ -219,7 +218,7 @@ def run(state_dir: Path, duration: float | None) -> int:
     add_family(stack, inbox.port)
     add_worker(stack, inbox.port)
     env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir),
-               ANJU_ROUTER_PUBLIC_URL=f"http://127.0.0.1:{ACK_PORT}",
+               ANJU_ROUTER_PUBLIC_URL=f"http://127.0.0.1:{CONSOLE_PORT}",
                ANJU_CONSOLE_INBOX_URL=f"http://127.0.0.1:{inbox.port}/")
     log_dir = stack.state_dir / "logs"
     log_dir.mkdir(exist_ok=True)
@@ -256,7 +255,7 @@ anju demo is running (state in {stack.state_dir}{servers_at}):
   PostgreSQL+TimescaleDB 127.0.0.1:{creds_.pg_port}   Mosquitto 127.0.0.1:{creds_.mqtt_port}
   services: {', '.join(c[0] for c in SERVICES)} (logs in {log_dir})
   families' notifications arrive at http://127.0.0.1:{inbox.port}/ (acknowledgement links
-  in them are served on port {ACK_PORT})
+  in them are served by the console)
   {len(creds)} homes publishing: {', '.join(creds)}, and {SIM_HOMES} simulated residents
   (anju sim run, incidents every few minutes; log in {log_dir / 'sim.log'})
 

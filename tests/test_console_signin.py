@@ -276,29 +276,28 @@ def _http(method: str, url: str) -> int:
 
 async def test_a_signed_link_to_a_missing_alert_is_not_found(db_url: str) -> None:
     """A genuine token whose alert is not there: 404 to GET and POST, nothing recorded."""
-    from alerts.http import AckServer
     from alerts.tokens import new_nonce, sign_ack_token
+    from console.app import ConsoleConfig, create_app
 
     secret = secrets.token_bytes(32)
     now = datetime.now(timezone.utc)
     pool = AsyncConnectionPool(db_url, min_size=1, max_size=2, open=False,
                                kwargs={"autocommit": True})
     await pool.open()
-    server = AckServer(pool, secret, lambda: datetime.now(timezone.utc))
-    port = await server.start("127.0.0.1", 0)
+    server = ServerThread(create_app(ConsoleConfig(db_url, ack_secret=secret))).start()
     try:
         for alert_id in (10 ** 12, 2 ** 63 + 5):
             nonce = new_nonce()
             token = sign_ack_token(secret, alert_id=alert_id, contact_id=10 ** 9,
                                    expires_at=now + timedelta(hours=1), nonce=nonce)
-            url = f"http://127.0.0.1:{port}/ack/{token}"
+            url = f"{server.url}/ack/{token}"
             assert await asyncio.to_thread(_http, "GET", url) == 404
             assert await asyncio.to_thread(_http, "POST", url) == 404
             async with pool.connection() as conn:
                 cur = await conn.execute("SELECT 1 FROM ack_link_uses WHERE nonce = %s", (nonce,))
                 assert await cur.fetchone() is None
     finally:
-        await server.close()
+        server.stop()
         await pool.close()
 
 

@@ -19,11 +19,12 @@ import pytest
 
 from alerts import manage, store, watchdog
 from alerts.contacts import ContactError
-from alerts.http import AckServer
 from alerts.manage import ContactSpec
 from alerts.router import ManualClock, Retry, Router, RouterConfig
 from alerts.send import IDEMPOTENCY_HEADER
 from alerts.tokens import AckTokenError
+from console.app import ConsoleConfig, create_app
+from tests.console_world import ServerThread
 from devtools.sinks import HttpSink, SmtpSink
 
 SECRET = b"test-secret-0123456789abcdef"
@@ -206,7 +207,7 @@ def get(url: str) -> tuple[int, str]:
 
 
 async def test_ack_link_stops_every_step_and_channel_and_cannot_be_replayed(
-        conn, home_factory, make_router, http_sink: HttpSink) -> None:
+        conn, db_url: str, home_factory, make_router, http_sink: HttpSink) -> None:
     """GET shows the alert (and uses nothing up); POST acknowledges; the chain stops; replay refused."""
     home, _ = home_factory([("button", "bedroom")])
     cid, ccode = community_of(conn, home)
@@ -216,13 +217,8 @@ async def test_ack_link_stops_every_step_and_channel_and_cannot_be_replayed(
     contact(conn, "property", "物业", [http_sink.url(pp)], community=ccode)
     clock = ManualClock()
     alert = open_alert(conn, home, at=clock.now)
-    server = None
-    from anju.embedded import free_port
-    port = free_port()
-    router = await make_router(cid, clock, link_base=f"http://127.0.0.1:{port}")
-    assert router.pool is not None
-    server = AckServer(router.pool, SECRET, clock)
-    await server.start("127.0.0.1", port)
+    server = ServerThread(create_app(ConsoleConfig(db_url, ack_secret=SECRET))).start()
+    router = await make_router(cid, clock, link_base=server.url)
     try:
         await router.tick()
         link = link_in(http_sink.wait_for(pf)[0].body["message"])
@@ -239,7 +235,7 @@ async def test_ack_link_stops_every_step_and_channel_and_cannot_be_replayed(
         status, _ = await _in_thread(post, wlink.replace("/ack/", "/ack/9") + "x")
         assert status in (400, 403)
     finally:
-        await server.close()
+        server.stop()
     row = conn.execute("SELECT state, acknowledged_by FROM alerts WHERE id = %s",
                        (alert,)).fetchone()
     assert row == ("acknowledged", "张伟 (张伟)")
