@@ -3,12 +3,43 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+import msgspec
 
 from alerts import store as alert_store
 from alerts.lifecycle import TransitionError
 
 from console import data, i18n, visits
 from console.web import Ctx, Invalid
+
+
+NoteText = Annotated[str, msgspec.Meta(max_length=1000)]
+
+
+class Acknowledgement(msgspec.Struct, kw_only=True):
+    note: NoteText | None = None
+
+
+class Resolution(msgspec.Struct, kw_only=True):
+    note: NoteText | None = None
+    outcome: Literal[i18n.PERSON_OUTCOMES]     # type: ignore[valid-type]
+
+
+class AckResult(msgspec.Struct):
+    """What acknowledging or resolving did (changed: false when it was already so)."""
+    id: int
+    changed: bool
+    state: str
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    resolved_by: str | None
+
+
+def ack_result(r: alert_store.AckResult) -> dict[str, object]:
+    return {"id": r.alert_id, "changed": r.changed, "state": r.state,
+            "acknowledged_by": r.acknowledged_by, "acknowledged_at": r.acknowledged_at,
+            "resolved_by": r.resolved_by}
 
 
 def actor(ctx: Ctx) -> str:

@@ -9,20 +9,55 @@ alerts.manage.parse_days / add_shift.
 from __future__ import annotations
 
 from datetime import time
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import msgspec
 import psycopg
 from psycopg.rows import dict_row
 
 from alerts import manage as alert_manage
 from alerts.contacts import ContactError
 from anju import registry
-from console import data
-from console.sql import manage as manage_sql
+from console import data, fields, web
 from console.manage import _home_for_change, _sync, may_manage
+from console.sql import manage as manage_sql
 from console.web import Ctx, Forbidden, Invalid
-from console import web
+
+Short = Annotated[str, msgspec.Meta(max_length=64)]
+Resident = Annotated[str, msgspec.Meta(max_length=100)]
+Address = Annotated[str, msgspec.Meta(max_length=200)]
+TimeZone = Annotated[str, msgspec.Meta(max_length=64, description="IANA, e.g. Asia/Shanghai",
+                                       extra=fields.UNCHECKED)]
+
+
+class NewHome(msgspec.Struct, kw_only=True):
+    code: Short
+    community: Annotated[str, msgspec.Meta(max_length=64, description="community code")]
+    resident: Resident
+    address: Address = ""
+    building: Short = ""
+    tz: TimeZone | None = None
+
+
+class HomeEdit(msgspec.Struct, kw_only=True):
+    """Absent fields stay as they are."""
+    resident: Resident | None = None
+    address: Address | None = None
+    building: Short | None = None
+    tz: TimeZone | None = None
+
+
+class NewShift(msgspec.Struct, kw_only=True):
+    contact: Annotated[int, msgspec.Meta(ge=1, le=fields.INT_HI,
+                                         description="the worker's contact id")]
+    days: Annotated[Annotated[str, msgspec.Meta(max_length=40)]
+                    | Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=7)]],
+                                msgspec.Meta(min_length=1)], msgspec.Meta(
+        description='ISO weekdays: "1-5", "6,7", "mon-fri" or [1, 2]', extra=fields.UNCHECKED)]
+    starts: Annotated[str, msgspec.Meta(description="HH:MM", extra=fields.UNCHECKED)]
+    ends: Annotated[str, msgspec.Meta(description="HH:MM; before starts runs past midnight",
+                                      extra=fields.UNCHECKED)]
 
 
 def check_tz(params: Any, errors: dict[str, str], default: str | None = None) -> str | None:
@@ -66,11 +101,9 @@ async def create_home(ctx: Ctx, params: Any) -> dict[str, Any]:
     if not may_manage(ctx.user):
         raise Forbidden("manage")
     errors: dict[str, str] = {}
-    code = web.text_param(params, "code", errors, max_len=64, required=True)
-    comm = web.text_param(params, "community", errors, max_len=64, required=True)
-    resident = web.text_param(params, "resident", errors, max_len=100, required=True)
-    address = web.text_param(params, "address", errors, max_len=200) or ""
-    building = web.text_param(params, "building", errors, max_len=64) or ""
+    new = fields.read(NewHome, params, errors)
+    code, comm, resident = new.code, new.community, new.resident
+    address, building = new.address, new.building
     tz = check_tz(params, errors, default="Asia/Shanghai")
     c = None
     if comm is not None:
@@ -103,11 +136,10 @@ async def edit_home(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
     async with ctx.request.app.state.pool.connection() as conn:
         h = await _home_for_change(ctx, conn, home_id)
         errors: dict[str, str] = {}
-        resident = web.text_param(params, "resident", errors, max_len=100)
+        e = fields.read(HomeEdit, params, errors)
+        resident, address, building = e.resident, e.address, e.building
         if "resident" in params and resident is None and "resident" not in errors:
-            errors["resident"] = "required"
-        address = web.text_param(params, "address", errors, max_len=200)
-        building = web.text_param(params, "building", errors, max_len=64)
+            errors = {"resident": "required", **errors}     # a blank name is no name
         tz = check_tz(params, errors, default=h["tz"])
         if errors:
             raise Invalid(errors)
@@ -170,10 +202,8 @@ async def add_shift(ctx: Ctx, community_id: int, params: Any) -> dict[str, Any]:
     async with ctx.request.app.state.pool.connection() as conn:
         c = await community(ctx, conn, community_id=community_id)
         errors: dict[str, str] = {}
-        contact = web.int_param(params, "contact", errors, lo=1)
-        if contact is None and "contact" not in errors:
-            errors["contact"] = "required"
-        elif contact is not None:
+        contact = fields.read(NewShift, params, errors).contact
+        if contact is not None:
             row = await (await conn.execute(manage_sql.COMMUNITY_WORKER,
                                             (contact, c["id"]))).fetchone()
             if row is None:

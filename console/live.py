@@ -14,12 +14,16 @@ import json
 import logging
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
 
-from console.sql import alerts as alerts_sql
 from console.auth import User
+from console.sql import alerts as alerts_sql
+from console.web import current_user, problem
 
 log = logging.getLogger("anju.console.live")
 
@@ -104,3 +108,29 @@ class Hub:
                 log.warning("alert listener: %s; reconnecting in %.1f s", e, delay)
                 await asyncio.sleep(delay * (1 + random.random() / 2))
                 delay = min(delay * 2, 15.0)
+
+
+# -- the event stream -----------------------------------------------------------------
+
+
+async def events(request: Request) -> Response:
+    """Server-sent events: `alert` when an alert in the user's scope opens or changes."""
+    user = await current_user(request)
+    if user is None:
+        return problem(401, "sign in first")
+    hub = request.app.state.hub
+
+    async def stream() -> Any:
+        client = hub.connect(user)
+        try:
+            yield "retry: 1000\n" + sse("hello", {"user": user.username})
+            while True:
+                try:
+                    yield await asyncio.wait_for(client.queue.get(), PING_S)
+                except asyncio.TimeoutError:
+                    yield ": ping\n\n"
+        finally:
+            hub.disconnect(client)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

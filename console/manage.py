@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime, timezone
-from typing import Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
+import msgspec
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
@@ -20,14 +21,54 @@ from alerts.policy import SEVERITIES, PolicyError, choose, parse_steps
 from anju import registry
 from anju.contract import DEVICE_KINDS, ROOMS
 from detectors.config import ConfigError, from_dict
-from console import data
+from console import data, fields, web
 from console.sql import homes as homes_sql, manage as manage_sql
 from console.web import Ctx, Forbidden, Invalid
-from console import web
 
 MANAGE_ROLES = ("admin", "operator")
 CONTACT_ROLES = ("family", "property")          # a home's own contacts
 DEVICE_KIND_CHOICES = tuple(k for k in DEVICE_KINDS if k != "gateway")
+Short = Annotated[str, msgspec.Meta(max_length=64)]
+
+
+class Away(msgspec.Struct, kw_only=True):
+    action: Literal["set", "clear"]
+    reason: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    start: Annotated[str | None, msgspec.Meta(
+        description="in the home's time zone; default now", extra=fields.UNCHECKED)] = None
+    until: Annotated[str | None, msgspec.Meta(
+        description="in the home's time zone; default open", extra=fields.UNCHECKED)] = None
+
+
+class DetectorChange(msgspec.Struct, kw_only=True):
+    settings: Annotated[dict[str, Any], msgspec.Meta(
+        description='e.g. {"inactivity.floor_min": 90} (the page: KEY=VALUE lines)', extra=fields.UNCHECKED)]
+    replace: Annotated[bool, msgspec.Meta(extra=fields.UNCHECKED)] = False
+
+
+class NewContact(msgspec.Struct, kw_only=True):
+    role: Literal[CONTACT_ROLES] = "family"          # type: ignore[valid-type]
+    name: Annotated[str, msgspec.Meta(max_length=100)]
+    lang: Literal["zh-CN", "en"] = "zh-CN"
+    urls: Annotated[list[Annotated[str, msgspec.Meta(max_length=500)]], msgspec.Meta(
+        min_length=1, max_length=5, description="apprise URLs (the page: one a line)", extra=fields.UNCHECKED)]
+
+
+class NewDevice(msgspec.Struct, kw_only=True):
+    kind: Literal[DEVICE_KIND_CHOICES]               # type: ignore[valid-type]
+    room: Literal[ROOMS] = "other"                   # type: ignore[valid-type]
+    vendor: Short = ""
+    model: Short = ""
+    heartbeat_s: Annotated[int, msgspec.Meta(ge=10, le=86400)] = 900
+
+
+class PolicyChange(msgspec.Struct, kw_only=True):
+    severity: Literal[SEVERITIES]                    # type: ignore[valid-type]
+    policy: Annotated[dict[str, Any], msgspec.Meta(
+        description='{"steps": [{"after_s": 0, "notify": ["family"]}], "repeat_s": 900}'
+                    ' (the page: "0:family,community_worker;600:property")', extra=fields.UNCHECKED)]
+    repeat_s: Annotated[int | None, msgspec.Meta(
+        description="with the page's short form only", extra=fields.UNCHECKED)] = None
 
 
 def may_manage(user: Any) -> bool:
@@ -69,10 +110,8 @@ async def away(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
     async with ctx.request.app.state.pool.connection() as conn:
         h = await _home_for_change(ctx, conn, home_id)
         errors: dict[str, str] = {}
-        action = web.choice_param(params, "action", ("set", "clear"), errors)
-        if action is None and "action" not in errors:
-            errors["action"] = "required"
-        reason = web.text_param(params, "reason", errors, max_len=200) or ""
+        a = fields.read(Away, params, errors)
+        action, reason = a.action, a.reason
         now = datetime.now(timezone.utc)
         start = _local(params, "start", h["tz"], errors) or now
         until = _local(params, "until", h["tz"], errors)
@@ -114,9 +153,8 @@ async def detector_settings(conn: psycopg.AsyncConnection, h: dict[str, Any]) ->
             "effective": effective}
 
 
-def parse_settings(params: Any) -> dict[str, Any]:
-    """{"settings": {...}} (API) or a `settings` text of KEY=VALUE lines (the page's form)."""
-    raw = params.get("settings")
+def parse_settings(raw: Any) -> dict[str, Any]:
+    """{...} (API) or a text of KEY=VALUE lines (the page's form)."""
     if isinstance(raw, dict):
         return raw
     if not isinstance(raw, str) or not raw.strip():
@@ -141,8 +179,9 @@ def parse_settings(params: Any) -> dict[str, Any]:
 async def set_detector(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
     async with ctx.request.app.state.pool.connection() as conn:
         h = await _home_for_change(ctx, conn, home_id)
-        settings = parse_settings(params)
-        replace_all = params.get("replace") in (True, "1", "true", "on")
+        change = fields.read_or_raise(DetectorChange, params)
+        settings = parse_settings(change.settings)
+        replace_all = change.replace in (True, "1", "true", "on")
         try:
             from_dict(settings)
             current = await detector_settings(conn, h)
@@ -165,10 +204,8 @@ async def add_contact(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
     async with ctx.request.app.state.pool.connection() as conn:
         h = await _home_for_change(ctx, conn, home_id)
         errors: dict[str, str] = {}
-        role = web.choice_param(params, "role", CONTACT_ROLES, errors, default="family")
-        name = web.text_param(params, "name", errors, max_len=100, required=True)
-        lang = web.choice_param(params, "lang", ("zh-CN", "en"), errors, default="zh-CN")
-        urls = params.get("urls")
+        new = fields.read(NewContact, params, errors)
+        role, name, lang, urls = new.role, new.name, new.lang, new.urls
         if isinstance(urls, str):
             urls = [u.strip() for u in urls.splitlines() if u.strip()]
         if (not isinstance(urls, list) or not urls or len(urls) > 5
@@ -201,25 +238,16 @@ async def list_devices(conn: psycopg.AsyncConnection, home_id: int) -> list[dict
 async def add_device(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
     async with ctx.request.app.state.pool.connection() as conn:
         h = await _home_for_change(ctx, conn, home_id)
-        errors: dict[str, str] = {}
-        kind = web.choice_param(params, "kind", DEVICE_KIND_CHOICES, errors)
-        if kind is None and "kind" not in errors:
-            errors["kind"] = "required"
-        room = web.choice_param(params, "room", ROOMS, errors, default="other")
-        vendor = web.text_param(params, "vendor", errors, max_len=64) or ""
-        model = web.text_param(params, "model", errors, max_len=64) or ""
-        heartbeat = web.int_param(params, "heartbeat_s", errors, default=900, lo=10, hi=86400)
-        if errors:
-            raise Invalid(errors)
+        d = fields.read_or_raise(NewDevice, params)
     try:
         dev = await _sync(ctx, lambda c: registry.add_device(
-            c, home=h["code"], kind=str(kind), room=str(room), vendor=vendor, model=model,
-            heartbeat_s=int(heartbeat or 900)))
+            c, home=h["code"], kind=d.kind, room=d.room, vendor=d.vendor, model=d.model,
+            heartbeat_s=d.heartbeat_s))
     except registry.ProvisioningError as e:
         raise Invalid({"device": str(e)}) from None
     async with ctx.request.app.state.pool.connection() as conn:
         await data.audit(conn, ctx.user, "add_device", home_id=home_id,
-                         detail={"device": dev.id, "uid": dev.uid, "kind": kind},
+                         detail={"device": dev.id, "uid": dev.uid, "kind": d.kind},
                          remote=ctx.remote)
     return {"id": dev.id, "uid": dev.uid, "kind": dev.kind, "room": dev.room,
             "mqtt_username": dev.uid, "mqtt_password": dev.password,
@@ -266,9 +294,7 @@ async def set_policy(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
     async with ctx.request.app.state.pool.connection() as conn:
         h = await _home_for_change(ctx, conn, home_id)
     errors: dict[str, str] = {}
-    severity = web.choice_param(params, "severity", SEVERITIES, errors)
-    if severity is None and "severity" not in errors:
-        errors["severity"] = "required"
+    severity = fields.read(PolicyChange, params, errors).severity
     raw = params.get("policy")
     try:
         if isinstance(raw, str):        # the page's short form: "0:family,community_worker;600:property"

@@ -14,7 +14,6 @@ from psycopg.rows import dict_row
 
 from console.sql import reports as reports_sql
 from console.auth import User
-from console import web
 
 # The social-alarm standard (EN 50134-7 / TEC Quality): 80 % of alarm calls
 # answered within 60 s, 98.5 % within 180 s.
@@ -25,15 +24,6 @@ REPORT_ROLES = ("admin", "operator", "property")
 AUDIT_ROLES = ("admin", "operator")
 SECTIONS = ("response", "kinds", "devices")
 WEEK_TZ = ZoneInfo("Asia/Shanghai")
-
-
-def filters(user: User, params: Any, errors: dict[str, str]) -> dict[str, Any]:
-    """The report's query; web.Forbidden for a role that may not see reports."""
-    if user.role not in REPORT_ROLES:
-        raise web.Forbidden("reports")
-    weeks = web.int_param(params, "weeks", errors, default=8, lo=1, hi=104) or 8
-    community = web.text_param(params, "community", errors, max_len=64)
-    return {"weeks": weeks, "community": community}
 
 
 def period(weeks: int, now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -109,20 +99,6 @@ def _number(s: str) -> bool:
 
 
 # -- the audit log ------------------------------------------------------------------
-
-
-def audit_filters(user: User, params: Any, errors: dict[str, str]) -> dict[str, Any]:
-    """The audit log's query; web.Forbidden for a role that may not read it."""
-    if user.role not in AUDIT_ROLES:
-        raise web.Forbidden("audit")
-    return {
-        "home": web.int_param(params, "home", errors, lo=1),
-        "alert": web.int_param(params, "alert", errors, lo=1, hi=2**62),
-        "username": web.text_param(params, "user", errors, max_len=64),
-        "action": web.text_param(params, "action", errors, max_len=64),
-        "before": web.int_param(params, "before", errors, lo=1, hi=2**62),
-        "limit": web.int_param(params, "limit", errors, default=100, lo=1, hi=1000) or 100,
-    }
 
 
 async def audit_log(conn: psycopg.AsyncConnection, user: User, f: dict[str, Any]

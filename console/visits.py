@@ -8,18 +8,18 @@ resolved with visited_all_well / visited_help_called is recorded as a visit.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
+import msgspec
 import psycopg
 from psycopg.rows import dict_row
 
 from alerts import store as alert_store
-from console import data
-from console.sql import visits as visits_sql
+from console import data, fields, web
 from console.auth import User
+from console.sql import visits as visits_sql
 from console.web import Ctx, Forbidden, Invalid
-from console import web
 
 SCHEDULE_KINDS = ("special_needs", "patrol")
 OUTCOMES = ("all_well", "concern", "help_called", "not_home")
@@ -100,16 +100,29 @@ def _moment(params: Any, name: str, errors: dict[str, str]) -> datetime | None:
     return at
 
 
-def schedule_input(params: Any) -> dict[str, Any]:
+class ScheduleInput(msgspec.Struct, kw_only=True):
+    """A home's visit schedule (set, changed, or stopped with active false)."""
+    kind: Literal[SCHEDULE_KINDS]                     # type: ignore[valid-type]
+    every_days: Annotated[int, msgspec.Meta(ge=1, le=366)]
+    worker: Annotated[str, msgspec.Meta(max_length=64,
+                                        description="a console user name")] | None = None
+    note: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    first_due: Annotated[date | None, msgspec.Meta(extra=fields.UNCHECKED)] = None
+    active: Annotated[bool, msgspec.Meta(extra=fields.UNCHECKED)] = True
+
+
+class VisitInput(msgspec.Struct, kw_only=True):
+    """A visit made; outcome concern (with the concern) opens a visit_concern alert."""
+    outcome: Literal[OUTCOMES]                        # type: ignore[valid-type]
+    kind: Literal[SCHEDULE_KINDS] | None = None       # type: ignore[valid-type]
+    concern: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+    note: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+    visited_at: Annotated[datetime | None, msgspec.Meta(extra=fields.UNCHECKED)] = None
+
+
+def schedule_input(params: Any) -> ScheduleInput:
     errors: dict[str, str] = {}
-    kind = web.choice_param(params, "kind", SCHEDULE_KINDS, errors)
-    if kind is None and "kind" not in errors:
-        errors["kind"] = "required"
-    every = web.int_param(params, "every_days", errors, lo=1, hi=366)
-    if every is None and "every_days" not in errors:
-        errors["every_days"] = "required"
-    worker = web.text_param(params, "worker", errors, max_len=64)
-    note = web.text_param(params, "note", errors, max_len=500) or ""
+    s = fields.read(ScheduleInput, params, errors)
     first_due = _date(params, "first_due", errors)
     active = params.get("active", True)
     if isinstance(active, str):
@@ -118,24 +131,18 @@ def schedule_input(params: Any) -> dict[str, Any]:
         errors["active"] = "expected true or false"
     if errors:
         raise Invalid(errors)
-    return {"kind": kind, "every_days": every, "worker": worker, "note": note,
-            "first_due": first_due, "active": active}
+    return msgspec.structs.replace(s, first_due=first_due, active=active)
 
 
-def visit_input(params: Any) -> dict[str, Any]:
+def visit_input(params: Any) -> VisitInput:
     errors: dict[str, str] = {}
-    outcome = web.choice_param(params, "outcome", OUTCOMES, errors)
-    if outcome is None and "outcome" not in errors:
-        errors["outcome"] = "required"
-    kind = web.choice_param(params, "kind", SCHEDULE_KINDS, errors)
-    concern = web.text_param(params, "concern", errors, max_len=1000)
-    note = web.text_param(params, "note", errors, max_len=1000)
+    v = fields.read(VisitInput, params, errors)
     at = _moment(params, "visited_at", errors)
-    if outcome == "concern" and not concern and "concern" not in errors:
+    if v.outcome == "concern" and not v.concern and "concern" not in errors:
         errors["concern"] = "required when the outcome is concern"
     if errors:
         raise Invalid(errors)
-    return {"outcome": outcome, "kind": kind, "concern": concern, "note": note, "at": at}
+    return msgspec.structs.replace(v, visited_at=at)
 
 
 # -- writing ------------------------------------------------------------------------
@@ -148,24 +155,25 @@ async def set_schedule(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
             raise Forbidden("schedules")
         s = schedule_input(params)
         worker_id = None
-        if s["worker"]:
+        if s.worker:
             row = await (await conn.execute(visits_sql.WORKER_BY_USERNAME,
-                                            (s["worker"],))).fetchone()
+                                            (s.worker,))).fetchone()
             if row is None or row[1] not in WORKER_ROLES:
                 raise Invalid({"worker": "no active admin, operator or property user by that name"})
             worker_id = row[0]
         first_due = None
-        if s["first_due"]:
-            first_due = datetime.combine(s["first_due"], time(9), ZoneInfo(h["tz"]))
+        if s.first_due:
+            first_due = datetime.combine(s.first_due, time(9), ZoneInfo(h["tz"]))
         async with conn.transaction():
             row = await (await conn.execute(visits_sql.SET_SCHEDULE, {
-                "home": home_id, "kind": s["kind"], "every_days": s["every_days"],
-                "worker": worker_id, "note": s["note"], "active": s["active"],
+                "home": home_id, "kind": s.kind, "every_days": s.every_days,
+                "worker": worker_id, "note": s.note, "active": s.active,
                 "first_due": first_due})).fetchone()
             assert row
             await data.audit(conn, ctx.user, "set_visit_schedule", home_id=home_id,
-                             detail={k: v for k, v in s.items() if k != "first_due"}
-                             | {"first_due": str(s["first_due"] or "")}, remote=ctx.remote)
+                             detail={k: v for k, v in msgspec.structs.asdict(s).items()
+                                     if k != "first_due"}
+                             | {"first_due": str(s.first_due or "")}, remote=ctx.remote)
         return {"id": row[0], **(await for_home(conn, home_id))}
 
 
@@ -215,11 +223,11 @@ async def record(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
         if not may_record(ctx.user):
             raise Forbidden("visits")
         v = visit_input(params)
-        out = await insert_visit(conn, home_id=home_id, user=ctx.user, outcome=v["outcome"],
-                                 at=v["at"] or datetime.now(timezone.utc), kind=v["kind"],
-                                 concern=v["concern"], note=v["note"])
+        out = await insert_visit(conn, home_id=home_id, user=ctx.user, outcome=v.outcome,
+                                 at=v.visited_at or datetime.now(timezone.utc), kind=v.kind,
+                                 concern=v.concern, note=v.note)
         await data.audit(conn, ctx.user, "record_visit", home_id=home_id,
                          alert_id=out["concern_alert_id"],
-                         detail={"visit": out["id"], "outcome": v["outcome"]},
+                         detail={"visit": out["id"], "outcome": v.outcome},
                          remote=ctx.remote)
         return out

@@ -43,6 +43,15 @@ class Ctx:
     def remote(self) -> str:
         return remote(self.request)
 
+    @property
+    def via_api(self) -> bool:
+        """Asked through /api/v1 (the audit log says so) rather than by a page."""
+        return self.request.url.path.startswith("/api/")
+
+    @property
+    def pool(self) -> Any:
+        return self.request.app.state.pool
+
 
 class Proxies:
     """The reverse proxies whose X-Forwarded-For is believed (settings: console.trusted_proxies).
@@ -123,6 +132,17 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         request=request, w=w, lang=w.lang, now=datetime.now(timezone.utc),
         user=getattr(request.state, "user", None), **context)
     return HTMLResponse(html, status_code=status)
+
+
+def safe_next(target: str | None, default: str = "/board") -> str:
+    """Only a path on this site (no //host, no scheme) may be a redirect target."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def redirect(target: str) -> RedirectResponse:
+    return RedirectResponse(target, 303)
 
 
 def jsonable(v: Any) -> Any:
