@@ -1,6 +1,8 @@
 """The evaluation harness (`anju eval`): the live HomeMonitor against known incidents.
 
-Two sources:
+Pure: events and truths in, a report out. The sources are fed in by devtools/
+(devtools.evaluation reads simulated homes and recorded logs, devtools.evaluate_live
+runs the same through the real servers, devtools.cli is `anju eval`):
 - simulated homes (simulators/): their ground truth says what happened when;
 - a recorded log (generic CSV, CASAS, van Kasteren): collapses are injected at
   seeded random times T by removing every event in (T, T + 24 h]. As in the
@@ -25,16 +27,15 @@ opens between its start and 12 h later; the delay is from its start.
 from __future__ import annotations
 
 import bisect
-import json
 import random
-import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from statistics import median
 from typing import Iterable, Sequence
 
+from detectors.baseline import LocalClock
 from detectors.config import DetectorConfig
-from detectors.events import DeviceInfo, Event, Finding, HomeInfo
+from detectors.events import Event, Finding, HomeInfo
 from detectors.monitor import HomeMonitor
 
 DAY = 86400
@@ -168,8 +169,10 @@ def drive(info: HomeInfo, events: Sequence[Event], ts: Sequence[float], start: f
     return out
 
 
-def _score(findings: list[Finding], truths: list[Truth], eval_start: float,
-           run: HomeRun) -> None:
+def score(findings: list[Finding], truths: list[Truth], eval_start: float,
+          run: HomeRun) -> None:
+    """Count into `run` the false alarms and other alerts after eval_start that no truth
+    explains, and each truth's outcome (its delay, or None when nothing matching opened)."""
     explained = [(t.start - 60, max(t.end, t.start) + WINDOW) for t in truths]
     for f in findings:
         if f.state != "open" or f.at < eval_start:
@@ -192,80 +195,10 @@ def _score(findings: list[Finding], truths: list[Truth], eval_start: float,
         run.outcomes.append((t.kind, hit))
 
 
-# -- simulated homes -----------------------------------------------------------------------------
-
-def _sim_home(job: tuple) -> HomeRun:
-    from simulators.generate import home_events
-    home, start, end, eval_start, incs, cfg = job
-    evs: list[Event] = []
-    devs = home.devices
-    uid = [d.uid for d in devs]
-    room = [d.room for d in devs]
-    for chunk in home_events(home, start, end, incs):
-        evs.extend(Event(float(t), uid[i], k, float(v), room[i]) for t, i, k, v in chunk)
-    ts = [e.ts for e in evs]
-    info = HomeInfo(home.code, home.tz, tuple(DeviceInfo(d.uid, d.kind, d.room) for d in devs))
-    findings = drive(info, evs, ts, eval_start, end, cfg)
-    truths = [Truth(i.kind, float(i.start), float(i.end), i.details.get("uid")) for i in incs]
-    run = HomeRun(home.code, home.persona, (end - eval_start) / DAY, events=len(evs))
-    _score(findings, truths, eval_start, run)
-    return run
-
-
-def evaluate_simulated(homes: int = 8, days: int = 28, seed: int = 0, cfg: DetectorConfig | None = None,
-                       *, personas: Sequence[str] = (), per_week: float = 1.0,
-                       kinds: Sequence[str] = (), workers: int = 1) -> Report:
-    from simulators import incidents as inc_mod
-    from simulators.generate import FleetSpec
-    cfg = cfg or DetectorConfig()
-    t0 = time.perf_counter()
-    spec = FleetSpec(homes=homes, days=days, seed=seed, personas=tuple(personas))
-    start, end = spec.span()
-    eval_start = start + LEARN_DAYS * DAY
-    jobs = []
-    for h in spec.make_homes():
-        rng = random.Random(f"eval:{seed}:{h.code}")
-        incs = inc_mod.random_for_home(h, rng, eval_start, end, per_week, list(kinds) or None) \
-            if per_week > 0 else []
-        jobs.append((h, start, end, eval_start, incs, cfg))
-    runs = _map(_sim_home, jobs, workers)
-    return Report(f"simulated {homes} homes x {days} days, seed {seed}", runs,
-                  time.perf_counter() - t0, cfg.sensitivity)
-
-
-def _map(fn, jobs: list, workers: int) -> list:
-    if workers <= 1 or len(jobs) <= 1:
-        return [fn(j) for j in jobs]
-    import multiprocessing as mp
-    with mp.get_context("fork").Pool(min(workers, len(jobs))) as pool:
-        return pool.map(fn, jobs)
-
-
-# -- recorded logs -------------------------------------------------------------------------------
-
-def load_log(path: str, fmt: str = "generic", *, map_path: str | None = None,
-             names: str | None = None, tz: str | None = None) -> tuple[HomeInfo, list[Event]]:
-    from simulators import formats
-    mapping = formats.read_map(map_path) if map_path else None
-    zone = tz or (mapping.tz if mapping else None)
-    if fmt == "kasteren" and zone is None:
-        zone = "Europe/Amsterdam"
-    raw = formats.read_log(path, fmt, tz=zone, names=names)
-    mapped, _ = formats.apply_map(raw, mapping, skip_unmapped=mapping is not None, source=path)
-    evs = [Event(e.ts.timestamp(), e.device, e.kind or "", e.value, e.room or "other")
-           for e in mapped]
-    evs.sort(key=lambda e: e.ts)
-    kinds: dict[str, tuple[str, str]] = {}
-    for e in evs:
-        kinds.setdefault(e.device, (e.kind, e.room))
-    code = (mapping.home if mapping and mapping.home else None) or path.rsplit("/", 1)[-1]
-    devices = tuple(DeviceInfo(uid, k, r) for uid, (k, r) in sorted(kinds.items()))
-    return HomeInfo(code, zone or "UTC", devices), evs
-
+# -- recorded logs: collapses injected -----------------------------------------------------
 
 def evaluate_log(info: HomeInfo, events: list[Event], *, incidents: int = 20, seed: int = 0,
                  cfg: DetectorConfig | None = None, label: str = "") -> Report:
-    from detectors.baseline import LocalClock
     cfg = cfg or DetectorConfig()
     t0 = time.perf_counter()
     if not events:
@@ -281,7 +214,7 @@ def evaluate_log(info: HomeInfo, events: list[Event], *, incidents: int = 20, se
         raise ValueError(f"the log spans {(end - ts[0]) / DAY:.1f} days: need more than "
                          f"{LEARN_DAYS + 1} to learn on {LEARN_DAYS} and evaluate on the rest")
     run = HomeRun(info.home, label or info.home, (end - eval_start) / DAY, events=len(events))
-    _score(drive(info, events, ts, eval_start, end, cfg, learn_from=ts[0]), [], eval_start, run)
+    score(drive(info, events, ts, eval_start, end, cfg, learn_from=ts[0]), [], eval_start, run)
     rng = random.Random(f"collapse:{seed}:{info.home}")
     signs = [e for e in events if _is_sign(e)]
     acts = [e.ts for e in signs]
@@ -352,94 +285,3 @@ def table(rep: dict) -> str:
     lines.append(f"runtime {rep['runtime_s']} s")
     return "\n".join(lines)
 
-
-SWEEP = (0.5, 0.7, 1.0, 1.4, 2.0)
-
-
-def register(cli) -> None:  # type: ignore[no-untyped-def]
-    from anju.cli import positive_int
-    p = cli.command("eval", cmd_eval, "evaluate the detectors on simulated homes or a recorded "
-                    "log (false alarms per home-day, recall and delay per incident kind)")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--simulate", action="store_true", help="simulated homes with ground truth")
-    src.add_argument("--events", metavar="FILE", help="a recorded log")
-    p.add_argument("--homes", type=positive_int, default=8)
-    p.add_argument("--days", type=positive_int, default=28,
-                   help=f"simulated days, the first {LEARN_DAYS} to learn (default 28)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--personas", default="", help="comma-separated, cycled over the homes")
-    p.add_argument("--incidents-per-home-week", type=float, default=1.0)
-    p.add_argument("--incident-kinds", default="", help="comma-separated subset")
-    p.add_argument("--format", choices=("generic", "casas", "kasteren"), default="generic")
-    p.add_argument("--map", help="mapping file (JSON or CSV)")
-    p.add_argument("--names", help="van Kasteren sensor names file (default: beside FILE)")
-    p.add_argument("--tz", help="zone of local timestamps (default: the map's)")
-    p.add_argument("--incidents", type=int, default=40, help="collapses injected into a log")
-    p.add_argument("--sensitivity", type=float, default=None)
-    p.add_argument("--config", dest="detector_config", metavar="JSON",
-                   help="detector settings as a JSON object, e.g. '{\"inactivity.floor_min\": 120}'")
-    p.add_argument("--sweep", action="store_true",
-                   help=f"repeat at sensitivities {', '.join(map(str, SWEEP))}")
-    p.add_argument("--workers", type=positive_int, default=1)
-    p.add_argument("--live", action="store_true",
-                   help="with --simulate: end to end through a real broker, the ingest, the "
-                        "database and the detector service (on a temporary stack)")
-    p.add_argument("--json", action="store_true")
-
-
-def cmd_eval(args, settings) -> int:  # type: ignore[no-untyped-def]
-    from detectors.config import ConfigError, from_dict
-    from simulators.formats import FormatError
-    try:
-        base = from_dict(json.loads(args.detector_config)) if args.detector_config else DetectorConfig()
-        if args.sensitivity is not None:
-            base = from_dict({"sensitivity": args.sensitivity}, base)
-        sens = SWEEP if args.sweep else (base.sensitivity,)
-        loaded = None
-        if args.events:
-            loaded = load_log(args.events, args.format, map_path=args.map, names=args.names,
-                              tz=args.tz)
-        reports = []
-        for s in sens:
-            cfg = replace(base, sensitivity=s)
-            if args.live:
-                if not args.simulate or args.sweep:
-                    raise ValueError("--live works with --simulate, one sensitivity at a time")
-                if args.detector_config or args.sensitivity is not None:
-                    raise ValueError("--live uses the stored default settings; drop --config "
-                                     "and --sensitivity")
-                from devtools.evaluate_live import evaluate_live
-                rep = evaluate_live(
-                    args.homes, args.days, args.seed, cfg,
-                    personas=[x for x in args.personas.split(",") if x],
-                    per_week=args.incidents_per_home_week,
-                    kinds=[x for x in args.incident_kinds.split(",") if x],
-                    say=(lambda *a: None) if args.json else
-                    (lambda *a: print(*a, file=sys.stderr)))
-            elif loaded is not None:
-                rep = evaluate_log(*loaded, incidents=args.incidents, seed=args.seed, cfg=cfg,
-                                   label=args.events.rsplit("/", 1)[-1])
-            else:
-                rep = evaluate_simulated(
-                    args.homes, args.days, args.seed, cfg,
-                    personas=[x for x in args.personas.split(",") if x],
-                    per_week=args.incidents_per_home_week,
-                    kinds=[x for x in args.incident_kinds.split(",") if x], workers=args.workers)
-            reports.append(rep.as_dict())
-    except (ConfigError, FormatError, ValueError) as e:
-        print(f"anju eval: {e}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(reports[0] if len(reports) == 1 else {"sweep": reports}))
-        return 0
-    if args.sweep:
-        print(f"{'sensitivity':>11} {'FA/home-day':>12} {'collapse recall':>16} {'median min':>11} "
-              f"{'p90 min':>8}")
-        for r in reports:
-            c = r["incidents"].get("collapse", {})
-            print(f"{r['sensitivity']:>11g} {r['false_alarms_per_home_day']:>12} "
-                  f"{c.get('recall', '-')!s:>16} {c.get('median_delay_min', '-')!s:>11} "
-                  f"{c.get('p90_delay_min', '-')!s:>8}")
-        return 0
-    print(table(reports[0]))
-    return 0

@@ -1,16 +1,22 @@
-"""`anju bench ingest|detect|alert|console` and `anju demo`.
+"""`anju eval`, `anju bench ingest|detect|alert|console` and `anju demo`.
 
-Each command loads its module only when it runs: they pull in the servers' clients, the
-console and the detector service, and every `anju` invocation registers these commands.
+The benchmarks, the demo and the live evaluation load their modules only when they run:
+they pull in the servers' clients, the console and the detector service, and every `anju`
+invocation registers these commands.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from anju.cli import positive_int
 from anju.settings import Settings
+from detectors import evaluate
+from detectors.config import ConfigError, DetectorConfig, from_dict
+from devtools import evaluation
+from simulators.formats import FormatError
 
 
 def cmd_bench_console(args: argparse.Namespace, s: Settings) -> int:
@@ -50,6 +56,7 @@ def cmd_demo(args: argparse.Namespace, s: Settings) -> int:
 def register(cli) -> None:  # type: ignore[no-untyped-def]
     cli.command("demo", cmd_demo, "run everything on the embedded servers with demo homes"
                 ).add_argument("--duration", type=positive_int, help="stop after this many seconds")
+    register_eval(cli)
 
     # In the order `anju bench --help` has always listed them.
     p = cli.command("console", cmd_bench_console,
@@ -89,3 +96,94 @@ def register(cli) -> None:  # type: ignore[no-untyped-def]
     p.add_argument("--load-rate", type=positive_int, default=500,
                    help="background readings per second")
     p.add_argument("--interval", type=float, default=0.25, help="seconds between presses")
+
+
+SWEEP = (0.5, 0.7, 1.0, 1.4, 2.0)
+
+
+def register_eval(cli) -> None:  # type: ignore[no-untyped-def]
+    p = cli.command("eval", cmd_eval, "evaluate the detectors on simulated homes or a recorded "
+                    "log (false alarms per home-day, recall and delay per incident kind)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--simulate", action="store_true", help="simulated homes with ground truth")
+    src.add_argument("--events", metavar="FILE", help="a recorded log")
+    p.add_argument("--homes", type=positive_int, default=8)
+    p.add_argument("--days", type=positive_int, default=28,
+                   help=f"simulated days, the first {evaluate.LEARN_DAYS} to learn "
+                        "(default 28)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--personas", default="", help="comma-separated, cycled over the homes")
+    p.add_argument("--incidents-per-home-week", type=float, default=1.0)
+    p.add_argument("--incident-kinds", default="", help="comma-separated subset")
+    p.add_argument("--format", choices=("generic", "casas", "kasteren"), default="generic")
+    p.add_argument("--map", help="mapping file (JSON or CSV)")
+    p.add_argument("--names", help="van Kasteren sensor names file (default: beside FILE)")
+    p.add_argument("--tz", help="zone of local timestamps (default: the map's)")
+    p.add_argument("--incidents", type=int, default=40, help="collapses injected into a log")
+    p.add_argument("--sensitivity", type=float, default=None)
+    p.add_argument("--config", dest="detector_config", metavar="JSON",
+                   help="detector settings as a JSON object, e.g. '{\"inactivity.floor_min\": 120}'")
+    p.add_argument("--sweep", action="store_true",
+                   help=f"repeat at sensitivities {', '.join(map(str, SWEEP))}")
+    p.add_argument("--workers", type=positive_int, default=1)
+    p.add_argument("--live", action="store_true",
+                   help="with --simulate: end to end through a real broker, the ingest, the "
+                        "database and the detector service (on a temporary stack)")
+    p.add_argument("--json", action="store_true")
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        base = from_dict(json.loads(args.detector_config)) if args.detector_config else DetectorConfig()
+        if args.sensitivity is not None:
+            base = from_dict({"sensitivity": args.sensitivity}, base)
+        sens = SWEEP if args.sweep else (base.sensitivity,)
+        loaded = None
+        if args.events:
+            loaded = evaluation.load_log(args.events, args.format, map_path=args.map,
+                                         names=args.names, tz=args.tz)
+        reports = []
+        for s in sens:
+            cfg = from_dict({"sensitivity": s}, base)
+            if args.live:
+                if not args.simulate or args.sweep:
+                    raise ValueError("--live works with --simulate, one sensitivity at a time")
+                if args.detector_config or args.sensitivity is not None:
+                    raise ValueError("--live uses the stored default settings; drop --config "
+                                     "and --sensitivity")
+                # lazy: the live run needs psycopg and the detector service
+                from devtools.evaluate_live import evaluate_live
+                rep = evaluate_live(
+                    args.homes, args.days, args.seed, cfg,
+                    personas=[x for x in args.personas.split(",") if x],
+                    per_week=args.incidents_per_home_week,
+                    kinds=[x for x in args.incident_kinds.split(",") if x],
+                    say=(lambda *a: None) if args.json else
+                    (lambda *a: print(*a, file=sys.stderr)))
+            elif loaded is not None:
+                rep = evaluate.evaluate_log(*loaded, incidents=args.incidents, seed=args.seed,
+                                            cfg=cfg, label=args.events.rsplit("/", 1)[-1])
+            else:
+                rep = evaluation.evaluate_simulated(
+                    args.homes, args.days, args.seed, cfg,
+                    personas=[x for x in args.personas.split(",") if x],
+                    per_week=args.incidents_per_home_week,
+                    kinds=[x for x in args.incident_kinds.split(",") if x], workers=args.workers)
+            reports.append(rep.as_dict())
+    except (ConfigError, FormatError, ValueError) as e:
+        print(f"anju eval: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(reports[0] if len(reports) == 1 else {"sweep": reports}))
+        return 0
+    if args.sweep:
+        print(f"{'sensitivity':>11} {'FA/home-day':>12} {'collapse recall':>16} {'median min':>11} "
+              f"{'p90 min':>8}")
+        for r in reports:
+            c = r["incidents"].get("collapse", {})
+            print(f"{r['sensitivity']:>11g} {r['false_alarms_per_home_day']:>12} "
+                  f"{c.get('recall', '-')!s:>16} {c.get('median_delay_min', '-')!s:>11} "
+                  f"{c.get('p90_delay_min', '-')!s:>8}")
+        return 0
+    print(evaluate.table(reports[0]))
+    return 0

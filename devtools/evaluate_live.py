@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -21,12 +20,16 @@ from pathlib import Path
 
 import psycopg
 
+from anju import registry
 from anju.endpoints import MqttEndpoint
 from detectors.config import DetectorConfig
-from detectors.evaluate import DAY, LEARN_DAYS, HomeRun, Report, Truth, _score
+from detectors.evaluate import DAY, LEARN_DAYS, HomeRun, Report, Truth, score
 from detectors.events import Finding
 from detectors.service import DetectorService
+from devtools.evaluation import draw_incidents
 from devtools.stacks import temporary_stack
+from simulators import fleet
+from simulators.generate import FleetSpec
 
 
 # Incidents the after-the-fact replay cannot see: a heartbeat is not a reading, only each
@@ -59,11 +62,6 @@ async def wait_for_readings(url: str, want: int, *, timeout_s: float,
 def evaluate_live(homes: int, days: int, seed: int, cfg: DetectorConfig, *,
                   personas: list[str], per_week: float, kinds: list[str],
                   say=print) -> Report:  # type: ignore[no-untyped-def]
-    from anju import registry
-    from simulators import fleet
-    from simulators import incidents as inc_mod
-    from simulators.generate import FleetSpec
-
     blind = sorted(REPLAY_BLIND & set(kinds))
     if blind:
         raise ValueError(f"--live cannot measure {', '.join(blind)}: heartbeats are not stored "
@@ -74,11 +72,8 @@ def evaluate_live(homes: int, days: int, seed: int, cfg: DetectorConfig, *,
     start, end = spec.span()
     eval_start = start + LEARN_DAYS * DAY
     profiles = spec.make_homes()
-    incidents = {}
-    for h in profiles:
-        rng = random.Random(f"eval:{seed}:{h.code}")
-        incidents[h.code] = (inc_mod.random_for_home(h, rng, eval_start, end, per_week,
-                                                     kinds or None) if per_week > 0 else [])
+    incidents = {h.code: draw_incidents(h, seed, eval_start, end, per_week, kinds)
+                 for h in profiles}
     # Whole weeks, so each event keeps its local time of day and day of the week.
     week = 7 * DAY
     shift = (time.time() - 60 - end) // week * week
@@ -147,7 +142,7 @@ def evaluate_live(homes: int, days: int, seed: int, cfg: DetectorConfig, *,
         run = HomeRun(h.code, h.persona, (end - eval_start) / DAY)
         truths = [Truth(i.kind, float(i.start), float(i.end), i.details.get("uid"))
                   for i in incidents[h.code]]
-        _score(sorted(found.get(h.code, []), key=lambda f: f.at), truths, eval_start, run)
+        score(sorted(found.get(h.code, []), key=lambda f: f.at), truths, eval_start, run)
         # their spans still explain what they cause; they are just not scored
         run.outcomes = [(k, hit) for k, hit in run.outcomes if k not in REPLAY_BLIND]
         runs.append(run)

@@ -11,6 +11,9 @@ import pytest
 from anju.cli import CommandLine
 from detectors import evaluate
 from detectors.config import DetectorConfig
+from detectors.events import Event
+from devtools import evaluation
+from devtools.cli import register_eval
 
 DATA = Path("/work/shared/data/kasteren")
 MAPS = Path(__file__).resolve().parent.parent / "simulators" / "maps"
@@ -27,8 +30,8 @@ def _check_shape(rep: dict) -> None:
 
 def test_simulated_homes_shape_and_figures():
     """Three homes, two weeks: immediate kinds found at once, few false alarms."""
-    rep = evaluate.evaluate_simulated(3, 14, seed=3, per_week=3.0,
-                                      kinds=["collapse", "smoke", "button", "water_running"]).as_dict()
+    rep = evaluation.evaluate_simulated(3, 14, seed=3, per_week=3.0,
+                                        kinds=["collapse", "smoke", "button", "water_running"]).as_dict()
     _check_shape(rep)
     assert rep["home_days"] == pytest.approx(21.0)
     assert rep["false_alarms_per_home_day"] <= 0.2
@@ -43,7 +46,6 @@ def test_simulated_homes_shape_and_figures():
 
 def test_collapses_are_injected_only_where_the_resident_is_at_home():
     """Two devices showing life in the hour before T, none before the last front door."""
-    from detectors.events import Event
     evs = [Event(100.0, "pir-k", "motion", 1, "kitchen"), Event(200.0, "fridge", "contact", 1,
            "kitchen"), Event(300.0, "door", "door", 1, "entrance"),
            Event(900.0, "pir-k", "motion", 1, "kitchen"), Event(5000.0, "pir-k", "motion", 1,
@@ -61,8 +63,8 @@ def test_collapses_are_injected_only_where_the_resident_is_at_home():
 @needs_data
 def test_house_b_front_door_is_mapped_and_keeps_absences_quiet():
     """House B's unnamed id 4 is its front door: its long absences are not inactivity."""
-    info, events = evaluate.load_log(str(DATA / "houseB.sensors"), "kasteren",
-                                     map_path=str(MAPS / "kasteren-houseB.json"))
+    info, events = evaluation.load_log(str(DATA / "houseB.sensors"), "kasteren",
+                                       map_path=str(MAPS / "kasteren-houseB.json"))
     assert sum(1 for e in events if e.kind == "door") > 100
     rep = evaluate.evaluate_log(info, events, incidents=6, seed=2).as_dict()
     assert rep["false_alarms_per_home_day"] <= 0.15          # the anchor: 0.75
@@ -71,8 +73,8 @@ def test_house_b_front_door_is_mapped_and_keeps_absences_quiet():
 
 @needs_data
 def test_house_a_with_injected_collapses():
-    info, events = evaluate.load_log(str(DATA / "houseA.sensors"), "kasteren",
-                                     map_path=str(MAPS / "kasteren-houseA.json"))
+    info, events = evaluation.load_log(str(DATA / "houseA.sensors"), "kasteren",
+                                       map_path=str(MAPS / "kasteren-houseA.json"))
     rep = evaluate.evaluate_log(info, events, incidents=12, seed=1).as_dict()
     _check_shape(rep)
     assert 15 < rep["home_days"] < 25
@@ -91,7 +93,7 @@ def test_cli_json(capsys):
     parser = argparse.ArgumentParser(prog="anju")
     sub = parser.add_subparsers(dest="command")
     cli = CommandLine(parser, sub, sub)
-    evaluate.register(cli)
+    register_eval(cli)
     args = parser.parse_args(["eval", "--events", str(DATA / "houseA.sensors"), "--format",
                               "kasteren", "--map", str(MAPS / "kasteren-houseA.json"),
                               "--incidents", "3", "--json"])
@@ -105,7 +107,7 @@ def test_cli_refuses_a_bad_setting(capsys):
     parser = argparse.ArgumentParser(prog="anju")
     sub = parser.add_subparsers(dest="command")
     cli = CommandLine(parser, sub, sub)
-    evaluate.register(cli)
+    register_eval(cli)
     args = parser.parse_args(["eval", "--simulate", "--config", '{"inactivity.floor_min": 5}'])
     assert args.handler(args, None) == 2
     assert "inactivity.floor_min=5: expected 30..720 minutes" in capsys.readouterr().err

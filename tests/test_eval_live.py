@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from detectors.config import DetectorConfig
-from detectors.evaluate import evaluate_simulated
 from devtools.evaluate_live import REPLAY_BLIND, evaluate_live, wait_for_readings
+from devtools.evaluation import evaluate_simulated
 
 
 async def test_the_poller_sees_readings_in_chunks_made_while_it_polls(conn, db_url, home_factory):
