@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from detectors.activity import DAY
 from detectors.events import Event
+from detectors.stillness import still
 from tests.test_detect_rules import D, H, M, T0, mon, opened, run
 
 
@@ -139,7 +140,7 @@ def test_room_limits_are_compact_and_deterministic():
     m2, _ = learned()
     assert m1.base.room_thr == m2.base.room_thr and len(m1.base.room_thr) == 4 * 96
     assert m1.base.room_thr.itemsize == 2
-    assert m1._still() == m2._still()
+    assert still(m1.state) == still(m2.state)
 
 
 def test_an_irregular_sleeper_may_sleep_longer_past_the_latest_getting_up_seen():

@@ -101,7 +101,7 @@ def test_a_late_meter_reading_does_not_count_flow_twice():
     for i, total in enumerate((100.0, 100.0, 100.0)):
         m.observe(Event(T0 + i * 600, "meter", "water", total, "kitchen"))
     m.observe(Event(T0 + 300, "meter", "water", 50.0, "kitchen", arrived=T0 + 1300))
-    assert m.meters["meter"].v == 100.0 and m.meters["meter"].t == T0 + 1200
+    assert m.state.meters["meter"].v == 100.0 and m.state.meters["meter"].t == T0 + 1200
     assert m.observe(Event(T0 + 1800, "meter", "water", 100.0, "kitchen")) == []
 
 

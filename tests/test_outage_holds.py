@@ -73,7 +73,7 @@ async def test_two_hour_broker_outage_at_night(db_url, conn, home_factory, uniqu
     hid_a = conn.execute("SELECT id FROM homes WHERE code = %s", (still,)).fetchone()[0]
     # Her inactivity deadline, not the next of any kind: near local midnight the day's roll
     # comes first.
-    deadline = min(d for d, what in svc.svc.homes[hid_a].monitor._deadlines() if what == "still")
+    deadline = min(d for d, what in svc.svc.homes[hid_a].monitor.deadlines() if what == "still")
     down_at, up_at = deadline - 3600, deadline + 3600
 
     async def at(t: float) -> None:
