@@ -17,6 +17,7 @@ from anju.settings import Settings
 
 
 def cmd_console(args: argparse.Namespace, s: Settings) -> int:
+    # Lazy: `anju` registers every command at start; the web stack loads when it is used.
     from console.app import ConsoleConfig, run
 
     cfg = ConsoleConfig(database_url=resolve(s).database_url,
@@ -40,6 +41,7 @@ def _building(text: str) -> tuple[str, str]:
 
 
 def cmd_user_add(args: argparse.Namespace, s: Settings) -> int:
+    # Lazy, as above: the password checker (zxcvbn) and argon2 load only for this command.
     import psycopg
 
     from console.users import NewUser, UserError, add_user
