@@ -27,13 +27,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from alerts import cli_contacts
+from alerts.lifecycle import OUTCOMES
+from alerts.tokens import load_secret
 from anju.endpoints import resolve
 from anju.settings import Settings
 
 
 def _secret(s: Settings) -> bytes:
-    from alerts.tokens import load_secret
-
     return load_secret(Path(s.state_dir), os.environ.get("ANJU_ROUTER_SECRET"))
 
 
@@ -207,8 +207,6 @@ def cmd_alert_show(args: argparse.Namespace, s: Settings) -> int:
 
 def register(cli) -> None:  # type: ignore[no-untyped-def]
     from anju.cli import positive_int
-
-    from alerts.lifecycle import OUTCOMES
 
     p = cli.command("route", cmd_route, "run the alert router: escalate, deliver, acknowledge")
     p.add_argument("--worker", help="this router's name (default host:pid)")
