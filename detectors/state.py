@@ -53,8 +53,9 @@ class ExplicitAway:
         return self.start <= t and (self.end is None or t < self.end)
 
 
-@dataclass(frozen=True, slots=True)
-class StillCache:
+@dataclass(slots=True)
+class StillCache:   # (not frozen: a frozen dataclass is slower to make, and this one is
+                    # made for every new last activity)
     """The stillness (or absence) deadline worked out for one reference, kept until the
     reference, the context or the last room changes (detectors/stillness.py)."""
 

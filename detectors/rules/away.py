@@ -44,16 +44,17 @@ class Away(Rule):
         if "not_back" in s.open or not s.cfg.on("not_back"):
             return ()
         out: list[Deadline] = []
-        st = still(s)
-        if st is not None and s.silent_since is None and st[0] == AWAY:
-            out.append((st[2], Due.NOT_BACK))
+        if s.silent_since is None and s.pres.context() == AWAY:
+            st = still(s)
+            if st is not None:
+                out.append((st[2], Due.NOT_BACK))
         e = s.explicit
         if e is not None and e.end is not None:
             out.append((e.end + s.cfg.away.explicit_grace_min * 60, Due.NOT_BACK_EXPLICIT))
         return out
 
     def fire(self, s: HomeState, t: float, due: Due) -> list[Finding]:
-        if due == Due.NOT_BACK:
+        if due is Due.NOT_BACK:
             if s.explicit is not None:
                 recheck_later(s, t)
                 return []

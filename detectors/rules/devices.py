@@ -58,7 +58,7 @@ class Devices(Rule):
         return out
 
     def fire(self, s: HomeState, t: float, due: Due) -> list[Finding]:
-        if due == Due.SILENT:
+        if due is Due.SILENT:
             latest = max(d.last_seen for d in s.devs.values())
             s.silent_since = latest
             # device_offline findings are superseded by the whole home being silent

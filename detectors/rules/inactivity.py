@@ -62,9 +62,11 @@ class Inactivity(Rule):
         return out
 
     def deadlines(self, s: HomeState) -> Iterable[Deadline]:
-        st = still(s)
-        if st is None or s.silent_since is not None or st[0] != HOME or \
+        if s.silent_since is not None or s.pres.context() != HOME or \
                 "inactivity" in s.open or not s.cfg.on("inactivity"):
+            return ()
+        st = still(s)     # (also worked out with a pre-alarm: its evidence reads the cache)
+        if st is None:
             return ()
         if s.pre_at is not None:
             return ((s.pre_at + s.cfg.prealarm.minutes * 60, Due.INACTIVITY),)
@@ -72,7 +74,7 @@ class Inactivity(Rule):
 
     def fire(self, s: HomeState, t: float, due: Due) -> list[Finding]:
         cfg = s.cfg
-        if due == Due.STILL:
+        if due is Due.STILL:
             e = s.explicit
             if s.explicit_at(t) or (e is not None and e.start >= (s.pres.last_act or 0)):
                 recheck_later(s, t)
