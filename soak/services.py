@@ -74,7 +74,7 @@ class Services:
     """`anju ingest/detect/route/console/watchdog` as child processes of the soak."""
 
     # figure name -> anju command line (without the program)
-    def __init__(self, stack: Stack, log_dir: Path, *, console_port: int, ack_port: int,
+    def __init__(self, stack: Stack, log_dir: Path, *, console_port: int,
                  env: dict[str, str], group: str, community: str) -> None:
         self.stack, self.log_dir = stack, log_dir
         self.env = env
@@ -83,7 +83,7 @@ class Services:
             "detectors": ["detect"],
             # this run's community only: alerts left open by earlier runs on the same stack
             # (their receivers long gone) are not this run's to deliver or report unreached
-            "router": ["route", "--worker", group, "--http-port", str(ack_port), "--poll", "0.5",
+            "router": ["route", "--worker", group, "--poll", "0.5",
                        "--no-watchdog", "--community", community],
             "console": ["console", "--port", str(console_port)],
             "watchdog": ["watchdog", "--interval", "5"],
