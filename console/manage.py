@@ -42,7 +42,8 @@ class Away(msgspec.Struct, kw_only=True):
 
 class DetectorChange(msgspec.Struct, kw_only=True):
     settings: Annotated[dict[str, Any], msgspec.Meta(
-        description='e.g. {"inactivity.floor_min": 90} (the page: KEY=VALUE lines)', extra=fields.UNCHECKED)]
+        description='e.g. {"inactivity.floor_min": 90} (the page: KEY=VALUE lines)',
+        extra=fields.UNCHECKED)]
     replace: Annotated[bool, msgspec.Meta(extra=fields.UNCHECKED)] = False
 
 
@@ -51,7 +52,8 @@ class NewContact(msgspec.Struct, kw_only=True):
     name: Annotated[str, msgspec.Meta(max_length=100)]
     lang: Literal["zh-CN", "en"] = "zh-CN"
     urls: Annotated[list[Annotated[str, msgspec.Meta(max_length=500)]], msgspec.Meta(
-        min_length=1, max_length=5, description="apprise URLs (the page: one a line)", extra=fields.UNCHECKED)]
+        min_length=1, max_length=5, description="apprise URLs (the page: one a line)",
+        extra=fields.UNCHECKED)]
 
 
 class NewDevice(msgspec.Struct, kw_only=True):
@@ -66,7 +68,8 @@ class PolicyChange(msgspec.Struct, kw_only=True):
     severity: Literal[SEVERITIES]                    # type: ignore[valid-type]
     policy: Annotated[dict[str, Any], msgspec.Meta(
         description='{"steps": [{"after_s": 0, "notify": ["family"]}], "repeat_s": 900}'
-                    ' (the page: "0:family,community_worker;600:property")', extra=fields.UNCHECKED)]
+                    ' (the page: "0:family,community_worker;600:property")',
+        extra=fields.UNCHECKED)]
     repeat_s: Annotated[int | None, msgspec.Meta(
         description="with the page's short form only", extra=fields.UNCHECKED)] = None
 
@@ -297,7 +300,8 @@ async def set_policy(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
     severity = fields.read(PolicyChange, params, errors).severity
     raw = params.get("policy")
     try:
-        if isinstance(raw, str):        # the page's short form: "0:family,community_worker;600:property"
+        # The page's short form: "0:family,community_worker;600:property".
+        if isinstance(raw, str):
             raw = {"steps": parse_steps(raw)}
             repeat = web.int_param(params, "repeat_s", errors, default=900, lo=0, hi=7 * 86400)
             raw["repeat_s"] = repeat if repeat is not None else 900

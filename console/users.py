@@ -43,7 +43,8 @@ class NewUser:
             raise UserError(f"a {self.role} user takes only its own kind of scope")
 
 
-def add_user(conn: psycopg.Connection, user: NewUser, password: str | None = None) -> tuple[int, str]:
+def add_user(conn: psycopg.Connection, user: NewUser,
+             password: str | None = None) -> tuple[int, str]:
     """Create the user with its grants; returns (id, password) — the password is shown once."""
     user.check()
     password = password or auth.generate_password()
@@ -53,8 +54,9 @@ def add_user(conn: psycopg.Connection, user: NewUser, password: str | None = Non
         raise UserError(f"password refused. {refused}")
     with conn.transaction():
         try:
-            row = conn.execute(users_sql.ADD_USER, (user.username, user.name, user.role,
-                                                    auth.hash_password(password), user.lang)).fetchone()
+            row = conn.execute(users_sql.ADD_USER, (
+                user.username, user.name, user.role, auth.hash_password(password),
+                user.lang)).fetchone()
         except psycopg.errors.UniqueViolation:
             raise UserError(f"user {user.username!r} already exists") from None
         except psycopg.errors.CheckViolation:
