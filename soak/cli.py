@@ -9,6 +9,9 @@ from pathlib import Path
 
 from anju.cli import CommandLine, positive_int
 from anju.settings import Settings
+from soak import plan as plan_mod
+from soak import report
+from soak.options import Options
 
 
 def positive_float(text: str) -> float:
@@ -22,9 +25,7 @@ def positive_float(text: str) -> float:
 
 
 def cmd_soak(args: argparse.Namespace, s: Settings) -> int:
-    from soak import plan as plan_mod
-    from soak import report
-    from soak.run import Options, run
+    from soak.run import run  # lazy: the run loads the servers' clients and the console
 
     if not s.embedded:
         print("anju soak stops and starts the servers it runs on: it runs on the embedded "

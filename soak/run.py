@@ -9,21 +9,20 @@ The run, in order:
 4. the homes' days published through a link that can be cut, with emergencies and collapses
    at seeded times, while the plan's faults are done and a responder acknowledges;
 5. a drain: until every reading sent is stored (or a limit), deliveries and acks settle;
-6. the figures read back from the database and the endpoints; report, JSON, SVG timeline.
+6. the figures read back from the database and the endpoints (soak/figures.py); report, JSON,
+   SVG timeline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections import Counter
 import os
 import random
 import secrets
 import sys
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -33,53 +32,21 @@ from anju import db, registry
 from anju.embedded import Stack
 from anju.host import free_port
 from console.users import NewUser, add_user
-from detectors.evaluate import DETECTED_BY
 from simulators import fleet
 from simulators import incidents as inc_mod
 from simulators.homes import make_fleet
-from soak import load, measure, report
+from soak import figures as figures_mod
+from soak import load, measure, report, timeline
 from soak.faults import FaultRunner, Intruder, console_healthy
 from soak.netcut import NetCut
 from soak.people import Console, Endpoints, Responder, add_contacts
-from soak.plan import OUTAGES, Plan, make_plan
+from soak.options import PREHISTORY_S, Options, Run
+from soak.plan import OUTAGES, make_plan
 from soak.services import Services
 
-UTC = timezone.utc
 LEAF = {"button": b"/button", "smoke": b"/smoke", "gas": b"/gas", "water_leak": b"/leak"}
-PREHISTORY_S = 13 * 3600 + 1800    # collapse homes: the half day before, so stillness can run out
 DEFAULT_STILL_S = 720 * 60         # a new home's inactivity limit (detectors.config)
 DRAIN_LIMIT_S = 240
-
-
-@dataclass
-class Options:
-    homes: int
-    minutes: float
-    speed: float = 1.0
-    faults: str = "default"          # default, none, or a fault file's name
-    fault_text: str | None = None
-    seed: int = 1
-    state_dir: Path = Path(".anju")
-    out_dir: Path | None = None
-    progress: bool = True
-    collapses: int | None = None     # None: one per 500 homes on runs of 4 minutes or more
-
-
-@dataclass
-class Run:
-    """What the run keeps while it goes."""
-    o: Options
-    plan: Plan
-    prefix: str
-    t_load: float = 0.0
-    pressed: dict[tuple[str, str], list[float]] = field(default_factory=dict)
-    started_at: float = field(default_factory=time.time)
-
-    @property
-    def readings_since(self) -> datetime:
-        """Earlier than any reading of the run's homes (the collapse homes' half day before,
-        and device clocks set back), for the readings table's time index."""
-        return datetime.fromtimestamp(self.started_at - PREHISTORY_S - 7200, UTC)
 
 
 TTY = sys.stderr.isatty()
@@ -90,9 +57,10 @@ def _log(o: Options, text: str) -> None:
         print(f"\r\033[K{text}" if TTY else text, file=sys.stderr, flush=True)
 
 
-def _env(stack: Stack, ack_port: int, ep: Endpoints) -> dict[str, str]:
+def _env(stack: Stack, console_port: int, ep: Endpoints) -> dict[str, str]:
+    # acknowledgement links in the messages point at the console, which serves them
     env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir),
-               ANJU_ROUTER_PUBLIC_URL=f"http://127.0.0.1:{ack_port}",
+               ANJU_ROUTER_PUBLIC_URL=f"http://127.0.0.1:{console_port}",
                ANJU_WATCHDOG_URLS=ep.http.url("/operators"))
     for k in ("ANJU_DATABASE_URL", "ANJU_MQTT_URL", "ANJU_CONFIG", "ANJU_INGEST_SHARE_GROUP"):
         env.pop(k, None)
@@ -296,78 +264,6 @@ def _stored(db_url: str, prefix: str, since: datetime, published: dict[str, int]
         return measure.stored_total(measure.stored_counts(conn, prefix, since), published)
 
 
-def _figures(run: Run, db_url: str, drive: dict, services: Services, faults: FaultRunner,
-             ep: Endpoints, responder: Responder, intruder: Intruder) -> dict:
-    o, plan = run.o, run.plan
-    stats, realism = drive["stats"], drive["realism"]
-    injected: list[measure.Injected] = drive["injected"]
-    since = run.readings_since
-    t0 = run.t_load
-    with psycopg.connect(db_url) as conn:
-        rf = measure.readings_figures(conn, run.prefix, since, stats.by_device)
-        quarantined = measure.quarantined(conn, run.prefix,
-                                          datetime.fromtimestamp(run.started_at, UTC))
-        rows = measure.alerts(conn, run.prefix, run.started_at)
-        tput = measure.throughput(conn, run.prefix, since, t0)
-        (hijacked,) = conn.execute(
-            "SELECT count(*) FROM readings r JOIN devices d ON d.id = r.device_id"
-            " WHERE d.uid = %s AND r.seq = 424242 AND r.ts > %s",
-            (intruder.victim_uid, since)).fetchone()
-        em, timeline, matched = measure.emergencies(injected, rows, ep.arrivals, t0)
-        after_ack = measure.sends_after_ack(conn, list(matched))
-    explained: dict[str, set[str]] = {}
-    for code, incs in drive["incidents"].items():
-        for i in incs:
-            # a resident lying on the floor also uses no water, cooks nothing, ...: true too
-            explained.setdefault(code, set()).update(
-                {"*"} if i.kind == "collapse" else DETECTED_BY.get(i.kind, ()))
-    windows = [(d.at, d.end or d.at) for d in faults.done]
-    drops = realism.gateway_drops
-    cls = measure.classify(rows, matched, explained, windows, ep.arrivals, o.homes, o.minutes)
-    fault_list = []
-    for d in faults.done:
-        detail, detail_zh = d.detail, d.detail_zh
-        if d.fault.kind == "hijack" and hijacked:
-            detail += f": {hijacked} reading(s) stored on the victim's device, A SECURITY FAULT"
-            detail_zh += f"：他人设备上存入了 {hijacked} 条读数，安全故障"
-        elif d.fault.kind == "hijack":
-            detail += ": dropped, nothing stored"
-            detail_zh += "：被丢弃，未存入任何读数"
-        fault_list.append({"kind": d.fault.kind, "at_s": round(d.at - t0, 1),
-                           "end_s": round((d.end or d.at) - t0, 1), "detail": detail,
-                           "detail_zh": detail_zh, "recovery_s": d.recovery_s})
-    svc = services.figures()
-    figures = {
-        "homes": o.homes, "minutes": o.minutes, "speed": o.speed, "seed": o.seed,
-        "faults_plan": plan.source,
-        "started_at": datetime.fromtimestamp(run.started_at, UTC).isoformat(timespec="seconds"),
-        "duration_s": round(time.time() - run.started_at, 1),
-        "published": rf["published"], "stored": rf["stored"], "lost": rf["lost"],
-        "duplicates": rf["duplicates"], "duplicates_sent": realism.duplicates_sent,
-        "malformed_sent": realism.malformed_sent + faults.poison_sent,
-        "oversize_refused_by_broker": faults.oversize_sent,
-        "quarantined": quarantined, "gateway_drops": drops,
-        **em,
-        **measure.acks(rows, matched), "escalations_after_ack": after_ack,
-        **cls,
-        **measure.collapses(injected, rows, ep.arrivals),
-        "hijack_refused": faults.hijack_refused + faults.hijack_publishes - min(
-            hijacked, faults.hijack_publishes) if faults.hijack_tries else None,
-        "hijack_tries": faults.hijack_tries or None,
-        "operator_notices": sum(1 for a in ep.arrivals if a.who == "operators"),
-        "messages_by_recipient": dict(Counter(a.who for a in ep.arrivals)),
-        "acks_by_link": sum(1 for a in responder.acks.values() if a.via == "link" and a.done_at),
-        "acks_by_console": sum(1 for a in responder.acks.values()
-                               if a.via == "console" and a.done_at),
-        "faults": fault_list,
-        "services": svc,
-        "crashes": {n: u["crashes"] for n, u in svc.items() if u.get("crashes")},
-        "lost_by_device": rf["lost_by_device"],
-        "timeline": {"throughput": tput, "emergencies": timeline},
-    }
-    return figures
-
-
 async def _main(o: Options) -> dict:
     out = o.out_dir or (o.state_dir / "soak" / time.strftime("%Y%m%d-%H%M%S"))
     out.mkdir(parents=True, exist_ok=True)
@@ -385,9 +281,9 @@ async def _main(o: Options) -> dict:
     plan = make_plan([{d.kind for d in h.profile.devices} for h in homes], o.minutes, o.seed,
                      o.faults, o.fault_text, o.collapses if o.speed == 1 else 0)
     run = Run(o, plan, prefix)
-    console_port, ack_port = free_port(), free_port()
-    services = Services(stack, out / "logs", console_port=console_port, ack_port=ack_port,
-                        env=_env(stack, ack_port, ep), group="soak", community=community)
+    console_port = free_port()
+    services = Services(stack, out / "logs", console_port=console_port,
+                        env=_env(stack, console_port, ep), group="soak", community=community)
     host, port = stack.device_address()
     netcut = NetCut(host, port).start()
     db_url = stack.database_url()
@@ -406,8 +302,8 @@ async def _main(o: Options) -> dict:
         drive = await _drive(run, stack, homes, services, ep, responder, faults, netcut)
         drained = await _drain(run, db_url, drive["stats"].by_device, ep, responder, faults)
         _log(o, f"drained in {drained:.0f} s; measuring ...")
-        figures = await asyncio.to_thread(_figures, run, db_url, drive, services, faults, ep,
-                                          responder, intruder)
+        figures = await asyncio.to_thread(figures_mod.collect, run, db_url, drive, services,
+                                          faults, ep, responder, intruder)
         figures["drain_s"] = round(drained, 1)
         figures["service_events"] = [[round(t - run.t_load, 1), n, w]
                                      for t, n, w in services.events]
@@ -419,7 +315,7 @@ async def _main(o: Options) -> dict:
     (out / "figures.json").write_text(json.dumps(figures, ensure_ascii=False, indent=1))
     (out / "report.md").write_text(report.render_report(figures, "zh"))
     (out / "report.en.md").write_text(report.render_report(figures, "en"))
-    (out / "timeline.svg").write_text(report.render_svg(figures, "zh"))
+    (out / "timeline.svg").write_text(timeline.render_svg(figures, "zh"))
     figures["out_dir"] = str(out)
     return figures
 

@@ -13,7 +13,8 @@ import pytest
 
 from anju.embedded import Stack
 from soak.plan import PlanError, make_plan, parse_faults
-from soak.run import Options, _main
+from soak.options import Options
+from soak.run import _main
 from tests.conftest import fresh_stack
 
 FAULTS = """

@@ -1,5 +1,5 @@
-"""soak.report: the terminal table, the zh/en Markdown report and the SVG timeline, from a
-figures dict built here (no servers)."""
+"""soak.report, soak.timeline and soak.texts: the terminal table, the zh/en Markdown report
+and the SVG timeline, from a figures dict built here (no servers)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from soak import report
+from soak import report, texts, timeline
 
 CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
 SVG = "{http://www.w3.org/2000/svg}"
@@ -160,7 +160,7 @@ def test_data_stays_as_it_is_in_the_en_report() -> None:
 
 
 def test_every_catalog_entry_has_both_languages() -> None:
-    for key, entry in report.CATALOG.items():
+    for key, entry in texts.CATALOG.items():
         assert set(entry) == {"zh", "en"} and all(entry.values()), key
         assert not CJK.findall(entry["en"]), key
 
@@ -190,7 +190,7 @@ def test_unmeasured_figures_print_a_dash_and_are_never_met() -> None:
     en = report.render_report(f, "en")
     assert row(en, "Delivered within 180 s")[3] == "—" and row(en, "Readings lost")[1] == "—"
 
-    root = ET.fromstring(report.render_svg(f))
+    root = ET.fromstring(timeline.render_svg(f))
     assert not with_class(root, "emergency") and not with_class(root, "throughput")
     assert len(with_class(root, "fault")) == 3
 
@@ -221,22 +221,22 @@ def test_no_faults_and_no_services() -> None:
     md = report.render_report(f)
     assert "本次没有注入故障。" in md and "没有资源数据。" in md
     assert "faults" not in report.render_table(f).split()
-    ET.fromstring(report.render_svg(f))
+    ET.fromstring(timeline.render_svg(f))
 
 
 def test_fault_kinds_in_words() -> None:
-    assert [report.fault_label(k) for k in (
+    assert [texts.fault_label(k) for k in (
         "kill_ingest", "broker_restart", "postgres_stop", "network_cut", "poison", "hijack",
         "disk_full")] == ["杀死 ingest", "代理重启", "数据库停止", "网络中断", "恶意消息",
                           "冒用设备", "disk_full"]
-    assert report.fault_label("kill_router", "en") == "kill router"
+    assert texts.fault_label("kill_router", "en") == "kill router"
 
 
 def test_an_unknown_language_is_refused() -> None:
     with pytest.raises(ValueError):
         report.render_report(passing(), "fr")
     with pytest.raises(ValueError):
-        report.render_svg(passing(), "de")
+        timeline.render_svg(passing(), "de")
 
 
 # ---------------------------------------------------------------- SVG
@@ -244,7 +244,7 @@ def test_an_unknown_language_is_refused() -> None:
 def test_svg_is_valid_xml_with_one_mark_per_fault_and_emergency() -> None:
     f = copy.deepcopy(passing())
     f["timeline"]["emergencies"] += [[500.0, None, "smoke"], [510.0, 300.0, "button"]]
-    svg = report.render_svg(f)
+    svg = timeline.render_svg(f)
     root = ET.fromstring(svg)
     assert root.tag == f"{SVG}svg" and (root.get("width"), root.get("height")) == ("1000", "520")
     assert "Noto Sans CJK SC" in root.get("font-family") and "sans-serif" in root.get("font-family")
@@ -276,7 +276,7 @@ def test_svg_escapes_text() -> None:
     f = passing()
     f["faults"][1]["detail"] = 'pg_ctl stop <&> "x"'
     f["faults"][1]["kind"] = "odd<&>kind"
-    svg = report.render_svg(f)
+    svg = timeline.render_svg(f)
     assert "&lt;&amp;&gt;" in svg and "<&>" not in svg
     root = ET.fromstring(svg)
     fault = with_class(root, "fault")[1]
@@ -287,7 +287,7 @@ def test_svg_escapes_text() -> None:
 def test_svg_in_english_and_without_a_duration() -> None:
     f = passing()
     f["duration_s"] = None
-    svg = report.render_svg(f, "en")
+    svg = timeline.render_svg(f, "en")
     root = ET.fromstring(svg)
     text = "".join(root.itertext())
     assert not CJK.findall(text)
