@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from anju.contract import Kind, check_value
-from ingest.decode import Bad, DeviceRef, Limits, Outcome, Registry, Status, parse_ts
+from ingest.message import Bad, DeviceRef, Limits, Outcome, Registry, Status, parse_ts
 
 _json = msgspec.json.Decoder()
 

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 import psycopg
 
 from ingest import sql
-from ingest.decode import DeviceRef, device_ref
+from ingest.message import DeviceRef, device_ref
 
 NEGATIVE_TTL_S = 2.0
 

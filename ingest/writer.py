@@ -11,7 +11,8 @@ from typing import Any
 import psycopg
 
 from ingest import sql
-from ingest.decode import Row, Status, storable_text
+from ingest.decode import storable_text
+from ingest.message import Row, Status
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 log = logging.getLogger("anju.ingest")

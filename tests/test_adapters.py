@@ -7,7 +7,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from anju.contract import Kind
-from ingest.decode import decode, device_ref
+from ingest.decode import decode
+from ingest.message import device_ref
 
 NOW_US = time.time_ns() // 1000
 

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from anju import registry
 from anju.embedded import Stack
 from ingest import writer
-from ingest.decode import Limits, Status, decode, device_ref
+from ingest.decode import decode
+from ingest.message import Limits, Status, device_ref
 from tests.conftest import fresh_stack, sync_broker
 from tests.support import (
     IngestProcess, as_device, now_ms, publish_series, reading, running_worker, stored, wait_until,
