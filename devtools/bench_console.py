@@ -68,6 +68,9 @@ def _seed_sql(homes: int, alerts: int, charted: list[int]) -> list[str]:
             FROM generate_series(1, {homes}) h, generate_series(1, 3) k""",
         # The history: one alert per 30 s over the past year; resolved unless among the
         # newest few thousand. Home and kind from the alert number (dedup-safe).
+        # Written here, not through alerts.store (the only other writer of alerts): a year of
+        # past alerts in one statement, where the store opens, acknowledges and resolves one
+        # alert at a time, each with its events and NOTIFYs.
         f"""WITH s AS (
               SELECT i, (1 + ((i::bigint * 7919) % {homes}))::int AS home_id,
                      (SELECT count(*) FROM unnest(ARRAY[{bounds}]::float8[]) b

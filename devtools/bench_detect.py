@@ -24,7 +24,10 @@ import time
 
 import psycopg
 
+from detectors.config import merge
 from detectors.events import DeviceInfo, Event, HomeInfo
+from detectors.monitor import HomeMonitor
+from detectors.service import DetectorService
 from devtools.stacks import percentile, report, temporary_stack
 
 DEVICES = (("motion", "bedroom"), ("motion", "kitchen"), ("door", "entrance"))
@@ -51,9 +54,6 @@ def _start_times(n: int, window_start: float, seconds: float, rnd: random.Random
     Every bench home has the same sensors and no history, so one probe
     monitor (the same code the service runs) answers for all of them.
     """
-    from detectors.config import merge
-    from detectors.monitor import HomeMonitor
-
     info = HomeInfo("probe", "Asia/Shanghai", tuple(DeviceInfo(f"p-{j}", k, r)
                                                     for j, (k, r) in enumerate(DEVICES)))
     cache: dict[int, float] = {}
@@ -65,7 +65,7 @@ def _start_times(n: int, window_start: float, seconds: float, rnd: random.Random
             m.learn([], t0)
             m.observe(Event(key * 60.0, "p-0", "motion", 1.0, "bedroom"))
             # the stillness deadline itself, not the day's book-keeping at midnight
-            still = [d for d, what in m._deadlines() if what == "still"]
+            still = [d for d, what in m.deadlines() if what == "still"]
             if not still:
                 raise SystemExit("the detectors set no stillness deadline after motion")
             cache[key] = still[0] - key * 60.0
@@ -82,8 +82,6 @@ def _start_times(n: int, window_start: float, seconds: float, rnd: random.Random
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from detectors.service import DetectorService
-
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
     with temporary_stack("detect") as stack:
         url = stack.database_url()

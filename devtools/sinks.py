@@ -18,6 +18,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
+from aiosmtpd.controller import Controller
+
+from anju.host import free_port
+
 
 @dataclass
 class Received:
@@ -111,10 +115,6 @@ class SmtpSink:
     """aiosmtpd on a free loopback port, keeping every message it is given."""
 
     def __init__(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        from anju.host import free_port
-
         self.mails: list[Mail] = []
         self.lock = threading.Lock()
         sink = self

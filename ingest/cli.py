@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -14,6 +15,8 @@ from anju.settings import Settings
 
 
 def cmd_ingest(args: argparse.Namespace, s: Settings) -> int:
+    # lazy: prometheus_client and the worker are loaded by `anju ingest` only, not by every
+    # `anju` command
     from prometheus_client import start_http_server
 
     from ingest.metrics import IngestMetrics
@@ -41,8 +44,6 @@ def cmd_ingest(args: argparse.Namespace, s: Settings) -> int:
 
     asyncio.run(main())
     if trace:
-        import json
-
         with open(trace, "w") as f:
             json.dump({"latencies_ms": list(worker.latencies_ms or ()),
                        "seqs": list(worker.latency_seqs or ()),

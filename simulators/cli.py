@@ -13,7 +13,13 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from anju import db, registry
 from anju.cli import positive_int as _positive
+from anju.endpoints import resolve
+from anju.host import raise_fd_limit
+from simulators import formats, incidents, personas, replay
+from simulators.generate import FleetSpec, write_fleet
+from simulators.homes import make_fleet
 
 
 def _nonneg_float(text: str) -> float:
@@ -31,7 +37,6 @@ def _names(text: str) -> list[str]:
 
 
 def register(cli) -> None:
-    from simulators import incidents, personas
     sp = cli.commands.add_parser("sim", help="simulated residents: generate files, publish, replay")
     g = sp.add_subparsers(dest="sim_cmd", metavar="ACTION", required=True)
 
@@ -97,8 +102,6 @@ def register(cli) -> None:
 # -- generate --------------------------------------------------------------------------
 
 def cmd_generate(args: argparse.Namespace, settings) -> int:
-    from simulators.generate import FleetSpec, write_fleet
-    from simulators import incidents, personas
     try:
         for name in args.personas:
             personas.get(name)
@@ -128,7 +131,6 @@ def _creds_path(args, settings) -> Path:
 
 
 def _sync_broker(ep, conn) -> None:
-    from anju import registry
     if ep.stack is not None:
         ep.stack.write_broker_files(registry.broker_user_hashes(conn))
         ep.stack.reload_broker()
@@ -173,12 +175,7 @@ def _run_async(coro_factory) -> object:
 
 
 def cmd_run(args: argparse.Namespace, settings) -> int:
-    from anju import db
-    from anju.endpoints import resolve
-    from simulators import fleet
-    from simulators.generate import fleet_incidents, FleetSpec
-    from simulators.homes import make_fleet
-    from anju.host import raise_fd_limit
+    from simulators import fleet  # lazy: paho-mqtt, needed only when publishing
     raise_fd_limit(args.homes + 4096)   # one connection per home (or device), and then some
     tz = args.tz or settings.default_tz
     speed = args.speed
@@ -225,11 +222,10 @@ def cmd_run(args: argparse.Namespace, settings) -> int:
           f"credentials in {creds}) in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     incs = {}
     if args.incidents_per_home_week:
-        from simulators import incidents as inc_mod
         for h in homes:
             rng = random.Random(f"incidents:{args.seed}:{h.profile.code}")
-            incs[h.profile.code] = inc_mod.random_for_home(h.profile, rng, start, end,
-                                                           args.incidents_per_home_week)
+            incs[h.profile.code] = incidents.random_for_home(h.profile, rng, start, end,
+                                                             args.incidents_per_home_week)
     show = _progress_printer(end - start, start)
 
     async def go(stop):
@@ -250,7 +246,6 @@ def cmd_run(args: argparse.Namespace, settings) -> int:
 # -- replay -----------------------------------------------------------------------------
 
 def cmd_replay(args: argparse.Namespace, settings) -> int:
-    from simulators import formats, replay
     try:
         mapping = formats.read_map(args.map) if args.map else None
         tz = args.tz or (mapping.tz if mapping else None)
@@ -283,9 +278,7 @@ def cmd_replay(args: argparse.Namespace, settings) -> int:
         print(f"{len(events)} events, {sum(len(p.devices) for p in profiles)} devices in "
               f"{len(profiles)} home(s), {first.isoformat()} .. {last.isoformat()}")
         return 0
-    from anju import db
-    from anju.endpoints import resolve
-    from simulators import fleet
+    from simulators import fleet  # lazy: paho-mqtt, needed only when publishing
     ep = resolve(settings)
     creds = _creds_path(args, settings)
     with db.connect(ep.database_url) as conn:

@@ -10,9 +10,9 @@ same arguments whatever the number of workers.
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import os
 import random
-import sys
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -228,7 +228,6 @@ def write_fleet(spec: FleetSpec, out_dir: Path, *, workers: int | None = None,
             results = map(_work, jobs)
             pool = None
         else:
-            import multiprocessing as mp
             pool = mp.get_context("fork").Pool(workers)
             results = pool.imap(_work, jobs)
         try:

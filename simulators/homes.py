@@ -9,7 +9,7 @@ gets every sensor.
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from simulators import personas
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from simulators.resident import RATE_BUSY, RATE_SIT, RATE_WALK, DayPlan, STOVE_W
+from simulators.resident import RATE_BUSY, RATE_WALK, DayPlan
 
 H = 3600
 COLLAPSE_S = 24 * H     # a collapse without a given duration lasts until help comes, a day later
