@@ -8,7 +8,8 @@ at home and moved).
 from __future__ import annotations
 
 from detectors.activity import HOME
-from detectors.baseline import DAY_S, LIVED_AT_HOME
+from detectors.baseline import LIVED_AT_HOME
+from detectors.clock import DAY_S
 from detectors.state import HomeState
 
 LIFE_DAYS = 31          # days with signs of life kept (devices.dead_days is at most 30)

@@ -28,9 +28,11 @@ from typing import Callable, Iterable
 
 from detectors import days
 from detectors.activity import BACK, DOOR, Meter, Presence, classify
-from detectors.baseline import DAY_S, Baseline, Tail, learn
+from detectors.baseline import Baseline, learn
+from detectors.clock import DAY_S
 from detectors.config import DetectorConfig
 from detectors.events import Event, Finding, HomeInfo
+from detectors.history import Tail
 from detectors.rules import RULES, Deadline, Due, Rule
 from detectors.state import MOMENTARY, NEVER, ExplicitAway, HomeState
 

@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 
 from detectors import texts
 from detectors.activity import Meter, Presence
-from detectors.baseline import SLOTS, Baseline, LocalClock
+from detectors.baseline import Baseline
+from detectors.clock import SLOTS, LocalClock
 from detectors.config import DetectorConfig
 from detectors.events import Finding, HomeInfo, Severity
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from array import array
 
 from detectors.activity import BED, HOME, room_group
-from detectors.baseline import SLOT_S, SLOTS
+from detectors.clock import SLOT_S, SLOTS
 from detectors.state import NEVER, HomeState, StillCache
 
 

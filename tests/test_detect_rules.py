@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from detectors.baseline import learn
 from detectors.config import DetectorConfig, from_dict
 from detectors.events import DeviceInfo, Event, HomeInfo
 from detectors.monitor import HomeMonitor
@@ -232,7 +233,6 @@ def test_in_a_home_with_one_pir_that_pir_alone_ends_an_absence():
     """The smallest kit (a door contact, one PIR, the button): after the door opens for a
     visitor, the resident seen by the one PIR is at home and watched, not away till the next
     time out."""
-    from detectors.events import DeviceInfo, HomeInfo
     small = HomeInfo("t-2", "UTC", (DeviceInfo("liv", "motion", "living_room"),
                                     DeviceInfo("door", "door", "entrance"),
                                     DeviceInfo("btn", "button", "bedroom")))
@@ -266,7 +266,6 @@ def test_a_trip_away_does_not_delay_learning():
     """Two days away (door, then nothing) within the first ten: the home is still learned
     after ten days (once its days were dropped as gaps in the data, leaving five), and the
     trip's days do not count as a day's usual activity."""
-    from detectors.baseline import learn
     trip = (T0 + 3 * D + 9 * H, T0 + 5 * D + 18 * H)
     hist = [e for e in routine(10) if not trip[0] - 3 * M <= e.ts <= trip[1] + 3 * M]
     hist += [door(trip[0]), door(trip[0] + 20, 0), door(trip[1]), door(trip[1] + 20, 0)]
@@ -279,7 +278,6 @@ def test_a_trip_away_does_not_delay_learning():
 def test_days_lost_to_a_gap_learn_with_wider_margins_not_the_default():
     """Seven days of history with two lost to a gap in the data (nothing at all for 40 h):
     learned, but more cautiously than from seven good days; three lost: the default."""
-    from detectors.baseline import learn
 
     def without(lo: float, hi: float) -> list[Event]:
         evs = [e for e in routine(8) if not lo < e.ts < hi] + [mv(hi, "bed", "bedroom")]
@@ -382,7 +380,6 @@ def test_a_time_of_day_rarely_spent_at_home_gets_a_wider_threshold():
     """Out 11:00-15:00 every day: at noon, stillness at home was seen on one day (moving every
     10 min), so margin and slack are three times wider there instead of the 90 min floor; seen
     on three days, the usual formula."""
-    from detectors.baseline import learn
 
     def days_out(home_days: set[int]) -> list[Event]:
         evs = [e for e in routine(8)

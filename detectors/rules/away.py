@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from detectors.activity import AWAY, LEFT
-from detectors.baseline import DAY_S
+from detectors.clock import DAY_S
 from detectors.events import Event, Finding
 from detectors.rules.base import Deadline, Due, Rule
 from detectors.state import HomeState

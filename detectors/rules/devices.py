@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from detectors.activity import HOME
-from detectors.baseline import DAY_S
+from detectors.clock import DAY_S
 from detectors.events import Event, Finding
 from detectors.rules.base import Deadline, Due, Rule
 from detectors.state import Device, HomeState
