@@ -122,7 +122,8 @@ def register_eval(cli) -> None:  # type: ignore[no-untyped-def]
     p.add_argument("--incidents", type=int, default=40, help="collapses injected into a log")
     p.add_argument("--sensitivity", type=float, default=None)
     p.add_argument("--config", dest="detector_config", metavar="JSON",
-                   help="detector settings as a JSON object, e.g. '{\"inactivity.floor_min\": 120}'")
+                   help="detector settings as a JSON object, "
+                        "e.g. '{\"inactivity.floor_min\": 120}'")
     p.add_argument("--sweep", action="store_true",
                    help=f"repeat at sensitivities {', '.join(map(str, SWEEP))}")
     p.add_argument("--workers", type=positive_int, default=1)
@@ -134,7 +135,8 @@ def register_eval(cli) -> None:  # type: ignore[no-untyped-def]
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        base = from_dict(json.loads(args.detector_config)) if args.detector_config else DetectorConfig()
+        base = (from_dict(json.loads(args.detector_config)) if args.detector_config
+                else DetectorConfig())
         if args.sensitivity is not None:
             base = from_dict({"sensitivity": args.sensitivity}, base)
         sens = SWEEP if args.sweep else (base.sensitivity,)

@@ -49,9 +49,10 @@ def draw_incidents(home: HomeProfile, seed: int, eval_start: float, end: float,
     return inc_mod.random_for_home(home, rng, eval_start, end, per_week, list(kinds) or None)
 
 
-def evaluate_simulated(homes: int = 8, days: int = 28, seed: int = 0, cfg: DetectorConfig | None = None,
-                       *, personas: Sequence[str] = (), per_week: float = 1.0,
-                       kinds: Sequence[str] = (), workers: int = 1) -> Report:
+def evaluate_simulated(homes: int = 8, days: int = 28, seed: int = 0,
+                       cfg: DetectorConfig | None = None, *, personas: Sequence[str] = (),
+                       per_week: float = 1.0, kinds: Sequence[str] = (),
+                       workers: int = 1) -> Report:
     cfg = cfg or DetectorConfig()
     t0 = time.perf_counter()
     spec = FleetSpec(homes=homes, days=days, seed=seed, personas=tuple(personas))
