@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from datetime import datetime, timezone
-
-import psycopg
+from zoneinfo import ZoneInfo
 
 from anju.contract import Kind
+from anju.endpoints import MqttEndpoint
 from detectors.service import DetectorService
+from simulators import fleet
+from simulators import incidents as inc_mod
+from simulators.homes import make_fleet
+from tests.conftest import sync_broker
 from tests.support import as_device, now_ms, reading, running_worker, wait_until
 
 UTC = timezone.utc
@@ -58,7 +63,7 @@ async def test_button_alert_within_a_second(stack, endpoints, db_url, conn, home
     btn = devs["button-bedroom"]
     svc = Service(db_url)
     await svc.started()
-    async with running_worker(endpoints) as w:
+    async with running_worker(endpoints):
         c = await as_device(stack, btn)
         t0 = time.time()
         c.publish(f"anju/v1/devices/{btn.uid}/button", reading(1, 1, now_ms()), qos=1)
@@ -170,15 +175,6 @@ async def test_a_device_silent_before_a_restart_is_reported_offline(db_url, conn
 async def test_simulated_collapse_end_to_end(stack, endpoints, db_url, conn, tmp_path, unique):
     """A week of a simulated resident, then a collapse, published over MQTT and stored by the
     ingest: the detector service opens exactly one alert, with evidence, in both languages."""
-    import random
-    from zoneinfo import ZoneInfo
-
-    from anju.endpoints import MqttEndpoint
-    from simulators import fleet
-    from simulators import incidents as inc_mod
-    from simulators.homes import make_fleet
-    from tests.conftest import sync_broker
-
     tz = ZoneInfo("Asia/Shanghai")
     profile = make_fleet(1, seed=3, prefix=f"e2e{unique}", persona_names=["early_riser"])[0]
     end = int(datetime(2024, 3, 12, 18, 0, tzinfo=tz).timestamp())
