@@ -10,12 +10,18 @@ import signal
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+from psycopg.types.json import Jsonb
+
 from anju import db
+from anju.cli import positive_int
 from anju.endpoints import resolve
 from anju.settings import Settings
+from detectors.config import ConfigError, from_dict
 
 
 def cmd_detect(args: argparse.Namespace, s: Settings) -> int:
+    # loaded when the service is run, not whenever `anju` starts (every command's module is
+    # imported to register it)
     from detectors.service import DetectorService
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -71,8 +77,6 @@ def cmd_away(args: argparse.Namespace, s: Settings) -> int:
 
 
 def cmd_detector_set(args: argparse.Namespace, s: Settings) -> int:
-    from detectors.config import ConfigError, from_dict
-
     settings: dict[str, object] = {}
     for item in args.settings:
         key, sep, value = item.partition("=")
@@ -102,7 +106,6 @@ def cmd_detector_set(args: argparse.Namespace, s: Settings) -> int:
             from_dict(merged)  # the settings together must make sense too
         except ConfigError as e:
             raise SystemExit(f"anju: {e}") from None
-        from psycopg.types.json import Jsonb
         conn.execute("INSERT INTO detector_settings (scope, scope_id, settings) VALUES (%s,%s,%s)"
                      " ON CONFLICT (scope, scope_id) DO UPDATE SET settings = EXCLUDED.settings,"
                      " updated_at = now()", (scope, sid, Jsonb(merged)))
@@ -125,8 +128,6 @@ def cmd_alerts(args: argparse.Namespace, s: Settings) -> int:
 
 
 def register(cli) -> None:  # type: ignore[no-untyped-def]
-    from anju.cli import positive_int
-
     cli.command("detect", cmd_detect, "run the detectors: readings and time in, alerts out")
 
     p = cli.command("away", cmd_away, "mark a resident away (holiday, hospital) or back")
