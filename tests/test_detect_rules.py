@@ -7,9 +7,10 @@ from dataclasses import replace
 import pytest
 
 from detectors.baseline import learn
-from detectors.config import DetectorConfig, from_dict
+from detectors.config import DETECTORS, DetectorConfig, from_dict
 from detectors.events import DeviceInfo, Event, HomeInfo
 from detectors.monitor import HomeMonitor
+from detectors.rules import RULES, Due
 
 H, M, D = 3600, 60, 86400
 T0 = 1_710_115_200.0          # 2024-03-11 00:00 UTC, a Monday
@@ -567,3 +568,12 @@ def test_monitor_stays_small():
     per = kept / len(ms)
     # 100,000 homes in one detector process within its 2 GB: about 12 KB each at most
     assert per < 12 * 1024, per
+
+
+def test_every_detector_kind_has_its_rule_and_every_deadline_its_owner():
+    """The kinds settings can switch are the rules' kinds; each deadline kind is fired by one
+    rule (local midnight by the monitor itself)."""
+    kinds = [k for r in RULES for k in r.kinds]
+    assert sorted(set(kinds) - {"prealarm"}) == sorted(DETECTORS) and len(kinds) == len(set(kinds))
+    owners = [d for r in RULES for d in r.dues]
+    assert sorted(owners + [Due.DAY]) == sorted(Due) and len(owners) == len(set(owners))
