@@ -8,19 +8,24 @@ imports the services: an entry point is a `register(cli: CommandLine)` function.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import shutil
 import sys
 import time
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Callable
+from zoneinfo import ZoneInfo
 
-from anju import db, registry
+import psycopg
+
+from anju import broker, db, maintenance, registry
 from anju.contract import DEVICE_KINDS, ROOMS
 from anju.embedded import Stack, StackError
 from anju.endpoints import resolve
-from anju.settings import Settings, SettingsError, load
+from anju.settings import Settings, SettingsError, load, redact
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -76,8 +81,6 @@ def cmd_down(args: argparse.Namespace, s: Settings) -> int:
     stack.down()
     print("stopped")
     if args.purge and stack.relocated:
-        import shutil
-
         shutil.rmtree(stack.server_dir, ignore_errors=True)
         print(f"deleted the servers' data in {stack.server_dir}")
     return 0
@@ -92,7 +95,6 @@ def cmd_status(args: argparse.Namespace, s: Settings) -> int:
             except Exception as e:  # the database may be down: report, do not fail
                 info["schema_version"] = f"unavailable ({type(e).__name__})"
     else:
-        from anju.settings import redact
         info = {"mode": "external", "database": redact(s.database_url or ""),
                 "mqtt": redact(s.mqtt_url or "")}
     if args.json:
@@ -110,12 +112,6 @@ def cmd_migrate(args: argparse.Namespace, s: Settings) -> int:
 
 
 def cmd_maintain(args: argparse.Namespace, s: Settings) -> int:
-    import asyncio
-
-    import psycopg
-
-    from anju import maintenance
-
     async def once() -> maintenance.MaintenanceReport | None:
         async with await psycopg.AsyncConnection.connect(resolve(s).database_url) as conn:
             return await maintenance.run(conn, retention_days=s.retention_days,
@@ -206,8 +202,6 @@ def cmd_device_list(args: argparse.Namespace, s: Settings) -> int:
 
 
 def cmd_broker_sync(args: argparse.Namespace, s: Settings) -> int:
-    from anju import broker
-
     ep = resolve(s)
     with db.connect(ep.database_url) as conn:
         hashes = registry.broker_user_hashes(conn)
@@ -228,8 +222,6 @@ def cmd_broker_sync(args: argparse.Namespace, s: Settings) -> int:
 
 # -- looking at data ---------------------------------------------------------
 def cmd_readings_tail(args: argparse.Namespace, s: Settings) -> int:
-    from zoneinfo import ZoneInfo
-
     ep = resolve(s)
     last = None
     with db.connect(ep.database_url, autocommit=True) as conn:

@@ -25,7 +25,7 @@ from simulators.homes import make_fleet
 from tests.conftest import sync_broker
 from tests.support import running_worker, wait_until
 from tests.test_console_browser import ARGS, CHROMIUM
-from tests.test_console_fixtures import PASSWORD, ServerThread, console  # noqa: F401
+from tests.console_world import PASSWORD, ServerThread
 
 pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="no Debian chromium")
 

@@ -24,7 +24,8 @@ import pytest
 
 from alerts.manage import ContactSpec, add_contact
 from anju import registry
-from anju.embedded import Stack, free_port
+from anju.embedded import Stack
+from anju.host import free_port
 from devtools.sinks import HttpSink
 from tests.conftest import fresh_stack
 from tests.support import as_device, now_ms, reading, wait_until
