@@ -12,12 +12,12 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from detectors.events import DeviceInfo, Event, Finding
 from detectors.monitor import HomeMonitor
-
-Away = tuple[float, float | None, str]      # an away period: start, end (None: open), reason
+from detectors.state import ExplicitAway
 
 
 def next_noon(t: float, tz: str) -> float:
@@ -47,7 +47,7 @@ class Home:
 
 
 def replay(home: Home, history: list[Event], now: float, *, replay_s: float, learn_days: int,
-           relearn_s: float, away: tuple[Away, ...] | list[Away] = ()) -> list[Finding]:
+           relearn_s: float, away: Iterable[ExplicitAway] = ()) -> list[Finding]:
     """Bring a new monitor (home.monitor) to `now`: learn from the history before the last
     `replay_s`, set the away periods, replay that span re-learning at each day's turn (so
     the baselines are the ones the service would have had) and advance to now. `history`
@@ -63,8 +63,8 @@ def replay(home: Home, history: list[Event], now: float, *, replay_s: float, lea
         home.learned(at, relearn_s)
 
     learn(replay_from)
-    for start, end, reason in away:
-        monitor.set_away(start, end, reason)
+    for a in away:
+        monitor.set_away(a.start, a.end, a.reason)
     findings = []
     boundary = next_noon(replay_from, home.tz)
     for e in history[bisect.bisect_left(times, replay_from):]:

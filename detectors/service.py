@@ -33,11 +33,11 @@ from detectors.bursts import Bursts
 from detectors.config import ConfigError, DetectorConfig, merge
 from detectors.events import DeviceInfo, Event, Finding, HomeInfo
 from detectors.holds import Holds
-from detectors.homes import Away, Home, replay
+from detectors.homes import Home, replay
 from detectors.monitor import HomeMonitor
 from detectors.reader import COMMIT_MARGIN, Reader
 from detectors.scheduler import Deadlines
-from detectors.state import MOMENTARY
+from detectors.state import MOMENTARY, ExplicitAway
 from detectors.writer import write_findings, write_incidents
 
 __all__ = ["MOMENTARY", "DetectorService", "Home", "Stats"]
@@ -85,7 +85,7 @@ class DetectorService:
         self.record_lags = record_lags
         self.ready = asyncio.Event()
         self._settings: dict[tuple[str, int], dict[str, Any]] = {}
-        self.away: dict[int, list[Away]] = {}
+        self.away: dict[int, list[ExplicitAway]] = {}
         self._changed: tuple[Any, ...] | None = None
         self.holds = Holds()
         self.bursts = Bursts()
@@ -151,9 +151,10 @@ class DetectorService:
 
     async def _load_away(self, db: psycopg.AsyncConnection) -> list[int]:
         """Read current away periods; returns the homes whose periods changed."""
-        away: dict[int, list[Away]] = {}
+        away: dict[int, list[ExplicitAway]] = {}
         for hid, starts, ends, reason in await (await db.execute(sql.LOAD_AWAY)).fetchall():
-            away.setdefault(hid, []).append((_ts(starts), _ts(ends) if ends else None, reason))
+            away.setdefault(hid, []).append(
+                ExplicitAway(_ts(starts), _ts(ends) if ends else None, reason))
         changed = [h for h in set(away) | set(self.away) if away.get(h) != self.away.get(h)]
         self.away = away
         return changed
