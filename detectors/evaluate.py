@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from statistics import median
 from typing import Iterable, Sequence
 
-from detectors.baseline import LocalClock
+from detectors.clock import LocalClock
 from detectors.config import DetectorConfig
 from detectors.events import Event, Finding, HomeInfo
 from detectors.monitor import HomeMonitor
