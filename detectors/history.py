@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, NamedTuple
+from typing import Iterable
 
 from detectors.activity import ACT, AWAY, BACK, DOOR, Meter, Presence, classify, room_group
 from detectors.clock import DAY_S, LocalClock
@@ -19,13 +19,10 @@ from detectors.config import DetectorConfig
 from detectors.events import Event
 
 
-class Still(NamedTuple):
-    """One still period: at home from a sign of life to the next, or away."""
-
-    ctx: int          # activity.HOME or AWAY
-    start: float
-    end: float
-    group: int        # room group (activity.GROUPS) of the sign of life it followed
+# One still period: at home from a sign of life to the next, or away: (context (activity.HOME
+# or AWAY), start, end, room group (activity.GROUPS) of the sign of life it followed). A plain
+# tuple: a month of a busy home has tens of thousands, and a NamedTuple takes 10 % longer to learn.
+Still = tuple[int, float, float, int]
 
 
 @dataclass
@@ -112,7 +109,7 @@ def replay(history: Iterable[Event], now: float, cfg: DetectorConfig, pirs: int)
                 acts.append(t)
         ref1 = pres.reference()
         if ref0 is not None and (pres.context() != ctx0 or ref1 != ref0):
-            stills.append(Still(ctx0, ref0, t, room_group(room0)))
+            stills.append((ctx0, ref0, t, room_group(room0)))
     tail.pres = pres
     return r
 
