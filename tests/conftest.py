@@ -13,16 +13,19 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, AsyncIterator, Callable, Iterator
 
 import psycopg
 import pytest
 
+from alerts.clock import ManualClock
+from alerts.router import Retry, Router, RouterConfig
 from anju import db, registry
 from anju.embedded import Stack
 from anju.endpoints import Endpoints, MqttEndpoint
 from console.app import ConsoleConfig, create_app
 from tests.console_world import ServerThread, World, make_world
+from tests.router_support import SECRET
 
 
 def fresh_stack(prefix: str = "anju-test-") -> Iterator[Stack]:
@@ -104,3 +107,22 @@ def world(db_url: str) -> World:
     """Two communities with homes, an open alert each, and users of every role."""
     with psycopg.connect(db_url, autocommit=True) as conn:
         return make_world(conn, secrets.token_hex(3))
+
+
+@pytest.fixture
+async def make_router(db_url: str) -> AsyncIterator[Callable[..., Any]]:
+    """Routers on the test database for one community, on a ManualClock, closed at the end."""
+    made: list[Router] = []
+
+    async def make(community_id: int, clock: ManualClock, **kw: Any) -> Router:
+        cfg = RouterConfig(secret=SECRET, link_base=kw.pop("link_base", "http://127.0.0.1:9"),
+                           communities=[community_id], worker=f"t-{secrets.token_hex(2)}",
+                           retry=kw.pop("retry", Retry(3, (5, 20))), concurrency=4, **kw)
+        r = Router(db_url, cfg, clock=clock)
+        await r.open()
+        made.append(r)
+        return r
+
+    yield make
+    for r in made:
+        await r.close()

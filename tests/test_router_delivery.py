@@ -11,7 +11,7 @@ import secrets
 import urllib.error
 import urllib.request
 from datetime import datetime, time, timedelta, timezone
-from typing import Any, AsyncIterator, Callable, Iterator
+from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -19,15 +19,15 @@ import pytest
 
 from alerts import manage, store, watchdog
 from alerts.contacts import ContactError
-from alerts.manage import ContactSpec
 from alerts.router import ManualClock, Retry, Router, RouterConfig
 from alerts.send import IDEMPOTENCY_HEADER
 from alerts.tokens import AckTokenError
 from console.app import ConsoleConfig, create_app
 from tests.console_world import ServerThread
+from tests.router_support import SECRET, community_of, contact, path
+from tests.support import open_alert
 from devtools.sinks import HttpSink, SmtpSink
 
-SECRET = b"test-secret-0123456789abcdef"
 SH = ZoneInfo("Asia/Shanghai")
 
 
@@ -43,60 +43,6 @@ def smtp() -> Iterator[SmtpSink]:
     s = SmtpSink().start()
     yield s
     s.stop()
-
-
-def open_alert(conn: psycopg.Connection, home: str, *, kind: str = "button",
-               severity: str = "critical", at: datetime | None = None,
-               device_id: int | None = None, evidence: dict[str, Any] | None = None) -> int:
-    """What the detectors do: the alert row, its 'open' event, NOTIFY anju_alerts."""
-    at = at or datetime.now(timezone.utc)
-    row = conn.execute(
-        "INSERT INTO alerts (home_id, kind, severity, device_id, opened_at, condition_at, since,"
-        " evidence, summary_zh, summary_en)"
-        " SELECT id, %s, %s, %s, %s, %s, %s, %s, %s, %s FROM homes WHERE code = %s RETURNING id",
-        (kind, severity, device_id, at, at, at - timedelta(minutes=1),
-         json.dumps(evidence or {"presses": 1}), "紧急按钮被按下", "Emergency button pressed",
-         home)).fetchone()
-    assert row
-    conn.execute("INSERT INTO alert_events (alert_id, at, action, to_state, actor)"
-                 " VALUES (%s, %s, 'open', 'open', 'detector')", (row[0], at))
-    conn.execute("SELECT pg_notify('anju_alerts', %s)", (str(row[0]),))
-    return int(row[0])
-
-
-def contact(conn: psycopg.Connection, role: str, name: str, urls: list[str], *,
-            home: str | None = None, community: str | None = None, **kw: Any) -> int:
-    return manage.add_contact(conn, ContactSpec(role=role, name=name, urls=urls, home=home,
-                                                community=community, **kw))
-
-
-def community_of(conn: psycopg.Connection, home: str) -> tuple[int, str]:
-    row = conn.execute("SELECT c.id, c.code FROM homes h JOIN communities c"
-                       " ON c.id = h.community_id WHERE h.code = %s", (home,)).fetchone()
-    assert row
-    return int(row[0]), str(row[1])
-
-
-@pytest.fixture
-async def make_router(db_url: str) -> AsyncIterator[Callable[..., Any]]:
-    made: list[Router] = []
-
-    async def make(community_id: int, clock: ManualClock, **kw: Any) -> Router:
-        cfg = RouterConfig(secret=SECRET, link_base=kw.pop("link_base", "http://127.0.0.1:9"),
-                           communities=[community_id], worker=f"t-{secrets.token_hex(2)}",
-                           retry=kw.pop("retry", Retry(3, (5, 20))), concurrency=4, **kw)
-        r = Router(db_url, cfg, clock=clock)
-        await r.open()
-        made.append(r)
-        return r
-
-    yield make
-    for r in made:
-        await r.close()
-
-
-def path() -> str:
-    return f"/{secrets.token_hex(4)}"
 
 
 def link_in(text: str) -> str:

@@ -11,10 +11,12 @@ from typing import Iterator
 
 import pytest
 
+from alerts import store
 from alerts.router import ManualClock, Retry
 from alerts.unreached import reason_text
 from devtools.sinks import HttpSink, SmtpSink
-from tests.test_router_delivery import community_of, contact, make_router, open_alert, path  # noqa: F401
+from tests.router_support import community_of, contact, path
+from tests.support import open_alert, through_store
 
 FAMILY_ONLY = {"steps": [{"after_s": 0, "notify": ["family"]},
                          {"after_s": 600, "notify": ["property"]}], "repeat_s": 0}
@@ -163,8 +165,9 @@ async def test_a_backlog_of_notices_is_told_a_few_at_a_time(conn, home_factory, 
     cid, _ = community_of(conn, home)
     n = unreached.TELL_PER_TURN + 5
     ids = [open_alert(conn, home, kind=f"backlog_{i}") for i in range(n)]
-    conn.execute("UPDATE alerts SET unreached_at = now(), unreached_reason = 'no_contact'"
-                 " WHERE id = ANY(%s)", (ids,))
+    for aid in ids:
+        through_store(conn, lambda a, aid=aid: store.mark_unreached(
+            a, aid, "no_contact", "family", datetime.now(timezone.utc)))
     ops = f"/ops-{secrets.token_hex(3)}"
     told = []
     async with await psycopg.AsyncConnection.connect(conn.info.dsn, autocommit=True,
@@ -174,5 +177,5 @@ async def test_a_backlog_of_notices_is_told_a_few_at_a_time(conn, home_factory, 
                                                        [http.url(ops)]))
     assert told == [unreached.TELL_PER_TURN, 5, 0]
     assert len(http.wait_for(ops, n)) == n
-    conn.execute("UPDATE alerts SET state = 'resolved', resolved_at = now() WHERE id = ANY(%s)",
-                 (ids,))
+    for aid in ids:
+        through_store(conn, lambda a, aid=aid: store.resolve(a, aid, actor="测试", outcome="false_alarm"))
