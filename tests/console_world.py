@@ -20,6 +20,10 @@ from console.users import NewUser, add_user
 from tests.support import open_alert
 
 PASSWORD = "correct horse battery"
+# Debian's chromium, headless, driven by Playwright (executable_path)
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 class ServerThread:

@@ -24,8 +24,7 @@ from simulators import incidents as inc_mod
 from simulators.homes import make_fleet
 from tests.conftest import sync_broker
 from tests.support import running_worker, wait_until
-from tests.test_console_browser import ARGS, CHROMIUM
-from tests.console_world import PASSWORD, ServerThread
+from tests.console_world import ARGS, CHROMIUM, PASSWORD, ServerThread
 
 pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="no Debian chromium")
 

@@ -15,12 +15,8 @@ import pytest
 from anju import registry
 from anju.contract import Kind
 from console.users import NewUser, add_user
-from tests.console_world import PASSWORD, ServerThread
+from tests.console_world import ARGS, CHROMIUM, PASSWORD, ServerThread
 from tests.support import open_alert
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="no Debian chromium")
 

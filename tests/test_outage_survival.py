@@ -22,13 +22,14 @@ from typing import Iterator
 import psycopg
 import pytest
 
+from alerts import store
 from alerts.manage import ContactSpec, add_contact
 from anju import registry
 from anju.embedded import Stack
 from anju.host import free_port
 from devtools.sinks import HttpSink
 from tests.conftest import fresh_stack
-from tests.support import as_device, now_ms, reading, wait_until
+from tests.support import as_device, now_ms, reading, through_store, wait_until
 
 # One minute, as a real restart or failover takes; shorter only to develop the test.
 OUTAGE_S = float(os.environ.get("ANJU_TEST_OUTAGE_S", "60"))
@@ -109,8 +110,11 @@ async def press_button(stack: Stack, dev: registry.NewDevice, seq: int, conn: ps
         (dev.id,)).fetchone()[0] >= 1, 30)
     sink.wait_for(path, delivered_before + 1, timeout=30)
     # handled: the next press is a new alert (one unresolved alert per home and kind)
-    conn.execute("UPDATE alerts SET state = 'resolved', resolved_at = now()"
-                 " WHERE home_id = (SELECT home_id FROM devices WHERE id = %s)", (dev.id,))
+    for (aid,) in conn.execute(
+            "SELECT a.id FROM alerts a JOIN devices d ON d.home_id = a.home_id"
+            " WHERE d.id = %s AND a.state <> 'resolved'", (dev.id,)).fetchall():
+        through_store(conn, lambda a, aid=aid: store.resolve(a, aid, actor="社工",
+                                                             outcome="false_alarm"))
 
 
 async def test_services_outlive_a_database_outage_and_a_broker_restart(own_stack, tmp_path):
