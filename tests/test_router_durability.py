@@ -19,7 +19,8 @@ from alerts import manage
 from alerts.send import IDEMPOTENCY_HEADER
 from anju.embedded import Stack
 from devtools.sinks import HttpSink
-from tests.test_router_delivery import community_of, contact, open_alert, path
+from tests.router_support import community_of, contact, path
+from tests.support import open_alert
 
 FAST = {"steps": [{"after_s": 0, "notify": ["family"]},
                   {"after_s": 1, "notify": ["community_worker"]},
