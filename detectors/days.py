@@ -15,12 +15,6 @@ from detectors.state import HomeState
 LIFE_DAYS = 31          # days with signs of life kept (devices.dead_days is at most 30)
 
 
-def count_sign(s: HomeState, t: float) -> None:
-    """A sign of life at home at t, counted if it falls in the day being counted."""
-    if t >= s.day.lo:
-        s.day.count += 1
-
-
 def context_changed(s: HomeState, t: float, ctx0: int) -> None:
     """The resident left (ctx0 HOME) or came back at t: time away is counted."""
     day = s.day

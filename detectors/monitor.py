@@ -192,7 +192,8 @@ class HomeMonitor:
         if c == DOOR:
             out += self._door(ev)
         elif pres.act(t, ev.room, ev.device, kind):
-            days.count_sign(s, t)
+            if t >= s.day.lo:     # a sign of life in the day being counted
+                s.day.count += 1
             out += self._moved(t, ev.room, ctx0)
         if pres.context() != ctx0:
             days.context_changed(s, t, ctx0)
@@ -214,7 +215,8 @@ class HomeMonitor:
         ctx0 = s.pres.context()
         seen = s.pres.door(t, ev.value >= 1, ev.room, ev.device)
         if seen == BACK:
-            days.count_sign(s, t)
+            if t >= s.day.lo:
+                s.day.count += 1
             out += self._moved(t, ev.room, ctx0)
         for hook in _DOOR:
             out += hook(s, ev, seen)
@@ -234,7 +236,18 @@ class HomeMonitor:
 
     def next_deadline(self) -> float | None:
         if self._dl is None:
-            self._dl = min((d for d, _ in self.deadlines()), default=NEVER)
+            # the earliest of deadlines(), without gathering them (this runs after every event)
+            s = self.state
+            dl = NEVER
+            for hook in _DEADLINES:
+                for d, _ in hook(s):
+                    if d < dl:
+                        dl = d
+            if s.started is not None:
+                s.clock.day(max(s.day.lo, s.started))
+                if s.clock.hi < dl:
+                    dl = s.clock.hi
+            self._dl = dl
         return None if self._dl == NEVER else self._dl
 
     def advance(self, now: float) -> list[Finding]:

@@ -35,7 +35,7 @@ class Devices(Rule):
                 p.last_act = max(p.last_act, t)
             s.silent_since = None
             s.still_cache = None
-        if f"device_offline:{ev.device}" in s.open:
+        if s.open and f"device_offline:{ev.device}" in s.open:
             out += s.clear_finding("device_offline", t, "device_back", device=ev.device)
         return out
 
@@ -46,13 +46,18 @@ class Devices(Rule):
         watched = False
         offline = cfg.on("device_offline") and s.silent_since is None
         k = cfg.devices.missed_heartbeats
+        is_open = s.open
+        # (this runs after every event, for every device: attributes are read once, and the
+        # open findings' keys made only when some are open)
         for uid, d in s.devs.items():
-            if d.last_seen > latest:
-                latest = d.last_seen
-            if d.hb_s:
+            seen = d.last_seen
+            if seen > latest:
+                latest = seen
+            hb = d.hb_s
+            if hb:
                 watched = True
-                if offline and d.last_seen and f"device_offline:{uid}" not in s.open:
-                    out.append((d.last_seen + k * d.hb_s, Due.OFFLINE))
+                if offline and seen and (not is_open or f"device_offline:{uid}" not in is_open):
+                    out.append((seen + k * hb, Due.OFFLINE))
         if watched and s.silent_since is None:
             out.append((latest + cfg.devices.silent_min * 60, Due.SILENT))
         return out
@@ -103,7 +108,7 @@ class SensorDead(Rule):
     kinds = ("sensor_dead",)
 
     def sign(self, s: HomeState, ev: Event) -> list[Finding]:
-        if ev.kind == "motion" and f"sensor_dead:{ev.device}" in s.open:
+        if ev.kind == "motion" and s.open and f"sensor_dead:{ev.device}" in s.open:
             return s.clear_finding("sensor_dead", ev.ts, "triggered", device=ev.device)
         return []
 
