@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from datetime import datetime, timezone
+
 from detectors.bursts import Bursts
 from detectors.events import Finding
+from tests.detector_support import Service, alerts_of
+from tests.support import wait_until
 
 
 def offline(device: str, at: float = 0.0, state: str = "open") -> Finding:
@@ -55,13 +61,6 @@ async def test_a_power_cut_in_one_community_is_one_incident(db_url, conn, home_f
     """Live: three homes of one community go silent together, a fourth elsewhere alone. On a
     clock the test moves: the three are one community incident and no alert; the lone home's
     device is an alert, five minutes after it fell silent."""
-    import asyncio
-    import time
-    from datetime import datetime, timezone
-
-    from tests.support import wait_until
-    from tests.test_detector_service import Service, _alerts
-
     homes = [home_factory([("motion", "bedroom")], community=f"cut-{unique}")[0]
              for _ in range(3)]
     alone = home_factory([("motion", "bedroom")], community=f"calm-{unique}")[0]
@@ -82,11 +81,11 @@ async def test_a_power_cut_in_one_community_is_one_incident(db_url, conn, home_f
     try:
         await at(t0 + 3 * 900 + 30)          # offline after three missed heartbeats
         await at(t0 + 3 * 900 + 120)
-        assert all(_alerts(conn, h) == [] for h in homes + [alone]), "waiting, not alerting"
+        assert all(alerts_of(conn, h) == [] for h in homes + [alone]), "waiting, not alerting"
         await at(t0 + 3 * 900 + 400)
-        assert all(_alerts(conn, h) == [] for h in homes)
+        assert all(alerts_of(conn, h) == [] for h in homes)
         # (its only device: the whole home is silent)
-        assert [a[0] for a in _alerts(conn, alone)] in (["device_offline"], ["home_silent"])
+        assert [a[0] for a in alerts_of(conn, alone)] in (["device_offline"], ["home_silent"])
         row = conn.execute(
             "SELECT i.homes, i.devices, i.closed_at FROM community_incidents i"
             " JOIN communities c ON c.id = i.community_id WHERE c.code = %s",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from detectors.activity import DAY
 from detectors.events import Event
 from detectors.stillness import still
-from tests.test_detect_rules import D, H, M, T0, mon, opened, run
+from tests.detector_support import D, H, M, T0, mon, opened, run
 
 
 def mv(t: float, dev: str, room: str) -> Event:

@@ -7,51 +7,11 @@ from dataclasses import replace
 import pytest
 
 from detectors.baseline import learn
-from detectors.config import DETECTORS, DetectorConfig, from_dict
+from detectors.config import DETECTORS, DetectorConfig
 from detectors.events import DeviceInfo, Event, HomeInfo
 from detectors.monitor import HomeMonitor
 from detectors.rules import RULES, Due
-
-H, M, D = 3600, 60, 86400
-T0 = 1_710_115_200.0          # 2024-03-11 00:00 UTC, a Monday
-
-DEVICES = (DeviceInfo("bed", "motion", "bedroom"), DeviceInfo("liv", "motion", "living_room"),
-           DeviceInfo("bath", "motion", "bathroom"), DeviceInfo("door", "door", "entrance"),
-           DeviceInfo("water", "water", "kitchen"), DeviceInfo("power", "power", "other"),
-           DeviceInfo("btn", "button", "bedroom"), DeviceInfo("smoke", "smoke", "kitchen"))
-HOME = HomeInfo("t-1", "UTC", DEVICES)
-
-
-def mon(**settings: object) -> HomeMonitor:
-    return HomeMonitor(HOME, from_dict(dict(settings)) if settings else DetectorConfig())
-
-
-def mv(t: float, dev: str = "liv", room: str = "living_room") -> Event:
-    return Event(t, dev, "motion", 1, room)
-
-
-def opened(fs, kind):
-    return [f for f in fs if f.kind == kind and f.state == "open"]
-
-
-def routine(days: int, start: float = T0) -> list[Event]:
-    """A regular resident: up 07:00, moving every 10 min until 22:00, asleep until 07:00."""
-    out = []
-    for d in range(days):
-        day = start + d * D
-        for t in range(int(day + 7 * H), int(day + 22 * H), 10 * M):
-            out.append(mv(float(t), "liv" if (t // 600) % 3 else "bath",
-                          "living_room" if (t // 600) % 3 else "bathroom"))
-        out.append(mv(day + 22 * H, "bed", "bedroom"))
-    return out
-
-
-def run(m: HomeMonitor, events, until: float):
-    fs = []
-    for e in events:
-        fs += m.observe(e)
-    return fs + m.advance(until)
-
+from tests.detector_support import D, H, HOME, M, T0, mon, mv, opened, routine, run
 
 def test_immediate_kinds_are_returned_by_observe_at_once():
     """Smoke opens and clears on its readings; a button press is a finding of its own."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from alerts import store
 from anju.contract import Kind
 from anju.endpoints import MqttEndpoint
 from detectors.service import DetectorService
@@ -15,47 +16,8 @@ from simulators import fleet
 from simulators import incidents as inc_mod
 from simulators.homes import make_fleet
 from tests.conftest import sync_broker
-from tests.support import as_device, now_ms, reading, running_worker, wait_until
-
-UTC = timezone.utc
-
-
-def _insert(conn, device_id: int, kind: int, ts: float, value: float, seq: int = 0) -> None:
-    conn.execute("INSERT INTO readings (ts, seq, value, device_id, kind) VALUES (%s,%s,%s,%s,%s)",
-                 (datetime.fromtimestamp(ts, UTC), seq, value, device_id, kind))
-
-
-def _alerts(conn, home: str) -> list[tuple]:
-    return conn.execute(
-        "SELECT a.kind, a.state, a.condition_at, a.evidence, a.summary_zh, a.summary_en,"
-        " a.clear_reason FROM alerts a JOIN homes h ON h.id = a.home_id WHERE h.code = %s"
-        " ORDER BY a.id", (home,)).fetchall()
-
-
-class Service:
-    """A detector service in this event loop, on a clock the test moves."""
-
-    def __init__(self, db_url: str, now: float | None = None) -> None:
-        self.now = now
-        clock = time.time if now is None else (lambda: self.now)
-        self.svc = DetectorService(db_url, clock=clock, refresh_s=0.5)
-        self.stop = asyncio.Event()
-        self.task = asyncio.create_task(self.svc.run(self.stop))
-
-    async def started(self) -> None:
-        await wait_until(lambda: self.svc._changed is not None or self.task.done(), 30)
-        if self.task.done():
-            self.task.result()
-
-    def kill(self) -> None:
-        """Gone at once, as with kill -9: nothing is flushed or cleaned up."""
-        self.task.cancel()
-
-    async def close(self) -> None:
-        self.stop.set()
-        self.svc.wake.set()
-        await asyncio.wait_for(self.task, 10)
-
+from tests.detector_support import UTC, Service, alerts_of, insert_reading
+from tests.support import as_device, now_ms, reading, running_worker, through_store, wait_until
 
 async def test_button_alert_within_a_second(stack, endpoints, db_url, conn, home_factory):
     """An emergency button published over MQTT opens a critical alert within a second."""
@@ -67,11 +29,11 @@ async def test_button_alert_within_a_second(stack, endpoints, db_url, conn, home
         c = await as_device(stack, btn)
         t0 = time.time()
         c.publish(f"anju/v1/devices/{btn.uid}/button", reading(1, 1, now_ms()), qos=1)
-        await wait_until(lambda: any(a[0] == "button" for a in _alerts(conn, home)), 5, 0.02)
+        await wait_until(lambda: any(a[0] == "button" for a in alerts_of(conn, home)), 5, 0.02)
         elapsed = time.time() - t0
         await c.disconnect()
     await svc.close()
-    alerts = _alerts(conn, home)
+    alerts = alerts_of(conn, home)
     assert [(a[0], a[1]) for a in alerts] == [("button", "open")]
     assert elapsed < 1.0, f"{elapsed:.2f} s from publish to alert"
     (sev,) = conn.execute("SELECT severity FROM alerts a JOIN homes h ON h.id = a.home_id"
@@ -84,9 +46,9 @@ async def test_countdown_survives_a_kill(db_url, conn, home_factory):
     home, devs = home_factory([("motion", "bedroom"), ("water", "kitchen")])
     pir, meter = devs["motion-bedroom"].id, devs["water-kitchen"].id
     t0 = time.time() - 20 * 3600
-    _insert(conn, pir, 1, t0, 1)                       # the last movement
+    insert_reading(conn, pir, 1, t0, 1)                       # the last movement
     for i in range(0, 20 * 6):                         # the meter keeps reporting, no flow
-        _insert(conn, meter, 5, t0 - 600 + i * 600, 1000.0, i)
+        insert_reading(conn, meter, 5, t0 - 600 + i * 600, 1000.0, i)
 
     a = Service(db_url, t0 + 120)
     await a.started()
@@ -94,11 +56,11 @@ async def test_countdown_survives_a_kill(db_url, conn, home_factory):
     deadline = a.svc.homes[hid].monitor.next_deadline()
     assert deadline is not None and t0 + 120 < deadline < time.time()
     a.kill()
-    assert _alerts(conn, home) == []
+    assert alerts_of(conn, home) == []
 
     b = Service(db_url)                                # restarted long after the deadline
     await b.started()
-    alerts = [x for x in _alerts(conn, home) if x[0] == "inactivity"]
+    alerts = [x for x in alerts_of(conn, home) if x[0] == "inactivity"]
     assert len(alerts) == 1 and alerts[0][1] == "open"
     fired_at = alerts[0][2].timestamp()
     assert t0 < fired_at <= time.time()
@@ -108,20 +70,20 @@ async def test_countdown_survives_a_kill(db_url, conn, home_factory):
 
     c = Service(db_url)                                # and again: still one alert
     await c.started()
-    assert len([x for x in _alerts(conn, home) if x[0] == "inactivity"]) == 1
+    assert len([x for x in alerts_of(conn, home) if x[0] == "inactivity"]) == 1
     # the person moves again: the alert is resolved with the reason kept
-    _insert(conn, pir, 1, time.time() - 1, 1, 99)
+    insert_reading(conn, pir, 1, time.time() - 1, 1, 99)
     conn.execute("SELECT pg_notify('anju_readings', %s)", (str(pir),))
 
     def inactivity_state() -> str:
-        return [x for x in _alerts(conn, home) if x[0] == "inactivity"][0][1]
+        return [x for x in alerts_of(conn, home) if x[0] == "inactivity"][0][1]
 
     try:
         await wait_until(lambda: inactivity_state() == "resolved", 10)
     except AssertionError:
-        raise AssertionError(f"alerts now: {_alerts(conn, home)}") from None
+        raise AssertionError(f"alerts now: {alerts_of(conn, home)}") from None
     await c.close()
-    inact = [x for x in _alerts(conn, home) if x[0] == "inactivity"][0]
+    inact = [x for x in alerts_of(conn, home) if x[0] == "inactivity"][0]
     assert inact[1] == "resolved" and inact[6]
     events = conn.execute(
         "SELECT e.action, e.to_state FROM alert_events e JOIN alerts a ON a.id = e.alert_id"
@@ -146,7 +108,7 @@ async def test_a_device_silent_before_a_restart_is_reported_offline(db_url, conn
     home, devs = home_factory([("motion", "bedroom"), ("motion", "kitchen")])
     bed, kitchen = devs["motion-bedroom"].id, devs["motion-kitchen"].id
     now = time.time()
-    _insert(conn, bed, 1, now - 60, 1)
+    insert_reading(conn, bed, 1, now - 60, 1)
     for did, ago in ((bed, 60), (kitchen, 7200)):
         conn.execute("UPDATE devices SET last_seen = %s, heartbeat_s = 900 WHERE id = %s",
                      (datetime.fromtimestamp(now - ago, UTC), did))
@@ -194,7 +156,7 @@ async def test_simulated_collapse_end_to_end(stack, endpoints, db_url, conn, tmp
     svc = Service(db_url)
     await svc.started()
     await svc.close()
-    alerts = _alerts(conn, profile.code)
+    alerts = alerts_of(conn, profile.code)
     open_alerts = [a for a in alerts if a[1] == "open"]
     # The simulated days are shifted so that their evening is now: unless the test runs
     # at 18:00, each simulated day straddles a real local midnight, where the daily
@@ -241,14 +203,14 @@ async def test_explicit_away_suppresses_inactivity(db_url, conn, home_factory):
     pir = devs["motion-bedroom"].id
     hid = conn.execute("SELECT id FROM homes WHERE code = %s", (home,)).fetchone()[0]
     t0 = time.time() - 20 * 3600
-    _insert(conn, pir, 1, t0, 1)
+    insert_reading(conn, pir, 1, t0, 1)
     conn.execute("INSERT INTO home_away (home_id, starts_at, ends_at, reason) VALUES"
                  " (%s, %s, %s, 'hospital')", (hid, datetime.fromtimestamp(t0 + 60, UTC),
                                                datetime.fromtimestamp(time.time() + 86400, UTC)))
     svc = Service(db_url)
     await svc.started()
     await svc.close()
-    assert [a[0] for a in _alerts(conn, home) if a[0] == "inactivity"] == []
+    assert [a[0] for a in alerts_of(conn, home) if a[0] == "inactivity"] == []
 
 
 async def test_a_press_stored_while_down_with_a_fast_clock_is_raised_on_start(db_url, conn,
@@ -259,11 +221,11 @@ async def test_a_press_stored_while_down_with_a_fast_clock_is_raised_on_start(db
     on start, not at the next reconnection."""
     home, devs = home_factory([("button", "bedroom")])
     btn = devs["button-bedroom"].id
-    _insert(conn, btn, Kind.BUTTON, time.time() + 20, 1)   # 20 s ahead of anju's clock
+    insert_reading(conn, btn, Kind.BUTTON, time.time() + 20, 1)   # 20 s ahead of anju's clock
     svc = Service(db_url)
     await svc.started()
     try:
-        await wait_until(lambda: any(a[0] == "button" for a in _alerts(conn, home)), 5, 0.05)
+        await wait_until(lambda: any(a[0] == "button" for a in alerts_of(conn, home)), 5, 0.05)
     finally:
         await svc.close()
 
@@ -294,7 +256,7 @@ async def test_a_second_press_after_an_acknowledgement_is_a_new_alert(db_url, co
     btn = devs["button-bedroom"].id
 
     def press(seq: int, ts: float) -> None:
-        _insert(conn, btn, Kind.BUTTON, ts, 1, seq)
+        insert_reading(conn, btn, Kind.BUTTON, ts, 1, seq)
         conn.execute("SELECT pg_notify('anju_readings', %s)", (str(btn),))
 
     def rows() -> list[tuple]:
@@ -309,8 +271,8 @@ async def test_a_second_press_after_an_acknowledgement_is_a_new_alert(db_url, co
         press(1, t - 60)
         await wait_until(lambda: len(rows()) == 1, 5, 0.05)
         first = rows()[0][0]
-        conn.execute("UPDATE alerts SET state = 'acknowledged', acknowledged_at = now(),"
-                     " acknowledged_by = '家属' WHERE id = %s", (first,))
+        await asyncio.to_thread(through_store, conn, lambda a: store.acknowledge(
+            a, first, actor="家属", channel="link"))
         press(2, t - 30)
         await wait_until(lambda: len(rows()) == 2, 5, 0.05)
         assert rows() == [(first, "resolved", None), (rows()[1][0], "open", first)]

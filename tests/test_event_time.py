@@ -16,7 +16,7 @@ from detectors.config import merge
 from detectors.events import DeviceInfo, Event, HomeInfo
 from detectors.monitor import HomeMonitor
 from tests.support import wait_until
-from tests.test_detector_service import Service, _alerts, _insert
+from tests.detector_support import Service, alerts_of, insert_reading
 
 UTC = timezone.utc
 T0 = 1_700_000_000.0
@@ -113,9 +113,9 @@ def _home_still_for_20_hours(conn, home_factory, extra=()):
     home, devs = home_factory([("motion", "bedroom"), ("motion", "kitchen"), ("water", "kitchen"),
                                *extra])
     now = time.time()
-    _insert(conn, devs["motion-bedroom"].id, MOTION, now - 20 * 3600, 1)
+    insert_reading(conn, devs["motion-bedroom"].id, MOTION, now - 20 * 3600, 1)
     for i in range(20 * 6):
-        _insert(conn, devs["water-kitchen"].id, WATER, now - 20 * 3600 + i * 600 + 300, 1000.0, i)
+        insert_reading(conn, devs["water-kitchen"].id, WATER, now - 20 * 3600 + i * 600 + 300, 1000.0, i)
     return home, devs, now
 
 
@@ -128,7 +128,7 @@ def _hid(conn, home: str) -> int:
 
 
 def _inactivity(conn, home: str) -> tuple:
-    return [a for a in _alerts(conn, home) if a[0] == "inactivity"][0]
+    return [a for a in alerts_of(conn, home) if a[0] == "inactivity"][0]
 
 
 async def test_clock_2_min_ahead(db_url, conn, home_factory):
@@ -141,14 +141,14 @@ async def test_clock_2_min_ahead(db_url, conn, home_factory):
     events = svc.svc.stats.events
     bed, kit = devs["motion-bedroom"].id, devs["motion-kitchen"].id
     t = time.time()
-    _insert(conn, bed, MOTION, t + 120, 1, 1)
+    insert_reading(conn, bed, MOTION, t + 120, 1, 1)
     _notify(conn, bed)
     await wait_until(lambda: svc.svc.stats.events >= events + 1, 5, 0.02)
     bed_placed = svc.svc.homes[_hid(conn, home)].monitor.pres.last_act
     assert bed_placed is not None and t <= bed_placed < t + 5      # at its arrival
     await asyncio.sleep(0.3)
     tk = time.time()
-    _insert(conn, kit, MOTION, tk, 1, 1)
+    insert_reading(conn, kit, MOTION, tk, 1, 1)
     _notify(conn, kit)
     await wait_until(lambda: svc.svc.stats.events >= events + 2, 5, 0.02)
     pres = svc.svc.homes[_hid(conn, home)].monitor.pres
@@ -165,10 +165,10 @@ async def test_clock_2_min_behind(db_url, conn, home_factory):
     assert _inactivity(conn, home)[1] == "open"
     meter, kit = devs["water-kitchen"].id, devs["motion-kitchen"].id
     t = time.time()
-    _insert(conn, meter, WATER, t, 1000.0, 999)
+    insert_reading(conn, meter, WATER, t, 1000.0, 999)
     _notify(conn, meter)
     await asyncio.sleep(0.3)
-    _insert(conn, kit, MOTION, t - 120, 1, 1)
+    insert_reading(conn, kit, MOTION, t - 120, 1, 1)
     _notify(conn, kit)
     await wait_until(lambda: _inactivity(conn, home)[1] == "resolved", 5, 0.02)
     await svc.close()
@@ -181,11 +181,11 @@ async def test_clock_an_hour_behind(db_url, conn, home_factory):
     svc = Service(db_url)
     await svc.started()
     btn = devs["button-bedroom"].id
-    _insert(conn, btn, BUTTON, time.time() - 3600, 1, 1)
+    insert_reading(conn, btn, BUTTON, time.time() - 3600, 1, 1)
     _notify(conn, btn)
-    await wait_until(lambda: any(a[0] == "button" for a in _alerts(conn, home)), 5, 0.02)
+    await wait_until(lambda: any(a[0] == "button" for a in alerts_of(conn, home)), 5, 0.02)
     await svc.close()
-    (a,) = [a for a in _alerts(conn, home) if a[0] == "button"]
+    (a,) = [a for a in alerts_of(conn, home) if a[0] == "button"]
     ev = a[3]
     assert a[1] == "open" and 3590 < ev["late_s"] < 3700
     assert datetime.fromisoformat(ev["arrived_at"]) > datetime.fromisoformat(ev["device_time"])
@@ -211,7 +211,7 @@ async def test_gateway_flushes_a_10_minute_buffer(db_url, conn, home_factory):
         with conn.transaction():
             for did, kind, ts, v in batch:
                 n += 1
-                _insert(conn, did, kind, ts, v, 100 + n)
+                insert_reading(conn, did, kind, ts, v, 100 + n)
             _notify(conn, *{d for d, *_ in batch})
         await asyncio.sleep(0.2)
     await wait_until(lambda: svc.svc.stats.events >= events + n, 5, 0.02)
@@ -221,7 +221,7 @@ async def test_gateway_flushes_a_10_minute_buffer(db_url, conn, home_factory):
     assert svc.svc.stats.events == events + n          # each once, none lost
     assert abs(pres.last_act - (t - 60)) < 1e-3 and pres.last_room == "kitchen"
     assert _inactivity(conn, home)[1] == "resolved"
-    (b,) = [a for a in _alerts(conn, home) if a[0] == "button"]
+    (b,) = [a for a in alerts_of(conn, home) if a[0] == "button"]
     assert b[1] == "open" and b[3]["late_s"] > 400
 
 
@@ -234,7 +234,7 @@ async def test_inactivity_resolved_as_late_data(db_url, conn, home_factory):
     opened = _inactivity(conn, home)
     assert opened[1] == "open" and opened[2].timestamp() < now - 7 * 3600
     kit = devs["motion-kitchen"].id
-    _insert(conn, kit, MOTION, now - 10 * 3600, 1, 1)
+    insert_reading(conn, kit, MOTION, now - 10 * 3600, 1, 1)
     _notify(conn, kit)
     await wait_until(lambda: _inactivity(conn, home)[1] == "resolved", 5, 0.02)
     await svc.close()
@@ -258,16 +258,16 @@ async def test_late_button_opens_within_a_second(db_url, conn, home_factory):
     for home, devs in homes:
         pir, btn = devs["motion-bedroom"].id, devs["button-bedroom"].id
         t = time.time()
-        _insert(conn, pir, MOTION, t, 1, 1)
+        insert_reading(conn, pir, MOTION, t, 1, 1)
         conn.execute("UPDATE devices SET last_seen = now() WHERE id = %s", (pir,))
         _notify(conn, pir)
         events = svc.svc.stats.events
         await wait_until(lambda: svc.svc.stats.events >= events + 2, 5, 0.01)
         with conn.transaction():
-            _insert(conn, btn, BUTTON, t - 2, 1, 1)
+            insert_reading(conn, btn, BUTTON, t - 2, 1, 1)
             _notify(conn, btn)
         committed = time.perf_counter()
-        await wait_until(lambda: any(a[0] == "button" for a in _alerts(conn, home)), 5, 0.002)
+        await wait_until(lambda: any(a[0] == "button" for a in alerts_of(conn, home)), 5, 0.002)
         lat.append(time.perf_counter() - committed)
     await svc.close()
     print(f"late button: reading committed -> alert row, {len(lat)} tries: median "

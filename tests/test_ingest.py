@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-import psycopg
 import pytest
 
 from anju import mqtt_async

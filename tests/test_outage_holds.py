@@ -14,7 +14,7 @@ from detectors.events import Finding
 from detectors.holds import Holds
 from devtools.sinks import HttpSink
 from tests.support import wait_until
-from tests.test_detector_service import Service, _alerts
+from tests.detector_support import Service, alerts_of
 
 UTC = timezone.utc
 
@@ -101,7 +101,7 @@ async def test_two_hour_broker_outage_at_night(db_url, conn, home_factory, uniqu
                 await watchdog.check(a, datetime.fromtimestamp(down_at + minutes * 60, UTC),
                                      **kw)
                 await at(down_at + minutes * 60)      # past the deadline from minute 60
-            assert _alerts(conn, still) == [] and _alerts(conn, moved) == []
+            assert alerts_of(conn, still) == [] and alerts_of(conn, moved) == []
             assert svc.svc.holds.held, "the inactivity findings are held"
             told = operators.wait_for("/ops")
             assert len(told) == 1 and "数据通道中断" in told[0].body["title"]
@@ -112,13 +112,13 @@ async def test_two_hour_broker_outage_at_night(db_url, conn, home_factory, uniqu
             conn.execute("SELECT pg_notify('anju_readings', %s)", (str(pir_b),))
             await at(up_at + 5)
             await watchdog.check(a, datetime.fromtimestamp(up_at + 30, UTC), **kw)
-            assert _alerts(conn, still) == [], "not before data has flowed a minute"
+            assert alerts_of(conn, still) == [], "not before data has flowed a minute"
             beat(up_at + 70, True, up_at)
             await at(up_at + 70)
-        raised = [x for x in _alerts(conn, still) if x[0] == "inactivity"]
+        raised = [x for x in alerts_of(conn, still) if x[0] == "inactivity"]
         assert len(raised) == 1 and raised[0][1] == "open"
         assert raised[0][3].get("held_during_outage_since")
-        assert [x for x in _alerts(conn, moved) if x[1] == "open"] == []
+        assert [x for x in alerts_of(conn, moved) if x[1] == "open"] == []
         assert len(operators.at("/ops")) == 2                  # the outage, then its end
         assert "已恢复" in operators.at("/ops")[1].body["message"]
     finally:
