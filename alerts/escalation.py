@@ -25,7 +25,7 @@ from alerts.contacts import Shift
 from alerts.messages import AlertView
 from alerts.outcome import step_unreached
 from alerts.rendering import Links, alert_delivery
-from alerts.targeting import Candidate, Target, step_label
+from alerts.targeting import Candidate, step_label
 
 log = logging.getLogger("anju.router")
 
@@ -117,7 +117,7 @@ async def _view(conn: psycopg.AsyncConnection, alert_id: int) -> AlertView:
     return AlertView(*row[:12], room=row[12], evidence=row[13] or {})
 
 
-async def _create(conn: psycopg.AsyncConnection, view: AlertView, c: Target, cycle: int,
+async def _create(conn: psycopg.AsyncConnection, view: AlertView, c: Candidate, cycle: int,
                   step: int, now: datetime, links: Links) -> int:
     d = alert_delivery(view, c, cycle=cycle, step=step, now=now, links=links)
     cur = await conn.execute(sql.NEW_ALERT_DELIVERY,

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from alerts.messages import AlertView, alert_messages
-from alerts.targeting import Target
+from alerts.targeting import Candidate
 from alerts.tokens import new_nonce, sign_ack_token
 
 
@@ -27,7 +27,7 @@ class Links:
 @dataclass(frozen=True)
 class NewDelivery:
     key: str                   # the idempotency key every send of it carries
-    target: Target
+    target: Candidate
     messages: dict[str, Any]
 
 
@@ -39,7 +39,7 @@ def summary_key(contact_id: int, day: date) -> str:
     return f"summary-{contact_id}-{day}"
 
 
-def alert_delivery(view: AlertView, target: Target, *, cycle: int, step: int, now: datetime,
+def alert_delivery(view: AlertView, target: Candidate, *, cycle: int, step: int, now: datetime,
                    links: Links) -> NewDelivery:
     """One contact's messages for one step, with a link of its own (single use)."""
     expires = now + timedelta(seconds=links.ttl_s)

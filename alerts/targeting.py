@@ -24,28 +24,19 @@ class Candidate:
     shifts: tuple[Shift, ...] = ()     # community workers' rota
 
 
-@dataclass(frozen=True, kw_only=True)
-class Target:
-    id: int
-    role: str
-    name: str
-    urls: tuple[str, ...]
-    lang: str
-
-
 def step_label(roles: Sequence[str]) -> str:
     return "+".join(roles)
 
 
 def choose(candidates: Sequence[Candidate], roles: Sequence[str], now: datetime,
-           tz: str) -> tuple[list[Target], str]:
+           tz: str) -> tuple[list[Candidate], str]:
     """The contacts to tell, in role order, each once, and a note on any gap.
 
     Property management of the home itself is told rather than the
     community's; of the community workers, those on duty (in the home's
     local time), or all of them when nobody is.
     """
-    chosen: list[Target] = []
+    chosen: list[Candidate] = []
     notes = []
     for role in roles:
         of_role = [c for c in candidates if c.role == role]
@@ -61,6 +52,5 @@ def choose(candidates: Sequence[Candidate], roles: Sequence[str], now: datetime,
             notes.append(f"no {role} contact")
         for c in of_role:
             if all(t.id != c.id for t in chosen):
-                chosen.append(Target(id=c.id, role=c.role, name=c.name, urls=c.urls,
-                                     lang=c.lang))
+                chosen.append(c)
     return chosen, "; ".join(notes)
