@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from alerts import cli_contacts
+from alerts.cli_contacts import sync_db
 from alerts.lifecycle import OUTCOMES
 from alerts.tokens import load_secret
 from anju.endpoints import resolve
@@ -166,14 +167,8 @@ def cmd_alert_ack(args: argparse.Namespace, s: Settings) -> int:
     return 0
 
 
-def _sync(s: Settings):  # type: ignore[no-untyped-def]
-    from anju import db
-
-    return db.connect(resolve(s).database_url)
-
-
 def cmd_alert_show(args: argparse.Namespace, s: Settings) -> int:
-    with _sync(s) as conn:
+    with sync_db(s) as conn:
         a = conn.execute(
             "SELECT a.id, h.code, a.kind, a.severity, a.state, a.opened_at, a.summary_zh,"
             " e.policy_source, e.state, e.cycle, e.next_step, e.due_at"

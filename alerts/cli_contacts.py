@@ -13,6 +13,9 @@ import sys
 from datetime import time
 from pathlib import Path
 
+import psycopg
+
+from anju import db
 from anju.endpoints import resolve
 from anju.settings import Settings
 
@@ -24,9 +27,8 @@ def _time(text: str) -> time:
         raise argparse.ArgumentTypeError(f"expected HH:MM, got {text!r}") from None
 
 
-def _sync(s: Settings):  # type: ignore[no-untyped-def]
-    from anju import db
-
+def sync_db(s: Settings) -> psycopg.Connection:
+    """A connection to the configured database, for the commands that read or write a row."""
     return db.connect(resolve(s).database_url)
 
 
@@ -39,7 +41,7 @@ def cmd_contact_add(args: argparse.Namespace, s: Settings) -> int:
                            community=args.community, lang=args.lang,
                            quiet=parse_span(args.quiet) if args.quiet else None,
                            daily_summary=args.daily_summary, summary_at=args.summary_at)
-        with _sync(s) as conn:
+        with sync_db(s) as conn:
             cid = add_contact(conn, spec)
     except ContactError as e:
         print(f"anju: {e}", file=sys.stderr)
@@ -51,7 +53,7 @@ def cmd_contact_add(args: argparse.Namespace, s: Settings) -> int:
 def cmd_contact_list(args: argparse.Namespace, s: Settings) -> int:
     from alerts.contacts import redact
 
-    with _sync(s) as conn:
+    with sync_db(s) as conn:
         rows = conn.execute(
             "SELECT c.id, c.role, c.name, h.code, m.code, c.lang, c.urls, c.active,"
             " c.daily_summary, c.quiet_start, c.quiet_end"
@@ -72,7 +74,7 @@ def cmd_contact_list(args: argparse.Namespace, s: Settings) -> int:
 def cmd_contact_remove(args: argparse.Namespace, s: Settings) -> int:
     from alerts.manage import remove_contact
 
-    with _sync(s) as conn:
+    with sync_db(s) as conn:
         ok = remove_contact(conn, args.id)
     print(f"contact {args.id} removed" if ok else f"no contact {args.id}")
     return 0 if ok else 1
@@ -83,7 +85,7 @@ def cmd_duty_add(args: argparse.Namespace, s: Settings) -> int:
     from alerts.manage import add_shift, parse_days
 
     try:
-        with _sync(s) as conn:
+        with sync_db(s) as conn:
             n = add_shift(conn, args.contact, parse_days(args.days), args.start, args.end)
     except ContactError as e:
         print(f"anju: {e}", file=sys.stderr)
@@ -104,7 +106,7 @@ def cmd_policy_set(args: argparse.Namespace, s: Settings) -> int:
             raw = {"steps": parse_steps(args.steps or ""), "repeat_s": args.repeat}
             if args.max_cycles is not None:
                 raw["max_cycles"] = args.max_cycles
-        with _sync(s) as conn:
+        with sync_db(s) as conn:
             pol = set_policy(conn, severity=args.severity, raw=raw, home=args.home,
                              community=args.community, by=os.environ.get("USER", ""))
     except (PolicyError, ContactError, json.JSONDecodeError, OSError) as e:
@@ -118,7 +120,7 @@ def cmd_policy_set(args: argparse.Namespace, s: Settings) -> int:
 def cmd_policy_show(args: argparse.Namespace, s: Settings) -> int:
     from alerts.manage import effective_policies
 
-    with _sync(s) as conn:
+    with sync_db(s) as conn:
         found = effective_policies(conn, args.home)
     for sev, (pol, source) in found.items():
         steps = "; ".join(f"+{st.after_s}s {'+'.join(st.notify)}" for st in pol.steps) or \
