@@ -14,50 +14,38 @@ from datetime import datetime
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
-SEVERITY = {
-    "zh-CN": {"critical": "紧急", "high": "重要", "medium": "注意", "low": "提示"},
-    "en": {"critical": "URGENT", "high": "Important", "medium": "Attention", "low": "Note"},
-}
-KIND = {
-    "zh-CN": {
-        "button": "紧急按钮被按下", "smoke": "烟雾报警", "gas": "燃气报警", "leak": "漏水报警",
-        "fall": "疑似跌倒", "collapse": "疑似跌倒", "inactivity": "长时间无活动",
-        "water_running": "长时间用水", "no_water": "全天未用水", "door_left_open": "门未关好",
-        "night_wandering": "夜间异常走动", "not_back": "外出未归", "home_silent": "家中无动静",
-        "power_high": "电器长时间大功率", "power_flat": "用电异常", "stove_on": "灶具长时间通电",
-        "activity_decline": "活动量下降", "device_offline": "设备离线", "sensor_dead": "传感器失灵",
-        "battery_low": "设备电量低",
-    },
-    "en": {
-        "button": "emergency button pressed", "smoke": "smoke alarm", "gas": "gas alarm",
-        "leak": "water leak", "fall": "suspected fall", "collapse": "suspected fall",
-        "inactivity": "no activity for a long time", "water_running": "water running for long",
-        "no_water": "no water used all day", "door_left_open": "door left open",
-        "night_wandering": "wandering at night", "not_back": "has not come back",
-        "home_silent": "home silent", "power_high": "appliance on at high power",
-        "power_flat": "unusual power use", "stove_on": "stove on for long",
-        "activity_decline": "activity declining", "device_offline": "device offline",
-        "sensor_dead": "sensor not working", "battery_low": "low battery",
-    },
-}
-ROOM = {
-    "zh-CN": {"bedroom": "卧室", "living_room": "客厅", "kitchen": "厨房", "bathroom": "浴室",
-              "toilet": "卫生间", "entrance": "门口", "hallway": "走廊", "dining_room": "餐厅",
-              "study": "书房", "balcony": "阳台", "other": "其他"},
-    "en": {},
-}
-TEXT = {
-    "zh-CN": {"brand": "【安居】", "since": "起始", "evidence": "依据", "ack": "确认处理",
-              "link_note": "链接仅可使用一次，有效至", "ref": "编号", "step": "第{c}轮 第{s}步",
-              "where": "地点", "what": "情况", "to": "致"},
-    "en": {"brand": "[anju] ", "since": "Since", "evidence": "Evidence", "ack": "Acknowledge",
-           "link_note": "single use, valid until", "ref": "Ref", "step": "round {c}, step {s}",
-           "where": "Where", "what": "What", "to": "To"},
-}
+from anju import i18n
+
+class _Labels(dict):
+    """{lang: {code: words}} for one catalog group, read from the catalog on use."""
+
+    def __init__(self, group: str) -> None:
+        super().__init__()
+        self.group = group
+
+    def __missing__(self, lang: str) -> dict[str, str]:
+        prefix = self.group + "."
+        words = {k[len(prefix):]: v for k, v in i18n.catalog(i18n.lang_of(lang)).items()
+                 if k.startswith(prefix)}
+        self[lang] = words
+        return words
+
+
+KIND = _Labels("kind")          # kept for readers of alerts.messages.KIND[lang][kind]
+
+
+class _Group:
+    """t["up"] -> the catalog's text of "<group>.up" in one language."""
+
+    def __init__(self, lang: str, group: str) -> None:
+        self.lang, self.group = lang, group
+
+    def __getitem__(self, key: str) -> str:
+        return i18n.text(self.lang, f"{self.group}.{key}")
 
 
 def lang_of(lang: str | None) -> str:
-    return lang if lang in TEXT else "zh-CN"
+    return i18n.lang_of(lang)
 
 
 @dataclass(frozen=True)
@@ -86,59 +74,74 @@ def _local(t: datetime, tz: str, with_date: bool = True) -> str:
 
 
 def _where(a: AlertView, lang: str) -> str:
-    place = " ".join(p for p in (a.address, a.building) if p) or a.home_code
+    place = i18n.place(a.address, a.building) or a.home_code
     if a.room:
-        room = ROOM[lang].get(a.room, a.room.replace("_", " "))
-        place += ("，" if lang == "zh-CN" else ", ") + room
+        place += ("，" if lang == "zh-CN" else ", ") + i18n.label(lang, "room", a.room)
     return place
 
 
 def _what(a: AlertView, lang: str) -> str:
     summary = a.summary_zh if lang == "zh-CN" else a.summary_en
-    return summary or KIND[lang].get(a.kind, a.kind.replace("_", " "))
+    return summary or i18n.label(lang, "kind", a.kind)
 
 
-def _evidence(ev: Mapping[str, Any], limit: int = 6) -> list[str]:
-    lines = []
-    for k, v in list(ev.items())[:limit]:
-        if isinstance(v, float):
-            v = round(v, 2)
-        text = str(v) if not isinstance(v, (dict, list)) else str(v)[:60]
-        lines.append(f"{k.replace('_', ' ')}: {text[:80]}")
-    return lines
+# Evidence a person can read beside the alert's sentence: key -> how its value reads.
+_ROOM_KEYS = ("room", "last_room", "threshold_room")
+_MINUTE_KEYS = ("still_min", "threshold_min", "running_min", "open_min", "away_min",
+                "usual_max_min", "grace_min")
+
+
+def evidence_facts(evidence: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
+    """(label, value) pairs for the evidence keys the catalog names (`evidence.<key>`), in
+    the evidence's order; internal keys (ids, flags) are left out, as the sentence says
+    what they mean."""
+    lang = lang_of(lang)
+    facts = []
+    for k, v in evidence.items():
+        key = f"evidence.{k}"
+        if not i18n.has(lang, key) or v is None or isinstance(v, (dict, list, bool)):
+            continue
+        if k in _ROOM_KEYS:
+            value = i18n.label(lang, "room", str(v))
+        elif k in _MINUTE_KEYS and isinstance(v, (int, float)):
+            value = i18n.duration(lang, float(v) * 60)
+        elif k == "late_s" and isinstance(v, (int, float)):
+            value = i18n.duration(lang, float(v))
+        elif isinstance(v, float):
+            value = f"{v:.1f}".rstrip("0").rstrip(".")
+        else:
+            value = str(v)[:80]
+        facts.append((i18n.text(lang, key), value))
+    return facts
 
 
 def alert_messages(a: AlertView, lang: str, link: str, *, expires_at: datetime,
                    cycle: int = 0, step: int = 0) -> dict[str, dict[str, str]]:
     """{"sms"|"chat"|"email": {"title", "body"}} for one contact."""
     lang = lang_of(lang)
-    t = TEXT[lang]
-    sev = SEVERITY[lang].get(a.severity, a.severity)
-    label = KIND[lang].get(a.kind, a.kind.replace("_", " "))
-    since = a.since or a.opened_at
-    since_s = _local(since, a.tz)
+
+    def t(key: str, **fields: Any) -> str:
+        return i18n.text(lang, f"msg.{key}", **fields)
+
+    sev = i18n.label(lang, "severity", a.severity)
+    label = i18n.label(lang, "kind", a.kind)
+    since_s = _local(a.since or a.opened_at, a.tz)
     what = _what(a, lang)
     where = _where(a, lang)
-    if lang == "zh-CN":
-        sms = f"{t['brand']}{sev}：{a.resident}（{where}）{what}，{since_s}起。确认：{link}"
-        title = f"{t['brand'][:-1]}·{sev}】{a.resident}：{label}"
-    else:
-        sms = f"{t['brand']}{sev}: {a.resident} ({where}): {what}, since {since_s}. Ack: {link}"
-        title = f"[anju {sev}] {a.resident}: {label}"
-    ev = _evidence(a.evidence)
-    sep = "：" if lang == "zh-CN" else ": "
-    who_where = f"{a.resident}（{where}）" if lang == "zh-CN" else f"{a.resident} ({where})"
-    chat_lines = [who_where, f"{t['what']}{sep}{what}", f"{t['since']}{sep}{since_s}"]
-    if ev:
-        chat_lines.append(f"{t['evidence']}{sep}" + "; ".join(ev[:3]))
-    chat_lines.append(f"{t['ack']}{sep}{link}")
+    sep = i18n.sep(lang)
+    sms = t("sms", brand=t("brand"), sev=sev, who=a.resident, where=where, what=what,
+            since=since_s, link=link)
+    title = t("title", sev=sev, who=a.resident, what=label)
+    facts = [f"{k}{sep}{v}" for k, v in evidence_facts(a.evidence, lang)]
+    chat_lines = [t("who_where", who=a.resident, where=where), f"{t('what')}{sep}{what}",
+                  f"{t('since')}{sep}{since_s}", f"{t('ack')}{sep}{link}"]
     email_lines = [f"{a.resident} — {where}", "",
-                   f"{t['what']}{sep}{what}",
-                   f"{t['since']}{sep}{_local(since, a.tz)} ({a.tz})", ""]
-    if ev:
-        email_lines += [f"{t['evidence']}{sep}"] + [f"  · {line}" for line in ev] + [""]
-    email_lines += [f"{t['ack']} ({t['link_note']} {_local(expires_at, a.tz)}){sep}", link, "",
-                    f"{t['ref']} #{a.alert_id} · " + t["step"].format(c=cycle + 1, s=step + 1)]
+                   f"{t('what')}{sep}{what}",
+                   f"{t('since')}{sep}{since_s} ({a.tz})", ""]
+    if facts:
+        email_lines += [f"{t('evidence')}{sep}"] + [f"  · {line}" for line in facts] + [""]
+    email_lines += [f"{t('ack')} ({t('link_note')} {_local(expires_at, a.tz)}){sep}", link, "",
+                    f"{t('ref')} #{a.alert_id} · " + t("step", c=cycle + 1, s=step + 1)]
     return {"sms": {"title": "", "body": sms},
             "chat": {"title": title, "body": "\n".join(chat_lines)},
             "email": {"title": title, "body": "\n".join(email_lines)}}
@@ -157,24 +160,9 @@ class DaySummary:
     unusual: tuple[str, ...] = ()   # alerts and device problems, already in the reader's words
 
 
-SUMMARY_TEXT = {
-    "zh-CN": {"title": "【安居】{who}今日概况（{day}）", "up": "起床：约 {t}", "no_up": "起床：今天早上未见活动",
-              "out": "外出：{n} 次，共约 {m} 分钟", "no_out": "外出：未外出",
-              "meals": "做饭/用餐：{n} 次（早中晚共 3 段）", "water": "用水：约 {l} 升",
-              "no_water": "用水：今天未见用水", "active": "活动：{h} 个小时有活动",
-              "unusual": "需要留意：", "fine": "今天一切平稳。"},
-    "en": {"title": "[anju] {who}'s day ({day})", "up": "Up at about {t}",
-           "no_up": "No morning activity seen", "out": "Went out: {n} (about {m} min away)",
-           "no_out": "Did not go out", "meals": "Meals (kitchen activity): {n} of 3",
-           "water": "Water: about {l} L", "no_water": "No water used today",
-           "active": "Active in {h} hours of the day", "unusual": "Worth a look:",
-           "fine": "Nothing unusual today."},
-}
-
-
 def summary_messages(s: DaySummary, who: str, lang: str, tz: str) -> dict[str, dict[str, str]]:
     lang = lang_of(lang)
-    t = SUMMARY_TEXT[lang]
+    t = _Group(lang, "summary")
     lines = [t["up"].format(t=_local(s.up_at, tz, with_date=False)) if s.up_at else t["no_up"],
              t["out"].format(n=s.outings, m=s.away_minutes) if s.outings else t["no_out"],
              t["meals"].format(n=s.meals),
@@ -194,26 +182,27 @@ def summary_messages(s: DaySummary, who: str, lang: str, tz: str) -> dict[str, d
 
 def watchdog_message(stale: list[tuple[str, datetime | None]], recovered: list[str],
                      now: datetime, tz: str = "Asia/Shanghai") -> tuple[str, str]:
-    """Operators' text (both languages: operators may be either)."""
+    """Operators' text, in both languages (operators may read either)."""
+
+    def both(key: str, **fields: Any) -> str:
+        return " / ".join(i18n.text(lang, key, **fields) for lang in i18n.LANGS)
+
     lines = []
     for service, last in stale:
         if service == "pipeline" and last is not None:
             at = last.astimezone(ZoneInfo(tz)).strftime("%H:%M")
-            lines.append(f"数据通道中断，自 {at} 起：读数未到达，对家属的无活动类警报暂缓发送 / "
-                         f"data pipeline interrupted since {at}: readings are not arriving; "
-                         "absence alerts to families are held")
+            lines.append(both("watchdog.pipeline_down", at=at))
             continue
-        ago = f"{int((now - last).total_seconds() // 60)} min" if last else "never"
-        lines.append(f"{service}: 停止工作 / not making progress (last heartbeat {ago} ago)")
+        if last is None:
+            lines.append(both("watchdog.stopped_never", service=service))
+        else:
+            lines.append(both("watchdog.stopped", service=service,
+                              ago=int((now - last).total_seconds() // 60)))
     for service in recovered:
-        if service == "pipeline":
-            lines.append("数据通道已恢复，暂缓的检查将按补到的数据重新判断 / data pipeline "
-                         "working again; held checks are judged again on the data that arrives")
-            continue
-        lines.append(f"{service}: 已恢复 / working again")
+        lines.append(both("watchdog.pipeline_back") if service == "pipeline"
+                     else both("watchdog.recovered", service=service))
     if stale and all(s == "pipeline" for s, _ in stale):
-        title = "【安居·运维】数据通道中断 / anju data pipeline interrupted"
+        title = both("watchdog.title_pipeline")
     else:
-        title = ("【安居·运维】服务停止 / anju service stopped" if stale
-                 else "【安居·运维】服务恢复 / anju service recovered")
+        title = both("watchdog.title_stopped" if stale else "watchdog.title_recovered")
     return title, "\n".join(lines)

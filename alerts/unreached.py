@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from alerts import store, watchdog
-from alerts.messages import KIND, lang_of
+from anju import i18n
+from anju.i18n import lang_of
 
 log = logging.getLogger("anju.router")
 
@@ -28,26 +29,10 @@ REASONS = ("no_contact", "all_failed", "unacknowledged")
 DEFAULT_UNACKED_CRITICAL_S = 300
 TELL_PER_TURN = 20        # operators' notices of unreached alerts sent in one router turn
 
-LABEL = {"zh-CN": "无人接收", "en": "Nobody reached"}
-REASON_TEXT = {
-    "zh-CN": {"no_contact": "{detail}：没有可通知的联系人",
-              "all_failed": "{detail}：所有渠道均发送失败",
-              "unacknowledged": "紧急警报 {detail} 分钟无人确认"},
-    "en": {"no_contact": "{detail}: no contact to notify",
-           "all_failed": "{detail}: every channel failed",
-           "unacknowledged": "urgent alert unacknowledged for {detail} min"},
-}
-ROLE = {
-    "zh-CN": {"family": "家属", "community_worker": "社区工作人员", "property": "物业",
-              "operator": "值班员"},
-    "en": {"family": "family", "community_worker": "community worker", "property": "property",
-           "operator": "operator"},
-}
 
 
 def roles_text(roles: Sequence[str], lang: str) -> str:
-    lang = lang_of(lang)
-    return ("、" if lang == "zh-CN" else ", ").join(ROLE[lang].get(r, r) for r in roles)
+    return i18n.join(lang, (i18n.label(lang, "role", r) for r in roles))
 
 
 def reason_text(reason: str, detail: str | None, lang: str) -> str:
@@ -55,7 +40,7 @@ def reason_text(reason: str, detail: str | None, lang: str) -> str:
     lang = lang_of(lang)
     if reason in ("no_contact", "all_failed") and detail:
         detail = roles_text(detail.split("+"), lang)
-    return REASON_TEXT[lang].get(reason, reason).format(detail=detail or "")
+    return i18n.text(lang, f"unreached.reason.{reason}", reason, detail=detail or "")
 
 
 @dataclass(frozen=True)
@@ -74,15 +59,10 @@ class Unreached:
 def message(u: Unreached, lang: str) -> tuple[str, str]:
     lang = lang_of(lang)
     at = u.opened_at.astimezone(ZoneInfo(u.tz)).strftime("%m-%d %H:%M")
-    what = KIND[lang].get(u.kind, u.kind)
-    why = reason_text(u.reason, u.detail, lang)
-    if lang == "zh-CN":
-        return (f"【安居】{LABEL[lang]}：{u.resident} {what}",
-                f"{u.resident}（{u.address}）{at} 的警报“{what}”无人接收：{why}。"
-                f"请立即联系老人或上门查看。警报编号 {u.alert_id}。")
-    return (f"[anju] {LABEL[lang]}: {u.resident}, {what}",
-            f"The alert '{what}' for {u.resident} ({u.address}) since {at} reached nobody: "
-            f"{why}. Please call or visit now. Alert {u.alert_id}.")
+    what = i18n.label(lang, "kind", u.kind)
+    fields = dict(label=i18n.text(lang, "unreached.label"), who=u.resident, what=what,
+                  where=u.address, at=at, why=reason_text(u.reason, u.detail, lang), id=u.alert_id)
+    return (i18n.text(lang, "unreached.title", **fields), i18n.text(lang, "unreached.body", **fields))
 
 
 async def mark(conn: psycopg.AsyncConnection, alert_id: int, reason: str, detail: str,

@@ -120,3 +120,14 @@ def duration(lang: str | None, seconds: float) -> str:
     if h < 48:
         return text(lang, "dur.h_min", h=h, m=m) if m else text(lang, "dur.h", h=h)
     return text(lang, "dur.days", n=h // 24)
+
+
+def place(*parts: str | None) -> str:
+    """An address from its parts, each said once: the community's name or the building
+    is often already written into the address ("南岸区·南坪街道 1栋" + "1栋")."""
+    kept: list[str] = []
+    for p in (p.strip() for p in parts if p and p.strip()):
+        if any(p in k for k in kept):
+            continue
+        kept = [k for k in kept if k not in p] + [p]
+    return " ".join(kept)

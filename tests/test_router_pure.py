@@ -137,7 +137,8 @@ def test_messages_say_who_where_what_since_and_link_in_each_language() -> None:
     zh = alert_messages(VIEW, "zh-CN", link, expires_at=T + timedelta(hours=24))
     assert "王秀英" in zh["sms"]["body"] and "14:05" in zh["sms"]["body"] and link in zh["sms"]["body"]
     assert "紧急" in zh["email"]["title"] and "卧室" in zh["email"]["body"]
-    assert "presses: 2" in zh["email"]["body"] and "#9" in zh["email"]["body"]
+    assert "按键次数：2" in zh["email"]["body"] and "#9" in zh["email"]["body"]
+    assert "presses" not in zh["email"]["body"] and "btn-1" not in zh["email"]["body"]
     assert len(zh["sms"]["body"]) <= 120
     en = alert_messages(VIEW, "en", link, expires_at=T + timedelta(hours=24))
     assert "Emergency button pressed" in en["chat"]["body"] and "since 03-04 14:05" in en["sms"]["body"]
