@@ -12,26 +12,15 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from alerts import watchdog
-from alerts.messages import lang_of
+from anju import i18n
 
 
 def message(community: str, homes: int, devices: int, since: datetime, tz: str, lang: str,
             *, over: bool = False) -> tuple[str, str]:
     at = since.astimezone(ZoneInfo(tz)).strftime("%H:%M")
-    if lang_of(lang) == "zh-CN":
-        if over:
-            return (f"【安居】设备已恢复：{community}",
-                    f"{community} 自 {at} 起批量离线的设备已全部恢复。")
-        return (f"【安居】设备批量离线：{community} {homes} 户",
-                f"{community} 有 {homes} 户共 {devices} 台设备自 {at} 起同时离线，可能是停电或网关"
-                "故障。请物业检查供电和网络；未逐户通知家属。")
-    if over:
-        return (f"[anju] Devices back: {community}",
-                f"The devices in {community} that went offline together at {at} are all back.")
-    return (f"[anju] Devices offline together: {community}, {homes} homes",
-            f"{devices} devices in {homes} homes of {community} went offline together at {at}: "
-            "a power cut or a gateway, most likely. Property: please check power and network. "
-            "Families were not told home by home.")
+    key = "burst.over" if over else "burst.open"
+    fields = dict(community=community, homes=homes, devices=devices, at=at)
+    return i18n.text(lang, f"{key}.title", **fields), i18n.text(lang, f"{key}.body", **fields)
 
 
 async def _targets(conn: psycopg.AsyncConnection, community_id: int) -> list[tuple[str, str]]:
