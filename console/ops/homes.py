@@ -13,7 +13,7 @@ from console.manage import MANAGE_ROLES
 from console.ops.alerts import alert_json
 from console.web import Ctx, Invalid, redirect, render
 
-HOME_STATUSES = ("alert", "offline", "away", "ok")
+HOME_STATUSES = ("alert", "offline", "away", "no_devices", "ok")
 Short = Annotated[str, msgspec.Meta(max_length=64)]
 
 

@@ -3,14 +3,16 @@
 from console.sql.scope import SCOPE
 
 # status: alert (an unresolved alert), offline (a device not heard for three
-# heartbeats), away (an away period covers now), ok.
+# heartbeats), away (an away period covers now), no_devices (nothing installed: nothing
+# can be known of the home, so it is never "ok"), ok.
 _HOME_FACTS = """
 EXISTS (SELECT 1 FROM alerts x WHERE x.home_id = h.id AND x.state <> 'resolved') AS has_alert,
 EXISTS (SELECT 1 FROM devices d WHERE d.home_id = h.id AND d.active
         AND (d.online IS FALSE OR d.last_seen IS NULL
              OR d.last_seen < now() - make_interval(secs => 3 * d.heartbeat_s))) AS has_offline,
 EXISTS (SELECT 1 FROM home_away w WHERE w.home_id = h.id AND w.starts_at <= now()
-        AND (w.ends_at IS NULL OR w.ends_at > now())) AS away
+        AND (w.ends_at IS NULL OR w.ends_at > now())) AS away,
+NOT EXISTS (SELECT 1 FROM devices d WHERE d.home_id = h.id AND d.active) AS no_devices
 """
 
 # The homes a user other than an admin may see, as ids, by index: for lists,
@@ -29,6 +31,7 @@ _OFFLINE = """EXISTS (SELECT 1 FROM devices d WHERE d.home_id = h.id AND d.activ
 _AWAY = """EXISTS (SELECT 1 FROM home_away w WHERE w.home_id = h.id AND w.starts_at <= now()
         AND (w.ends_at IS NULL OR w.ends_at > now()))"""
 _ALERTING = "h.id IN (SELECT home_id FROM alerting)"
+_NO_DEVICES = "NOT EXISTS (SELECT 1 FROM devices d WHERE d.home_id = h.id AND d.active)"
 
 # One page of homes: ordered (those with an unresolved alert first) and cut on
 # ids and sort keys alone; the facts are worked out for that page only. Codes
@@ -49,13 +52,16 @@ listed AS MATERIALIZED (
          OR (%(status)s = 'alert' AND {_ALERTING})
          OR (%(status)s = 'offline' AND {_OFFLINE})
          OR (%(status)s = 'away' AND {_AWAY})
-         OR (%(status)s = 'ok' AND NOT {_ALERTING} AND NOT {_OFFLINE} AND NOT {_AWAY}))
+         OR (%(status)s = 'no_devices' AND {_NO_DEVICES})
+         OR (%(status)s = 'ok' AND NOT {_ALERTING} AND NOT {_OFFLINE} AND NOT {_AWAY}
+             AND NOT {_NO_DEVICES}))
   ORDER BY 5 DESC, 2, 3, 4
   LIMIT %(limit)s OFFSET %(offset)s
 )
 SELECT h.id, h.code, h.resident_name, h.address, h.building, h.tz,
        c.id AS community_id, c.code AS community_code, c.name AS community_name,
-       l.alerting AS has_alert, {_OFFLINE} AS has_offline, {_AWAY} AS away
+       l.alerting AS has_alert, {_OFFLINE} AS has_offline, {_AWAY} AS away,
+       {_NO_DEVICES} AS no_devices
 FROM listed l JOIN homes h ON h.id = l.id JOIN communities c ON c.id = h.community_id
 ORDER BY l.alerting DESC, l.community_code, l.building, l.code
 """
