@@ -105,12 +105,13 @@ async def record(conn: psycopg.AsyncConnection, lease: Lease, result: SendResult
             log.warning("delivery %s: lease lost during the send (%s); result not applied",
                         d.id, "ok" if result.ok else result.error)
             return Recorded(None)
+        # a follow-up speaks of an alert no longer open: that is no reason to give it up
         a = after_send(result, tries=d.tries, channel=d.channel, channels=len(d.urls),
-                       retry=retry, alert_state=row[0])
+                       retry=retry, alert_state=row[0] if d.purpose == "alert" else None)
         sooner = False
         if a.next is Next.DELIVERED:
             await conn.execute(sql.DELIVERED, (now, a.tries, d.id))
-            if d.alert_id is not None:
+            if d.alert_id is not None and d.purpose == "alert":
                 await store.clear_unreached(conn, d.alert_id, d.contact_name, now)
         elif a.next is Next.CANCELLED:
             await conn.execute(sql.CANCEL, (now, a.note, d.id))

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Sequence
 
+from alerts.followups import Followup, Recipient, followup_key, followup_messages
 from alerts.messages import AlertView, alert_messages
 from alerts.targeting import Candidate
 from alerts.tokens import new_nonce, sign_ack_token
@@ -48,3 +49,17 @@ def alert_delivery(view: AlertView, target: Candidate, *, cycle: int, step: int,
     msgs = alert_messages(view, target.lang, links.link(token), expires_at=expires,
                           cycle=cycle, step=step)
     return NewDelivery(alert_key(view.alert_id, cycle, step, target.id), target, msgs)
+
+
+@dataclass(frozen=True)
+class NewFollowup:
+    key: str                   # followup_key: one of each kind per contact, ever
+    to: Recipient
+    messages: dict[str, Any]
+
+
+def followup_deliveries(f: Followup, told: Sequence[Recipient],
+                        now: datetime) -> list[NewFollowup]:
+    """One follow-up per person, in their own language (no link: nothing to acknowledge)."""
+    return [NewFollowup(followup_key(f.view.alert_id, f.kind, r.id), r,
+                        followup_messages(f, r.lang, now)) for r in told]

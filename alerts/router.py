@@ -2,7 +2,8 @@
 
 Work is done in stages, each a short transaction any number of routers can
 share and any of them can be killed in: adopting open alerts and running
-due escalation steps (alerts.escalation), daily summaries, and deliveries
+due escalation steps (alerts.escalation), follow-ups to the people already
+told once an alert is acknowledged or resolved, daily summaries, and deliveries
 (alerts.delivery: claimed under a lease, sent with nothing held, the result
 recorded while the lease is still ours; what follows a send is decided by
 alerts.outcome). A router killed mid-send leaves the delivery to be sent
@@ -21,19 +22,21 @@ import logging
 import os
 import socket
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Awaitable, Callable
 
 import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from alerts import delivery, escalation, incidents, unreached, watchdog
+from alerts import delivery, escalation, incidents, store, unreached, watchdog
 from alerts import router_sql as sql
 from alerts import summary as summaries
 from alerts.clock import Clock, ManualClock, utcnow
-from alerts.messages import summary_messages
+from alerts.followups import Followup, Recipient, recipients, superseded
+from alerts.messages import AlertView, summary_messages
 from alerts.outcome import Retry
-from alerts.rendering import Links, summary_key
+from alerts.rendering import Links, followup_deliveries, summary_key
 from alerts.send import SendResult, send
 from anju import heartbeats
 
@@ -129,6 +132,7 @@ class Router:
         while True:
             n = await self.adopt()
             n += await self.escalate_due()
+            n += await self.followups_due()
             if self.cfg.summaries:
                 n += await self.summaries_due()
             n += await self.deliver_due()
@@ -193,6 +197,65 @@ class Router:
             self.progress += 1
             self._wake()
         return True
+
+    # -- follow-ups ----------------------------------------------------------------------
+    async def followups_due(self, limit: int = 1000) -> int:
+        """Queue the follow-ups of every alert acknowledged or resolved since the router last
+        looked; returns the alerts handled."""
+        done = 0
+        while done < limit and await self.followup_one():
+            done += 1
+        if done:
+            self._wake()
+        return done
+
+    async def followup_one(self) -> bool:
+        """One alert's follow-ups as deliveries, and the mark that they are queued, in one
+        transaction under the alert's row lock: a crash before the commit leaves them to be
+        queued again, after it they exist (keys a<id>-ack-c<contact>: never twice)."""
+        now = self.clock()
+        async with self._pool().connection() as conn:
+            async with conn.transaction():
+                row = await (await conn.execute(sql.FOLLOWUP_DUE,
+                                                {"c": self.cfg.communities})).fetchone()
+                if row is None:
+                    return False
+                view = AlertView(*row[:12], room=row[12], evidence=row[13] or {})
+                (state, ack_at, ack_by, res_at, res_by, outcome, ack_due, res_due, res_note,
+                 link_contact) = row[14:]
+                cur = await conn.execute(sql.FOLLOWUP_TOLD, (view.alert_id,))
+                told = [Recipient(id=r[0], name=r[1], lang=r[2], urls=tuple(r[3]))
+                        for r in await cur.fetchall()]
+                notes = []
+                # acknowledged and resolved before the router looked: the outcome says both
+                if ack_due and state == "acknowledged" and ack_at is not None:
+                    f = Followup(kind="ack", view=view, at=ack_at, actor=ack_by)
+                    notes.append(await self._queue(conn, f, recipients(
+                        told, acted_contact=link_contact, actor=ack_by), now))
+                if res_due and state == "resolved" and res_at is not None:
+                    if superseded(outcome, res_note):
+                        notes.append("resolved: superseded by a new alert, nobody told")
+                    else:
+                        f = Followup(kind="res", view=view, at=res_at, actor=res_by,
+                                     outcome=outcome, note=res_note)
+                        notes.append(await self._queue(conn, f, recipients(
+                            told, acted_contact=None, actor=res_by), now))
+                await store.followups_queued(conn, view.alert_id, ack=True,
+                                             res=state == "resolved", now=now,
+                                             note="; ".join(notes) or "nobody to tell")
+        return True
+
+    async def _queue(self, conn: psycopg.AsyncConnection, f: Followup,
+                     told: list[Recipient], now: datetime) -> str:
+        made = []
+        for d in followup_deliveries(f, told, now):
+            cur = await conn.execute(sql.NEW_FOLLOWUP_DELIVERY, (
+                d.key, f.view.alert_id, d.to.id, f.view.severity, list(d.to.urls),
+                Jsonb(d.messages), now, now))
+            if await cur.fetchone():
+                made.append(d.to.name)
+        what = "acknowledged" if f.kind == "ack" else "resolved"
+        return f"{what}: {len(made)} told" + (f" ({', '.join(made)})" if made else "")
 
     # -- daily summaries -------------------------------------------------------------
     async def summaries_due(self) -> int:
@@ -290,6 +353,7 @@ class Router:
                     await self.heartbeat()
                     await self.adopt()
                     await self.escalate_due()
+                    await self.followups_due()
                     await self.unreached_due()
                     if self.cfg.summaries:
                         await self.summaries_due()

@@ -97,6 +97,44 @@ VALUES (%s, 'summary', %s, %s, %s, %s, %s)
 ON CONFLICT (key) DO NOTHING RETURNING id
 """
 
+# -- follow-ups: the people already told hear who took the alert, then the outcome ---------
+# An acknowledged or resolved alert whose follow-ups are not queued yet, once none of its
+# alert deliveries is pending: one being sent while it was acknowledged may still turn out
+# delivered, and that person is to hear the follow-up too.
+FOLLOWUP_DUE = """
+SELECT a.id, a.kind, a.severity, h.resident_name, h.code, h.address, h.building, h.tz,
+       a.opened_at, a.since, a.summary_zh, a.summary_en, d.room, a.evidence,
+       a.state, a.acknowledged_at, a.acknowledged_by, a.resolved_at, a.resolved_by, a.outcome,
+       a.followup_ack_at IS NULL, a.followup_res_at IS NULL,
+       (SELECT e.note FROM alert_events e WHERE e.alert_id = a.id AND e.action = 'resolve'
+        ORDER BY e.id DESC LIMIT 1),
+       (SELECT u.contact_id FROM ack_link_uses u WHERE u.alert_id = a.id
+        AND u.result = 'acknowledged' ORDER BY u.used_at LIMIT 1)
+FROM alerts a JOIN homes h ON h.id = a.home_id
+LEFT JOIN devices d ON d.id = a.device_id
+WHERE ((a.state <> 'open' AND a.followup_ack_at IS NULL)
+       OR (a.state = 'resolved' AND a.followup_res_at IS NULL))
+  AND (%(c)s::int[] IS NULL OR h.community_id = ANY(%(c)s))
+  AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.alert_id = a.id AND x.purpose = 'alert'
+                  AND x.status = 'pending')
+ORDER BY a.id LIMIT 1 FOR NO KEY UPDATE OF a SKIP LOCKED
+"""
+
+# everyone an alert's message reached, in their language, on their channels of today
+FOLLOWUP_TOLD = """
+SELECT c.id, c.name, c.lang, c.urls FROM contacts c
+WHERE c.active AND c.id IN (SELECT d.contact_id FROM deliveries d WHERE d.alert_id = %s
+                            AND d.purpose = 'alert' AND d.status = 'delivered')
+ORDER BY c.id
+"""
+
+NEW_FOLLOWUP_DELIVERY = """
+INSERT INTO deliveries (key, purpose, alert_id, contact_id, severity, urls, messages, next_at,
+                        created_at)
+VALUES (%s, 'followup', %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (key) DO NOTHING RETURNING id
+"""
+
 # -- deliver: claim under a lease, send with nothing held, record while the lease is ours ----
 CLAIM_DELIVERY = """
 SELECT d.id, d.key, d.purpose, d.alert_id, a.state, d.cycle, d.step, d.contact_id, c.name,

@@ -376,3 +376,31 @@ async def claim_unreached(conn: psycopg.AsyncConnection, now: datetime,
 async def unclaim_unreached(conn: psycopg.AsyncConnection, alert_id: int) -> None:
     """No operator could be told: the next turn tries again."""
     await conn.execute(_UNCLAIM_UNREACHED, (alert_id,))
+
+
+# -- follow-ups (router) ------------------------------------------------------------
+
+_FOLLOWUPS_QUEUED = """
+UPDATE alerts SET
+  followup_ack_at = CASE WHEN %(ack)s THEN coalesce(followup_ack_at, %(now)s)
+                         ELSE followup_ack_at END,
+  followup_res_at = CASE WHEN %(res)s THEN coalesce(followup_res_at, %(now)s)
+                         ELSE followup_res_at END
+WHERE id = %(id)s AND ((%(ack)s AND followup_ack_at IS NULL)
+                       OR (%(res)s AND followup_res_at IS NULL))
+RETURNING state
+"""
+
+
+async def followups_queued(conn: psycopg.AsyncConnection, alert_id: int, *, ack: bool,
+                           res: bool, now: datetime, note: str, actor: str = "router") -> bool:
+    """The follow-ups of the acknowledgement (`ack`) and/or the resolution (`res`) are
+    queued as deliveries (in the caller's transaction, with them): marked once, with a
+    'followup' event. False when they were marked already (another router did it)."""
+    row = await (await conn.execute(_FOLLOWUPS_QUEUED, {"ack": ack, "res": res, "now": now,
+                                                        "id": alert_id})).fetchone()
+    if row is None:
+        return False
+    await event(conn, alert_id, now, "followup", actor=actor, channel="router", note=note,
+                from_state=row[0], to_state=row[0])
+    return True

@@ -128,7 +128,10 @@ async def test_high_alert_steps_at_15_and_30_min_and_repeats_until_acknowledged(
     assert r.changed
     clock.advance(3600)
     await router.tick()
-    assert counts() == (2, 1, 1)
+    # the chain stopped; the family and property hear once who took it, the worker (who
+    # acknowledged) does not
+    assert counts() == (3, 1, 2)
+    assert "社工" in http_sink.at(pf)[-1].body["message"]
 
 
 async def aconnect(conn: psycopg.Connection) -> psycopg.AsyncConnection:
