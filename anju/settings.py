@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 from msgspec import Meta
 
-from anju.typed_config import Reason, Refused, convert
+from anju.typed_config import Reason, Refused, cli_lang, convert
 
 
 class SettingsError(ValueError):
@@ -126,7 +126,7 @@ def _settings(data: dict[str, Any]) -> Settings:
                                 f"{', '.join(sorted(e.known))}") from None
         if e.key in _TABLES and e.at == e.key:
             raise SettingsError(f"{e.key} must be a table ([{e.key}])") from None
-        raise SettingsError(str(e)) from None
+        raise SettingsError(e.text(cli_lang())) from None   # the operator's language
 
 
 def _validate(s: Settings) -> Settings:

@@ -10,11 +10,21 @@ constraints: `Annotated[int, Meta(ge=30, le=720, extra={"unit": "minutes"})]` al
 - "unit": said after the range;
 - "expected": the whole of what is allowed, formatted with {ge} and {le};
 - "wrong_type": what is allowed, when the value is not even of the field's type.
+
+Who reads a refusal: `str(refused)` is English, for logs and the command line; operators
+running `anju` read `refused.text(cli_lang())`, the same sentence from the catalog
+(anju.i18n: config.*) in ANJU_LANG or else LANG (zh_CN.UTF-8 → zh-CN). The command line
+defaults to English: operators' terminals and the logs they paste vary, and a Chinese
+sentence is opt-in with ANJU_LANG=zh-CN. The console words a refusal in its reader's
+language with `refused.allowed_words().text(lang)`. Every sentence names the setting and
+what it may be: the fix.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,6 +32,8 @@ from typing import Any, TypeVar
 
 import msgspec
 import msgspec.inspect as mi
+
+from anju import i18n
 
 T = TypeVar("T")
 
@@ -53,11 +65,41 @@ class Refused(ValueError):
     """
 
     def __init__(self, reason: Reason, key: str, value: Any, allowed: str, *, at: str,
-                 item: Any, unknown: tuple[str, ...] = (), known: tuple[str, ...] = ()) -> None:
+                 item: Any, unknown: tuple[str, ...] = (), known: tuple[str, ...] = (),
+                 words: Allowed | None = None) -> None:
         self.reason, self.key, self.value, self.allowed = reason, key, value, allowed
         self.at, self.item, self.unknown, self.known = at, item, unknown, known
+        self.words = words
         shown = "" if value is MISSING else f"={value!r}"
         super().__init__(f"{key}{shown}: expected {allowed}")
+
+    def allowed_words(self) -> Allowed | _Text:
+        """What is allowed, to be worded in a reader's language (`.text(lang)`)."""
+        return self.words if self.words is not None else _Text(self.allowed)
+
+    def text(self, lang: str | None) -> str:
+        """The refusal in `lang`: the setting, the value given, what it may be."""
+        if self.reason is Reason.UNKNOWN:
+            return i18n.text(lang, "config.unknown", key=self.key,
+                             known=", ".join(self.known) or "—")
+        allowed = self.allowed_words().text(lang)
+        if self.value is MISSING:
+            return i18n.text(lang, "config.missing", key=self.key, allowed=allowed)
+        return i18n.text(lang, "config.refused", key=self.key, value=repr(self.value),
+                         allowed=allowed)
+
+
+def cli_lang(environ: Mapping[str, str] | None = None) -> str:
+    """The command line's language: ANJU_LANG, else LANG (zh_CN.UTF-8 → zh-CN); English
+    when neither names Chinese (see the module's docstring for why)."""
+    env = os.environ if environ is None else environ
+    for name in ("ANJU_LANG", "LANG"):
+        raw = (env.get(name) or "").strip()
+        if not raw:
+            continue
+        tag = raw.split(".")[0].replace("_", "-").lower()
+        return "zh-CN" if tag.startswith("zh") else "en"
+    return "en"
 
 
 def convert(data: Any, type_: type[T], *, strict: bool = True) -> T:
@@ -105,8 +147,9 @@ def refusal(error: msgspec.ValidationError, data: Any, type_: Any) -> Refused:
         name = _render([*path, found[1]])
         if found.re is _REQUIRED:
             field, extra = _unwrap(_field(obj, found[1]))
-            return Refused(Reason.MISSING, name, MISSING, _allowed(field, extra, Reason.TYPE),
-                           at=name, item=MISSING)
+            words = Allowed(field, extra, Reason.TYPE)
+            return Refused(Reason.MISSING, name, MISSING, words.text("en"),
+                           at=name, item=MISSING, words=words)
         unknown = tuple(sorted(k for k in value if k not in known))
         given = value.get(found[1])
         return Refused(Reason.UNKNOWN, name, given, "", at=name, item=given, unknown=unknown,
@@ -118,8 +161,8 @@ def refusal(error: msgspec.ValidationError, data: Any, type_: Any) -> Refused:
         # the number the limit judged, not the text it was read from (strict=False)
         key_value = msgspec.convert(key_value, int if isinstance(key_node, mi.IntType) else float,
                                     strict=False)
-    return Refused(reason, key, key_value, _allowed(key_node, key_extra, reason, key_value),
-                   at=at, item=value)
+    words = Allowed(key_node, key_extra, reason, key_value)
+    return Refused(reason, key, key_value, words.text("en"), at=at, item=value, words=words)
 
 
 def _field(struct: Any, name: str) -> Any:
@@ -150,38 +193,92 @@ def _render(path: Sequence[str | int]) -> str:
     return out
 
 
-def _allowed(node: Any, extra: dict[str, Any], reason: Reason, value: Any = MISSING) -> str:
+class _Text:
+    """What is allowed, as given (no words of the catalog for it)."""
+
+    def __init__(self, text: str) -> None:
+        self.value = text
+
+    def text(self, lang: str | None) -> str:
+        return self.value
+
+
+# Units and phrases that fields' Meta write in English, and their words in the catalog.
+_UNITS = {"minutes": "minutes", "days": "days", "hours": "hours", "seconds": "seconds",
+          "hour of the day": "hour_of_day", "minutes (0 = off)": "minutes_or_off",
+          "days (0 = off)": "days_or_off", "litres per minute": "litres_per_minute",
+          "litres": "litres", "per cent": "per_cent", "heartbeats": "heartbeats",
+          "(days)": "days_paren", "W": "watts"}
+_PHRASES = {"whole seconds, {ge}..{le}": "config.allowed.whole_seconds",
+            "whole seconds, {ge} (never) ..{le}": "config.allowed.whole_seconds_never",
+            "0 (until acknowledged) or more": "config.allowed.cycles",
+            "a whole number": "config.allowed.whole_number"}
+_DETECTOR_LIST = "a list of detectors from: "
+
+
+class Allowed:
+    """What a field allows, worded from its type and constraints in a language;
+    text("en") is the English every refusal has always said."""
+
+    def __init__(self, node: Any, extra: dict[str, Any], reason: Reason,
+                 value: Any = MISSING) -> None:
+        self.node, self.extra, self.reason, self.value = node, extra, reason, value
+
+    def text(self, lang: str | None) -> str:
+        return _allowed(self.node, self.extra, self.reason, self.value, lang)
+
+
+def _phrase(given: str, lang: str | None, **fields: Any) -> str:
+    """A Meta's own English phrase in `lang` when the catalog has it, else as written."""
+    if given in _PHRASES:
+        return i18n.text(lang, _PHRASES[given], **fields)
+    if given.startswith(_DETECTOR_LIST):
+        return i18n.text(lang, "config.allowed.detectors",
+                         items=given[len(_DETECTOR_LIST):])
+    return given.format(**fields)
+
+
+def _unit(unit: str, lang: str | None) -> str:
+    return i18n.text(lang, f"config.unit.{_UNITS[unit]}") if unit in _UNITS else unit
+
+
+def _allowed(node: Any, extra: dict[str, Any], reason: Reason, value: Any = MISSING,
+             lang: str | None = "en") -> str:
     """What the field allows, in words, from its type and constraints."""
     ge, le = getattr(node, "ge", None), getattr(node, "le", None)
+    t = functools.partial(i18n.text, lang)
     if "expected" in extra:
-        return str(extra["expected"]).format(ge=ge, le=le)
+        return _phrase(str(extra["expected"]), lang, ge=ge, le=le)
     if reason is Reason.TYPE and "wrong_type" in extra:
-        return str(extra["wrong_type"])
+        return _phrase(str(extra["wrong_type"]), lang)
     if isinstance(node, mi.BoolType):
-        return "true or false"
+        return t("config.allowed.bool", yes="true", no="false")
     if isinstance(node, (mi.IntType, mi.FloatType)):
         lo, hi = _number(ge), _number(le)
-        limits = (f"{lo}..{hi}" if lo and hi else f"at least {lo}" if lo else
-                  f"at most {hi}" if hi else "")
-        limits = " ".join(filter(None, (limits, extra.get("unit", ""))))
+        limits = (t("config.allowed.range", lo=lo, hi=hi) if lo and hi else
+                  t("config.allowed.at_least", lo=lo) if lo else
+                  t("config.allowed.at_most", hi=hi) if hi else "")
+        limits = " ".join(filter(None, (limits, _unit(extra.get("unit", ""), lang))))
         if reason is Reason.LIMIT:
             return limits
         # a number with a fraction where a whole one is wanted is told so
         whole = (isinstance(node, mi.IntType) and isinstance(value, (int, float))
                  and not isinstance(value, bool))
-        return " ".join(filter(None, ("a whole number" if whole else "a number", limits)))
+        return " ".join(filter(None, (t("config.allowed.whole_number") if whole
+                                      else t("config.allowed.number"), limits)))
     if isinstance(node, mi.LiteralType):
-        return f"one of {', '.join(map(str, node.values))}"
+        return t("config.allowed.one_of", items=", ".join(map(str, node.values)))
     if isinstance(node, (mi.ListType, mi.VarTupleType, mi.SetType, mi.FrozenSetType)):
         items, _ = _unwrap(node.item_type)
         if isinstance(items, mi.LiteralType):
-            return f"a list from: {', '.join(map(str, items.values))}"
-        return "a list of text values" if isinstance(items, mi.StrType) else "a list"
+            return t("config.allowed.list_from", items=", ".join(map(str, items.values)))
+        return t("config.allowed.texts") if isinstance(items, mi.StrType) else t(
+            "config.allowed.list")
     if isinstance(node, mi.StrType):
-        return "text"
+        return t("config.allowed.text")
     if isinstance(node, mi.StructType):
-        return "a table of settings"
-    return getattr(getattr(node, "cls", None), "__name__", "a valid value")
+        return t("config.allowed.table")
+    return getattr(getattr(node, "cls", None), "__name__", None) or t("config.allowed.valid")
 
 
 def _number(x: float | None) -> str:

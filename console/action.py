@@ -12,7 +12,7 @@ and web.api's; the scope is checked in the queries (console.sql.scope) and by ru
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Awaitable, Callable, Mapping
 
 from starlette.requests import Request
@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from console import fields, web
+from console.errors import Msg
 from console.web import JSON, Ctx, Forbidden, Invalid
 
 
@@ -29,7 +30,8 @@ class Args:
     id: int | None                  # the path's {id}
     sub: int | None                 # a second path id ({cid}, {sid})
     query: Any                      # the action's query Struct
-    errors: dict[str, str]          # what was wrong in the query (pages show it inline)
+    errors: dict[str, Any]          # what was wrong in the query: Msg by the action, the
+                                    # reader's words once a Page has it (pages show it inline)
     body: Mapping[str, Any]         # the form or the JSON object, read by the action
 
 
@@ -85,9 +87,9 @@ async def json_body(request: Request) -> dict[str, Any]:
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise Invalid({"body": "expected a JSON object"}) from None
+        raise Invalid({"body": Msg("invalid.json_object")}) from None
     if not isinstance(body, dict):
-        raise Invalid({"body": "expected a JSON object"})
+        raise Invalid({"body": Msg("invalid.json_object")})
     return body
 
 
@@ -101,7 +103,7 @@ async def _args(ctx: Ctx, action: Action, *, api: bool) -> Args:
     request = ctx.request
     ident = web.path_id(request) if "id" in request.path_params else None
     sub = web.path_id(request, action.sub) if action.sub else None
-    errors: dict[str, str] = {}
+    errors: web.Errors = {}
     query = fields.read(action.query, request.query_params, errors) if action.query else None
     if api and errors:
         raise Invalid(errors)
@@ -123,6 +125,8 @@ def api_endpoint(action: Action, view: Api) -> Callable[[Request], Awaitable[Res
 
 
 def page_endpoint(action: Action, view: Page) -> Callable[[Request], Awaitable[Response]]:
+    """The page's answer. Errors reach templates in the reader's words ({{ errors.x }} stays
+    a string): the query's in args.errors, a form's in the Invalid given to view.invalid."""
     async def handler(ctx: Ctx) -> Response:
         args = await _args(ctx, action, api=False)
         try:
@@ -130,11 +134,23 @@ def page_endpoint(action: Action, view: Page) -> Callable[[Request], Awaitable[R
         except Invalid as e:
             if view.invalid is None:
                 raise
-            return await view.invalid(ctx, args, e)
-        return await view.render(ctx, args, result)
+            return await view.invalid(ctx, _worded(args, ctx), Worded(e, ctx.w.lang))
+        return await view.render(ctx, _worded(args, ctx), result)
 
     handler.__name__ = f"page_{action.run.__name__}"
     return web.page(handler)
+
+
+def _worded(args: Args, ctx: Ctx) -> Args:
+    return replace(args, errors=ctx.w.errors(args.errors)) if args.errors else args
+
+
+class Worded(Invalid):
+    """An Invalid whose errors are in the reader's words (`original` keeps the Msgs)."""
+
+    def __init__(self, e: Invalid, lang: str) -> None:
+        super().__init__(e.worded(lang))
+        self.original = e.errors
 
 
 def routes(ops: list[Op]) -> list[Route]:

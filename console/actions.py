@@ -11,6 +11,7 @@ from alerts import store as alert_store
 from alerts.lifecycle import TransitionError
 
 from console import data, i18n, visits
+from console.errors import Choices, Msg
 from console.web import Ctx, Invalid
 
 
@@ -42,6 +43,13 @@ def ack_result(r: alert_store.AckResult) -> dict[str, object]:
             "resolved_by": r.resolved_by}
 
 
+def transition_msg(e: TransitionError) -> Msg:
+    """The lifecycle's refusal in the catalog's words."""
+    if "already resolved" in str(e):
+        return Msg("invalid.already_resolved")
+    return Msg("invalid.transition", detail=str(e))
+
+
 def actor(ctx: Ctx) -> str:
     return f"{ctx.user.name} ({ctx.user.username})"
 
@@ -59,14 +67,15 @@ async def acknowledge(ctx: Ctx, alert_id: int, note: str | None) -> alert_store.
 async def resolve(ctx: Ctx, alert_id: int, outcome: str | None,
                   note: str | None) -> alert_store.AckResult:
     if outcome not in i18n.PERSON_OUTCOMES:
-        raise Invalid({"outcome": f"expected one of {', '.join(i18n.PERSON_OUTCOMES)}"})
+        raise Invalid({"outcome": Msg("invalid.choice",
+                                      choices=Choices(i18n.PERSON_OUTCOMES, "outcome"))})
     async with ctx.request.app.state.pool.connection() as conn:
         a = await data.alert(conn, ctx.user, alert_id)
         try:
             result = await alert_store.resolve(conn, alert_id, actor=actor(ctx), outcome=outcome,
                                              channel="console", note=note)
         except TransitionError as e:
-            raise Invalid({"outcome": str(e)}) from None
+            raise Invalid({"outcome": transition_msg(e)}) from None
         if result.changed and outcome in visits.ALERT_OUTCOME_VISIT:
             # Resolved by a home visit: it is recorded as one (and counts for the schedule).
             await visits.insert_visit(conn, home_id=a["home_id"], user=ctx.user,

@@ -20,6 +20,7 @@ from alerts import manage as alert_manage
 from alerts.contacts import ContactError
 from anju import registry
 from console import data, fields, web
+from console.errors import Msg, provisioning_msg
 from console.manage import _home_for_change, _sync, may_manage
 from console.sql import manage as manage_sql
 from console.web import Ctx, Forbidden, Invalid
@@ -60,14 +61,14 @@ class NewShift(msgspec.Struct, kw_only=True):
                                       extra=fields.UNCHECKED)]
 
 
-def check_tz(params: Any, errors: dict[str, str], default: str | None = None) -> str | None:
+def check_tz(params: Any, errors: web.Errors, default: str | None = None) -> str | None:
     tz = web.text_param(params, "tz", errors, max_len=64)
     if tz is None:
         return default
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        errors["tz"] = "expected an IANA time zone such as Asia/Shanghai"
+        errors["tz"] = Msg("invalid.time_zone")
         return None
     return tz
 
@@ -100,7 +101,7 @@ async def managed_communities(conn: psycopg.AsyncConnection, user: Any) -> list[
 async def create_home(ctx: Ctx, params: Any) -> dict[str, Any]:
     if not may_manage(ctx.user):
         raise Forbidden("manage")
-    errors: dict[str, str] = {}
+    errors: web.Errors = {}
     new = fields.read(NewHome, params, errors)
     code, comm, resident = new.code, new.community, new.resident
     address, building = new.address, new.building
@@ -111,7 +112,7 @@ async def create_home(ctx: Ctx, params: Any) -> dict[str, Any]:
             try:
                 c = await community(ctx, conn, code=comm)
             except data.NotFound:      # unknown, or not one the user manages: the same words
-                errors["community"] = "not a community you manage"
+                errors["community"] = Msg("invalid.not_your_community")
     if errors:
         raise Invalid(errors)
     assert c is not None
@@ -120,10 +121,7 @@ async def create_home(ctx: Ctx, params: Any) -> dict[str, Any]:
             conn, code=str(code), community=c["code"], resident=str(resident), address=address,
             building=building, tz=str(tz)))
     except registry.ProvisioningError as e:
-        msg = str(e)
-        field = ("code" if "home" in msg else "tz" if "tz" in msg
-                 else "resident" if "resident" in msg else "home")
-        raise Invalid({field: msg}) from None
+        raise Invalid(dict([provisioning_msg(e)])) from None
     async with ctx.request.app.state.pool.connection() as conn:
         await data.audit(conn, ctx.user, "create_home", home_id=home_id,
                          detail={"code": code, "community": c["code"], "building": building,
@@ -135,11 +133,11 @@ async def edit_home(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
     """Change the resident's name, address, building or time zone (absent fields stay)."""
     async with ctx.request.app.state.pool.connection() as conn:
         h = await _home_for_change(ctx, conn, home_id)
-        errors: dict[str, str] = {}
+        errors: web.Errors = {}
         e = fields.read(HomeEdit, params, errors)
         resident, address, building = e.resident, e.address, e.building
         if "resident" in params and resident is None and "resident" not in errors:
-            errors = {"resident": "required", **errors}     # a blank name is no name
+            errors = {"resident": Msg("invalid.required"), **errors}   # a blank name is no name
         tz = check_tz(params, errors, default=h["tz"])
         if errors:
             raise Invalid(errors)
@@ -171,19 +169,19 @@ async def workers(conn: psycopg.AsyncConnection, community_id: int) -> list[dict
     return await cur.fetchall()
 
 
-def _clock(params: Any, name: str, errors: dict[str, str]) -> time | None:
+def _clock(params: Any, name: str, errors: web.Errors) -> time | None:
     raw = params.get(name)
     if raw is None or raw == "":
-        errors[name] = "required, e.g. 08:00"
+        errors[name] = Msg("invalid.time_required")
         return None
     try:
         return time.fromisoformat(str(raw)[:8]).replace(tzinfo=None)
     except (ValueError, TypeError):
-        errors[name] = "expected a time such as 08:00"
+        errors[name] = Msg("invalid.time")
         return None
 
 
-def _days(params: Any, errors: dict[str, str]) -> list[int]:
+def _days(params: Any, errors: web.Errors) -> list[int]:
     raw = params.get("days")
     if isinstance(raw, list) and raw and all(isinstance(d, int) and not isinstance(d, bool)
                                              and 1 <= d <= 7 for d in raw):
@@ -191,35 +189,35 @@ def _days(params: Any, errors: dict[str, str]) -> list[int]:
     if isinstance(raw, str) and raw.strip() and len(raw) <= 40:
         try:
             return alert_manage.parse_days(raw)
-        except ContactError as e:
-            errors["days"] = str(e)
+        except ContactError:
+            errors["days"] = Msg("invalid.days")
             return []
-    errors["days"] = "expected weekdays, e.g. 1-5, 6,7, mon-fri or [1, 2, 3]"
+    errors["days"] = Msg("invalid.days")
     return []
 
 
 async def add_shift(ctx: Ctx, community_id: int, params: Any) -> dict[str, Any]:
     async with ctx.request.app.state.pool.connection() as conn:
         c = await community(ctx, conn, community_id=community_id)
-        errors: dict[str, str] = {}
+        errors: web.Errors = {}
         contact = fields.read(NewShift, params, errors).contact
         if contact is not None:
             row = await (await conn.execute(manage_sql.COMMUNITY_WORKER,
                                             (contact, c["id"]))).fetchone()
             if row is None:
-                errors["contact"] = "not a community worker of this community"
+                errors["contact"] = Msg("invalid.not_worker")
         days = _days(params, errors)
         starts = _clock(params, "starts", errors)
         ends = _clock(params, "ends", errors)
         if starts is not None and starts == ends:
-            errors["ends"] = "must differ from the start (an end before it runs past midnight)"
+            errors["ends"] = Msg("invalid.same_time")
         if errors:
             raise Invalid(errors)
     try:
         n = await _sync(ctx, lambda conn: alert_manage.add_shift(
             conn, int(contact or 0), days, starts, ends))
-    except ContactError as e:
-        raise Invalid({"contact": str(e)}) from None
+    except ContactError:                # the contact is no community worker (any more)
+        raise Invalid({"contact": Msg("invalid.not_worker")}) from None
     detail = {"community": c["code"], "contact": contact, "days": days,
               "starts": starts.strftime("%H:%M") if starts else None,
               "ends": ends.strftime("%H:%M") if ends else None}

@@ -9,9 +9,11 @@ A field's type says how it is read:
 - anything marked `Meta(extra=UNCHECKED)`: passed on as given, for the action to read
   (a home's local time, a list of URLs, a settings object: what only the action can judge).
 
-A field without a default is required ("required" when absent; an unchecked one is the
-action's to require, with its own words). Errors are collected in the
-caller's dict, field by field, in the order the Struct declares them.
+A field without a default is required (invalid.required when absent; an unchecked one is
+the action's to require, with its own words). Errors (console.errors.Msg) are collected in
+the caller's dict, field by field, in the order the Struct declares them. A Literal's
+message names its choices from the catalog group given as `Meta(extra={"words": group})`,
+or the first group that names them all.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, Mapping, TypeVar
 import msgspec
 
 from console import web
+from console.errors import Msg
 
 UNCHECKED = {"unchecked": True}
 # int_param's bounds when a field declares none.
@@ -56,7 +59,7 @@ def _meta(metas: list[msgspec.Meta], name: str) -> Any:
     return None
 
 
-def read(cls: type[S], params: Mapping[str, Any], errors: dict[str, str]) -> S:
+def read(cls: type[S], params: Mapping[str, Any], errors: web.Errors) -> S:
     """cls from params; a field that is wrong gets its message in errors and its default."""
     values: dict[str, Any] = {}
     for f in msgspec.structs.fields(cls):
@@ -72,7 +75,8 @@ def read(cls: type[S], params: Mapping[str, Any], errors: dict[str, str]) -> S:
             v = web.int_param(params, name, errors, default=default,
                               lo=INT_LO if lo is None else lo, hi=INT_HI if hi is None else hi)
         elif typing.get_origin(tp) is typing.Literal:
-            v = web.choice_param(params, name, tuple(typing.get_args(tp)), errors, default)
+            v = web.choice_param(params, name, tuple(typing.get_args(tp)), errors, default,
+                                 group=extra.get("words"))
         elif tp is str:
             v = web.text_param(params, name, errors, max_len=_meta(metas, "max_length") or TEXT_MAX,
                                required=required)
@@ -81,13 +85,13 @@ def read(cls: type[S], params: Mapping[str, Any], errors: dict[str, str]) -> S:
         else:
             raise TypeError(f"{cls.__name__}.{f.name}: no reader for {tp!r}")
         if required and v is None and name not in errors and not extra.get("unchecked"):
-            errors[name] = "required"
+            errors[name] = Msg("invalid.required")
         values[f.name] = v
     return cls(**values)
 
 
 def read_or_raise(cls: type[S], params: Mapping[str, Any]) -> S:
-    errors: dict[str, str] = {}
+    errors: web.Errors = {}
     out = read(cls, params, errors)
     if errors:
         raise web.Invalid(errors)

@@ -33,6 +33,14 @@ class Words:
     def __call__(self, key: str, /, **fields: Any) -> str:
         return catalog.text(self.lang, key, **fields)
 
+    def error(self, msg: Any) -> str:
+        """A validation message (console.errors.Msg) in this language; a bare text as is."""
+        return msg.text(self.lang) if hasattr(msg, "text") else str(msg)
+
+    def errors(self, errors: Any) -> dict[str, str]:
+        """field → message in this language (what templates show as {{ errors.x }})."""
+        return {k: self.error(v) for k, v in errors.items()}
+
     def label(self, group: str, code: str | None) -> str:
         return catalog.label(self.lang, group, code)
 

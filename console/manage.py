@@ -22,6 +22,7 @@ from anju import registry
 from anju.contract import DEVICE_KINDS, ROOMS
 from detectors.config import ConfigError, from_dict
 from console import data, fields, web
+from console.errors import Msg, config_msg, contact_msg, policy_msg, provisioning_msg
 from console.sql import homes as homes_sql, manage as manage_sql
 from console.web import Ctx, Forbidden, Invalid
 
@@ -32,7 +33,7 @@ Short = Annotated[str, msgspec.Meta(max_length=64)]
 
 
 class Away(msgspec.Struct, kw_only=True):
-    action: Literal["set", "clear"]
+    action: Annotated[Literal["set", "clear"], msgspec.Meta(extra={"words": "away_"})]
     reason: Annotated[str, msgspec.Meta(max_length=200)] = ""
     start: Annotated[str | None, msgspec.Meta(
         description="in the home's time zone; default now", extra=fields.UNCHECKED)] = None
@@ -98,13 +99,12 @@ def _sync(ctx: Ctx, fn: Any) -> Any:
 # -- away -----------------------------------------------------------------------------
 
 
-def _local(params: Any, name: str, tz: str, errors: dict[str, str]) -> datetime | None:
-    dt = web.iso_param(params, name, errors,
-                       "expected a date or time such as 2026-12-01 or 2026-12-01T18:00")
+def _local(params: Any, name: str, tz: str, errors: web.Errors) -> datetime | None:
+    dt = web.iso_param(params, name, errors, Msg("invalid.date_or_time"))
     if dt is None:
         return None
     if not 2000 <= dt.year <= 2100:
-        errors[name] = "expected a year from 2000 to 2100"
+        errors[name] = Msg("invalid.year_range", lo=2000, hi=2100)
         return None
     return dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo(tz))
 
@@ -112,14 +112,14 @@ def _local(params: Any, name: str, tz: str, errors: dict[str, str]) -> datetime 
 async def away(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
     async with ctx.request.app.state.pool.connection() as conn:
         h = await _home_for_change(ctx, conn, home_id)
-        errors: dict[str, str] = {}
+        errors: web.Errors = {}
         a = fields.read(Away, params, errors)
         action, reason = a.action, a.reason
         now = datetime.now(timezone.utc)
         start = _local(params, "start", h["tz"], errors) or now
         until = _local(params, "until", h["tz"], errors)
         if until is not None and until <= start and "until" not in errors:
-            errors["until"] = "must be after the start"
+            errors["until"] = Msg("invalid.after_start")
         if errors:
             raise Invalid(errors)
         who = f"{ctx.user.name} ({ctx.user.username})"
@@ -161,9 +161,9 @@ def parse_settings(raw: Any) -> dict[str, Any]:
     if isinstance(raw, dict):
         return raw
     if not isinstance(raw, str) or not raw.strip():
-        raise Invalid({"settings": "expected settings, e.g. inactivity.floor_min=90"})
+        raise Invalid({"settings": Msg("invalid.settings")})
     if len(raw) > 4000:
-        raise Invalid({"settings": "at most 4000 characters"})
+        raise Invalid({"settings": Msg("invalid.too_long", max=4000)})
     out: dict[str, Any] = {}
     for line in raw.splitlines():
         line = line.strip()
@@ -171,7 +171,7 @@ def parse_settings(raw: Any) -> dict[str, Any]:
             continue
         key, sep, value = line.partition("=")
         if not sep or not key.strip():
-            raise Invalid({"settings": f"{line[:60]!r}: expected KEY=VALUE"})
+            raise Invalid({"settings": Msg("invalid.key_value", line=repr(line[:60]))})
         try:
             out[key.strip()] = json.loads(value.strip())
         except json.JSONDecodeError:
@@ -191,7 +191,7 @@ async def set_detector(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
             merged = settings if replace_all else {**current["home"], **settings}
             from_dict(merged)              # the settings together must make sense too
         except ConfigError as e:
-            raise Invalid({f"settings.{e.key}": f"expected {e.allowed}"}) from None
+            raise Invalid({f"settings.{e.key}": config_msg(e)}) from None
         async with conn.transaction():
             await conn.execute(manage_sql.DETECTOR_SET, (home_id, Jsonb(merged)))
             await data.audit(conn, ctx.user, "set_detector", home_id=home_id,
@@ -206,14 +206,14 @@ async def set_detector(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
 async def add_contact(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
     async with ctx.request.app.state.pool.connection() as conn:
         h = await _home_for_change(ctx, conn, home_id)
-        errors: dict[str, str] = {}
+        errors: web.Errors = {}
         new = fields.read(NewContact, params, errors)
         role, name, lang, urls = new.role, new.name, new.lang, new.urls
         if isinstance(urls, str):
             urls = [u.strip() for u in urls.splitlines() if u.strip()]
         if (not isinstance(urls, list) or not urls or len(urls) > 5
                 or any(not isinstance(u, str) or len(u) > 500 for u in urls)):
-            errors["urls"] = "expected 1 to 5 apprise URLs (mailto://, json://, wecombot://, ...)"
+            errors["urls"] = Msg("invalid.urls", lo=1, hi=5)
         if errors:
             raise Invalid(errors)
         spec = alert_manage.ContactSpec(role=str(role), name=str(name), urls=list(urls),
@@ -221,8 +221,7 @@ async def add_contact(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
     try:
         contact_id = await _sync(ctx, lambda c: alert_manage.add_contact(c, spec))
     except ContactError as e:
-        raise Invalid({"urls" if "URL" in str(e) or "://" in str(e) else "contact": str(e)}
-                      ) from None
+        raise Invalid(dict([contact_msg(e)])) from None
     async with ctx.request.app.state.pool.connection() as conn:
         await data.audit(conn, ctx.user, "add_contact", home_id=home_id,
                          detail={"contact": contact_id, "role": role}, remote=ctx.remote)
@@ -247,7 +246,7 @@ async def add_device(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
             c, home=h["code"], kind=d.kind, room=d.room, vendor=d.vendor, model=d.model,
             heartbeat_s=d.heartbeat_s))
     except registry.ProvisioningError as e:
-        raise Invalid({"device": str(e)}) from None
+        raise Invalid(dict([provisioning_msg(e, 'device')])) from None
     async with ctx.request.app.state.pool.connection() as conn:
         await data.audit(conn, ctx.user, "add_device", home_id=home_id,
                          detail={"device": dev.id, "uid": dev.uid, "kind": d.kind},
@@ -296,7 +295,7 @@ async def set_policy(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
     """This home's escalation policy for one severity (alerts.manage.set_policy validates)."""
     async with ctx.request.app.state.pool.connection() as conn:
         h = await _home_for_change(ctx, conn, home_id)
-    errors: dict[str, str] = {}
+    errors: web.Errors = {}
     severity = fields.read(PolicyChange, params, errors).severity
     raw = params.get("policy")
     try:
@@ -306,9 +305,9 @@ async def set_policy(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
             repeat = web.int_param(params, "repeat_s", errors, default=900, lo=0, hi=7 * 86400)
             raw["repeat_s"] = repeat if repeat is not None else 900
     except PolicyError as e:
-        errors["policy"] = str(e)
+        errors["policy"] = policy_msg(e)
     if raw is None and "policy" not in errors:
-        errors["policy"] = "required"
+        errors["policy"] = Msg("invalid.required")
     if errors:
         raise Invalid(errors)
     who = f"{ctx.user.name} ({ctx.user.username})"
@@ -316,7 +315,7 @@ async def set_policy(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
         pol = await _sync(ctx, lambda c: alert_manage.set_policy(c, severity=str(severity), raw=raw,
                                               home=h["code"], by=who))
     except (PolicyError, ContactError) as e:
-        raise Invalid({"policy": str(e)}) from None
+        raise Invalid({"policy": policy_msg(e)}) from None
     async with ctx.request.app.state.pool.connection() as conn:
         await data.audit(conn, ctx.user, "set_policy", home_id=home_id,
                          detail={"severity": severity, "policy": pol.to_json()},

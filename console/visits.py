@@ -18,6 +18,7 @@ from psycopg.rows import dict_row
 from alerts import store as alert_store
 from console import data, fields, web
 from console.auth import User
+from console.errors import Label, Msg
 from console.sql import visits as visits_sql
 from console.web import Ctx, Forbidden, Invalid
 
@@ -71,31 +72,31 @@ async def for_home(conn: psycopg.AsyncConnection, home_id: int, limit: int = 20
 # -- validation ---------------------------------------------------------------------
 
 
-def _date(params: Any, name: str, errors: dict[str, str]) -> date | None:
+def _date(params: Any, name: str, errors: web.Errors) -> date | None:
     raw = params.get(name)
     if raw is None or raw == "":
         return None
     try:
         d = date.fromisoformat(str(raw))
     except ValueError:
-        errors[name] = "expected a date, YYYY-MM-DD"
+        errors[name] = Msg("invalid.date")
         return None
     if not date(2000, 1, 1) <= d <= date(2100, 1, 1):
-        errors[name] = "expected a date from 2000 to 2100"
+        errors[name] = Msg("invalid.date_range", lo=2000, hi=2100)
         return None
     return d
 
 
-def _moment(params: Any, name: str, errors: dict[str, str]) -> datetime | None:
+def _moment(params: Any, name: str, errors: web.Errors) -> datetime | None:
     """An ISO date-time (a naive one is UTC); not in the future, not before 2000."""
-    at = web.iso_param(params, name, errors, "expected a date-time, e.g. 2026-11-23T09:30:00+08:00")
+    at = web.iso_param(params, name, errors, Msg("invalid.datetime"))
     if at is None:
         return None
     if at.tzinfo is None:
         at = at.replace(tzinfo=timezone.utc)
     now = datetime.now(timezone.utc)
     if not datetime(2000, 1, 1, tzinfo=timezone.utc) <= at <= now + timedelta(minutes=5):
-        errors[name] = "expected a moment since 2000 and not in the future"
+        errors[name] = Msg("invalid.moment_range")
         return None
     return at
 
@@ -121,25 +122,26 @@ class VisitInput(msgspec.Struct, kw_only=True):
 
 
 def schedule_input(params: Any) -> ScheduleInput:
-    errors: dict[str, str] = {}
+    errors: web.Errors = {}
     s = fields.read(ScheduleInput, params, errors)
     first_due = _date(params, "first_due", errors)
     active = params.get("active", True)
     if isinstance(active, str):
         active = active.lower() not in ("0", "false", "no", "off")
     if not isinstance(active, bool):
-        errors["active"] = "expected true or false"
+        errors["active"] = Msg("invalid.bool")
     if errors:
         raise Invalid(errors)
     return msgspec.structs.replace(s, first_due=first_due, active=active)
 
 
 def visit_input(params: Any) -> VisitInput:
-    errors: dict[str, str] = {}
+    errors: web.Errors = {}
     v = fields.read(VisitInput, params, errors)
     at = _moment(params, "visited_at", errors)
     if v.outcome == "concern" and not v.concern and "concern" not in errors:
-        errors["concern"] = "required when the outcome is concern"
+        errors["concern"] = Msg("invalid.required_when",
+                                outcome=Label("visit_outcome", "concern"))
     if errors:
         raise Invalid(errors)
     return msgspec.structs.replace(v, visited_at=at)
@@ -159,7 +161,7 @@ async def set_schedule(ctx: Ctx, home_id: int, params: Any) -> dict[str, Any]:
             row = await (await conn.execute(visits_sql.WORKER_BY_USERNAME,
                                             (s.worker,))).fetchone()
             if row is None or row[1] not in WORKER_ROLES:
-                raise Invalid({"worker": "no active admin, operator or property user by that name"})
+                raise Invalid({"worker": Msg("invalid.no_worker", name=s.worker)})
             worker_id = row[0]
         first_due = None
         if s.first_due:
@@ -199,7 +201,8 @@ async def insert_visit(conn: psycopg.AsyncConnection, *, home_id: int, user: Use
         if kind:
             row = await (await conn.execute(visits_sql.SCHEDULE_ID, (home_id, kind))).fetchone()
             if row is None:
-                raise Invalid({"kind": f"this home has no {kind} visit schedule"})
+                raise Invalid({"kind": Msg("invalid.no_schedule",
+                                           kind=Label("schedule_kind", kind))})
             schedule = row[0]
         row = await (await conn.execute(visits_sql.RECORD_VISIT, {
             "home": home_id, "schedule": schedule, "alert": alert_id, "at": at, "uid": user.id,

@@ -17,16 +17,21 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from console import auth, data, i18n
 from console.auth import User
+from console.errors import Choices, Message, Msg, code, worded
 
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 
 
 class Invalid(ValueError):
-    """Input that fails validation: field → message."""
+    """Input that fails validation: field → message (a console.errors.Msg: English in
+    str(), the reader's language on pages)."""
 
-    def __init__(self, errors: dict[str, str]) -> None:
+    def __init__(self, errors: dict[str, Message]) -> None:
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
+
+    def worded(self, lang: str | None) -> dict[str, str]:
+        return worded(self.errors, lang)
 
 
 class Forbidden(PermissionError):
@@ -189,7 +194,12 @@ def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         except data.NotFound:
             return render(request, "error.html", 404, w=w, message=w("not_found"))
         except Forbidden:
-            return render(request, "error.html", 403, w=w, message=w("forbidden"))
+            # Refused to do something is not refused to see it: the page says which.
+            key = "forbidden_action" if request.method in UNSAFE else "forbidden"
+            return render(request, "error.html", 403, w=w, message=w(key))
+        except Invalid as e:           # a page without its own form to show again
+            message = ("；" if w.lang == "zh-CN" else "; ").join(e.worded(w.lang).values())
+            return render(request, "error.html", 422, w=w, message=message)
 
     return wrapped
 
@@ -208,8 +218,10 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         try:
             return await handler(Ctx(request, user, words(request)))
         except Invalid as e:
+            # English messages (clients log them) and the catalog key as a code to act on.
             return problem(422, "invalid input",
-                           errors=[{"field": k, "message": v} for k, v in e.errors.items()])
+                           errors=[{"field": k, "message": str(v), "code": code(v)}
+                                   for k, v in e.errors.items()])
         except data.NotFound:
             return problem(404, "not found")
         except Forbidden:
@@ -221,7 +233,10 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 # -- validation ---------------------------------------------------------------------
 
 
-def int_param(params: Any, name: str, errors: dict[str, str], *, default: int | None = None,
+Errors = dict[str, Message]
+
+
+def int_param(params: Any, name: str, errors: Errors, *, default: int | None = None,
               lo: int = 0, hi: int = 2**31 - 1) -> int | None:
     raw = params.get(name)
     if raw is None or raw == "":
@@ -229,42 +244,44 @@ def int_param(params: Any, name: str, errors: dict[str, str], *, default: int | 
     try:
         v = int(raw)
     except (TypeError, ValueError):
-        errors[name] = f"expected a whole number, got {str(raw)[:40]!r}"
+        errors[name] = Msg("invalid.whole_number", got=repr(str(raw)[:40]))
         return default
     if not lo <= v <= hi:
-        errors[name] = f"expected a number from {lo} to {hi}"
+        errors[name] = Msg("invalid.range", lo=lo, hi=hi)
         return default
     return v
 
 
-def choice_param(params: Any, name: str, choices: tuple[str, ...], errors: dict[str, str],
-                 default: str | None = None) -> str | None:
+def choice_param(params: Any, name: str, choices: tuple[str, ...], errors: Errors,
+                 default: str | None = None, group: str | None = None) -> str | None:
+    """One of choices; the message names them in the reader's words (`group` of the
+    catalog, or the first group that names them all)."""
     raw = params.get(name)
     if raw is None or raw == "":
         return default
     if raw not in choices:
-        errors[name] = f"expected one of {', '.join(choices)}"
+        errors[name] = Msg("invalid.choice", choices=Choices(choices, group))
         return default
     return str(raw)
 
 
-def text_param(params: Any, name: str, errors: dict[str, str], *, max_len: int = 200,
+def text_param(params: Any, name: str, errors: Errors, *, max_len: int = 200,
                required: bool = False) -> str | None:
     raw = params.get(name)
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         if required:
-            errors[name] = "required"
+            errors[name] = Msg("invalid.required")
         return None
     if not isinstance(raw, str):
-        errors[name] = "expected text"
+        errors[name] = Msg("invalid.text")
         return None
     if len(raw) > max_len or "\x00" in raw:
-        errors[name] = f"at most {max_len} characters of text"
+        errors[name] = Msg("invalid.too_long", max=max_len)
         return None
     return raw.strip()
 
 
-def iso_param(params: Any, name: str, errors: dict[str, str], expected: str) -> datetime | None:
+def iso_param(params: Any, name: str, errors: Errors, expected: Message) -> datetime | None:
     """An ISO date or date-time as given (naive when it has no offset; the caller knows whose
     clock it is); `expected` is the message for text that is not one."""
     raw = params.get(name)

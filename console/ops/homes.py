@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from console import admin, charts, data, i18n, manage, visits
 from console.action import Action, Api, Args, Op, Page
+from console.errors import Sent
 from console.manage import MANAGE_ROLES
 from console.ops.alerts import alert_json
 from console.web import Ctx, Invalid, redirect, render
@@ -153,9 +154,11 @@ async def home_charts(conn: Any, h: dict[str, Any], w: i18n.Words) -> dict[str, 
 
 async def home_page(ctx: Ctx, result: dict[str, Any], *, status: int = 200,
                     errors: dict[str, str] | None = None, form: str = "",
-                    new_device: dict[str, Any] | None = None) -> Response:
+                    values: Any = None, new_device: dict[str, Any] | None = None) -> Response:
     """A home's page: what show_home read, with its charts, visits and (for those who may
-    manage it) its detector settings and escalation policies."""
+    manage it) its detector settings and escalation policies. After a form on it failed
+    (`form`, its `errors` in the reader's words, the `values` sent), that form keeps what
+    was typed and shows each error beside its field (`sent` in the template)."""
     h = result["h"]
     async with ctx.pool.connection() as conn:
         svgs = await home_charts(conn, h, ctx.w)
@@ -166,6 +169,7 @@ async def home_page(ctx: Ctx, result: dict[str, Any], *, status: int = 200,
             policies = (await manage.policies(conn, h))["policies"]
     return render(ctx.request, "home.html", status, w=ctx.w, h=h, history=result["history"],
                   charts=svgs, errors=errors or {}, form=form,
+                  sent=Sent(form, values, errors),
                   visit_outcomes=visits.OUTCOMES, schedule_kinds=visits.SCHEDULE_KINDS,
                   may_record=visits.may_record(ctx.user),
                   may_schedule=visits.may_schedule(ctx.user),

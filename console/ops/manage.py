@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from console import admin, data, manage
 from console.action import Action, Api, Args, Op, Page
+from console.errors import Sent
 from console.manage import MANAGE_ROLES
 from console.ops.homes import home_again
 from console.web import Ctx, Invalid, redirect, render
@@ -49,7 +50,8 @@ def _form(name: str) -> Any:
     """The home's page again with the named form's errors."""
     async def again(ctx: Ctx, args: Args, e: Invalid) -> Response:
         assert args.id is not None
-        return await home_again(ctx, args.id, status=422, errors=e.errors, form=name)
+        return await home_again(ctx, args.id, status=422, errors=e.errors, form=name,
+                                values=args.body)
     return again
 
 
@@ -128,9 +130,11 @@ async def remove_shift(ctx: Ctx, args: Args) -> dict[str, Any]:
 
 
 def workers_page(ctx: Ctx, result: dict[str, Any], *, status: int = 200,
-                 errors: dict[str, str] | None = None) -> Response:
+                 errors: dict[str, str] | None = None, values: Any = None) -> Response:
+    """The rota; after a refused shift, its form keeps what was typed, errors beside."""
     return render(ctx.request, "workers.html", status, w=ctx.w, c=result["community"],
-                  workers=result["workers"], errors=errors or {})
+                  workers=result["workers"], errors=errors or {},
+                  sent=Sent("shift" if errors else "", values, errors))
 
 
 async def show_workers(ctx: Ctx, args: Args, result: dict[str, Any]) -> Response:
@@ -138,7 +142,8 @@ async def show_workers(ctx: Ctx, args: Args, result: dict[str, Any]) -> Response
 
 
 async def workers_again(ctx: Ctx, args: Args, e: Invalid) -> Response:
-    return workers_page(ctx, await workers(ctx, args), status=422, errors=e.errors)
+    return workers_page(ctx, await workers(ctx, args), status=422, errors=e.errors,
+                        values=args.body)
 
 
 async def to_workers(ctx: Ctx, args: Args, result: Any) -> Response:

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from console import data, visits
 from console.action import Action, Api, Args, Op, Page
+from console.errors import Sent
 from console.ops.homes import home_again
 from console.web import Ctx, Invalid, redirect, render, safe_next
 
@@ -47,13 +48,16 @@ async def set_schedule(ctx: Ctx, args: Args) -> dict[str, Any]:
 
 async def visits_due_page(ctx: Ctx, args: Args, result: dict[str, Any]) -> Response:
     return render(ctx.request, "visits.html", 422 if args.errors else 200, w=ctx.w,
-                  rows=result["visits_due"], f=args.query, errors=args.errors)
+                  rows=result["visits_due"], f=args.query, errors=args.errors,
+                  sent=Sent("due" if args.errors else "", ctx.request.query_params,
+                            args.errors))
 
 
 def _home_form(form: str) -> Any:
     async def again(ctx: Ctx, args: Args, e: Invalid) -> Response:
         assert args.id is not None
-        return await home_again(ctx, args.id, status=422, errors=e.errors, form=form)
+        return await home_again(ctx, args.id, status=422, errors=e.errors, form=form,
+                                values=args.body)
     return again
 
 
