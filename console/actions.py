@@ -11,7 +11,7 @@ from alerts import store as alert_store
 from alerts.lifecycle import TransitionError
 
 from console import data, i18n, visits
-from console.errors import Choices, Msg
+from console.errors import Choices, Label, Msg
 from console.web import Ctx, Invalid
 
 
@@ -50,6 +50,26 @@ def transition_msg(e: TransitionError) -> Msg:
     return Msg("invalid.transition", detail=str(e))
 
 
+# Who may say what happened. A resolving outcome is a claim about what the person did:
+# "visited" means someone was at the door (and is recorded as a home visit, counted
+# for the community's visit schedule), so it is for those who go: community workers
+# (operator), property staff and admins. Property staff call nobody on the home's
+# behalf (they are sent to open the door), so "reached by phone" is not theirs. Family
+# members reach the resident by phone or know it was a false alarm; their own visits
+# are not the community's visits, and a device fault is for staff to judge.
+OUTCOMES_BY_ROLE: dict[str, tuple[str, ...]] = {
+    "admin": i18n.PERSON_OUTCOMES,
+    "operator": i18n.PERSON_OUTCOMES,
+    "property": ("visited_all_well", "visited_help_called", "false_alarm", "device_fault"),
+    "family": ("reached_by_phone", "false_alarm"),
+}
+
+
+def outcomes_for(role: str) -> tuple[str, ...]:
+    """The outcomes a user of `role` may record on resolving (see OUTCOMES_BY_ROLE)."""
+    return OUTCOMES_BY_ROLE.get(role, ())
+
+
 def actor(ctx: Ctx) -> str:
     return f"{ctx.user.name} ({ctx.user.username})"
 
@@ -69,6 +89,10 @@ async def resolve(ctx: Ctx, alert_id: int, outcome: str | None,
     if outcome not in i18n.PERSON_OUTCOMES:
         raise Invalid({"outcome": Msg("invalid.choice",
                                       choices=Choices(i18n.PERSON_OUTCOMES, "outcome"))})
+    if outcome not in outcomes_for(ctx.user.role):
+        raise Invalid({"outcome": Msg("invalid.outcome_for_role",
+                                      role=Label("role", ctx.user.role),
+                                      choices=Choices(outcomes_for(ctx.user.role), "outcome"))})
     async with ctx.request.app.state.pool.connection() as conn:
         a = await data.alert(conn, ctx.user, alert_id)
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from anju import i18n as catalog
 from anju.contract import Kind
 from console.sql import alerts as alerts_sql, homes as homes_sql, users as users_sql
 from console.auth import Grant, User
@@ -55,10 +57,29 @@ async def audit(conn: psycopg.AsyncConnection, user: User, action: str, *,
                                          json.dumps(detail or {}, ensure_ascii=False), remote))
 
 
-async def board(conn: psycopg.AsyncConnection, user: User) -> list[dict[str, Any]]:
+def _like(q: str | None) -> str | None:
+    """A search word as an ILIKE pattern matching it anywhere, its wildcards taken literally."""
+    if not q:
+        return None
+    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _with_place(row: dict[str, Any]) -> dict[str, Any]:
+    """The alert's home address said once: the community's name and the building are often
+    written into the address already ("南岸区·南坪街道 1栋")."""
+    row["place"] = catalog.place(row.get("community_name"), row.get("building"),
+                                 row.get("address"))
+    return row
+
+
+async def board(conn: psycopg.AsyncConnection, user: User, *, community: str | None = None,
+                severity: str | None = None, state: str | None = None,
+                q: str | None = None) -> list[dict[str, Any]]:
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(alerts_sql.BOARD, {**user.scope_params(), "limit": BOARD_LIMIT})
-    return await cur.fetchall()
+    await cur.execute(alerts_sql.BOARD, {**user.scope_params(), "limit": BOARD_LIMIT,
+                                         "community": community, "severity": severity,
+                                         "state": state, "q": _like(q)})
+    return [_with_place(r) for r in await cur.fetchall()]
 
 
 async def alerts(conn: psycopg.AsyncConnection, user: User, *, state: str | None = None,
@@ -75,7 +96,7 @@ async def alert(conn: psycopg.AsyncConnection, user: User, alert_id: int) -> dic
     row = await cur.fetchone()
     if row is None:
         raise NotFound(f"alert {alert_id}")
-    return row
+    return _with_place(row)
 
 
 async def alert_timeline(conn: psycopg.AsyncConnection, alert_id: int) -> dict[str, Any]:
@@ -92,6 +113,55 @@ async def alert_timeline(conn: psycopg.AsyncConnection, alert_id: int) -> dict[s
     for d in deliveries:
         d["attempts"] = [a for a in attempts if a["delivery_id"] == d["id"]]
     return {"events": events, "escalation": escalation, "deliveries": deliveries}
+
+
+# A mobile number in an apprise URL (an SMS gateway's target: sns://…/+8613800000000,
+# twilio://…/13800000000): a number a person may dial when the contact has no phone set.
+_MOBILE = re.compile(r"(?<![0-9])(?:\+?86)?(1[3-9][0-9]{9})(?![0-9])")
+
+
+def phone_in_urls(urls: list[str]) -> str | None:
+    for url in urls:
+        path = url.split("://", 1)[-1].split("@", 1)[-1]   # not a password's digits
+        m = _MOBILE.search(path)
+        if m:
+            return m.group(1)
+    return None
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone to call about a home: the resident or a contact."""
+    role: str               # resident, family, community_worker, property
+    name: str
+    phone: str | None
+    has_key: bool = False
+
+
+@dataclass(frozen=True)
+class LastActivity:
+    at: datetime
+    room: str
+
+
+async def home_people(conn: psycopg.AsyncConnection, a: dict[str, Any]) -> list[Person]:
+    """The resident first, then the home's family, community workers and property contacts."""
+    cur = await conn.execute(alerts_sql.HOME_PHONE, (a["home_id"],))
+    row = await cur.fetchone()
+    people = [Person("resident", a["resident_name"], row[0] if row else None)]
+    cur = await conn.execute(alerts_sql.HOME_PEOPLE, {"home": a["home_id"],
+                                                      "community": a["community_id"]})
+    for _id, role, name, phone, has_key, urls in await cur.fetchall():
+        people.append(Person(role, name, phone or phone_in_urls(list(urls)), bool(has_key)))
+    return people
+
+
+async def last_activity(conn: psycopg.AsyncConnection, home_id: int) -> LastActivity | None:
+    cur = await conn.execute(alerts_sql.LAST_ACTIVITY, {
+        "home": home_id, "kinds": ACTIVITY_KINDS,
+        "any_value": [int(Kind.DOOR), int(Kind.CONTACT)]})
+    row = await cur.fetchone()
+    return LastActivity(row[0], row[1]) if row else None
 
 
 async def homes(conn: psycopg.AsyncConnection, user: User, *, community: str | None = None,
