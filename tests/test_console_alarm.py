@@ -123,3 +123,27 @@ def test_alarm_repeats_flashes_and_stops_on_acknowledge(
     page.wait_for_selector(f"#alert-{high}[data-state=acknowledged]")
     page.wait_for_selector("body[data-alarm=off]")
     assert page.is_checked("#alarm-high")
+
+
+def test_live_updates_keep_the_boards_filter(console: ServerThread, conn: psycopg.Connection,
+                                             unique: str, page) -> None:  # noqa: ANN001
+    """A board filtered to critical alerts, refreshed live, still shows only critical ones."""
+    community = f"flt-{unique}"
+    home = registry.add_home(conn, code=f"h-flt-{unique}", community=community,
+                             resident="刘大爷", building="2", address="2-202")
+    add_user(conn, NewUser(f"opf-{unique}", "社工", "operator", communities=(community,)),
+             PASSWORD)
+    page.goto(console.url + "/login")
+    page.fill("input[name=username]", f"opf-{unique}")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit].primary")
+    page.wait_for_url("**/board")
+    page.select_option("select[name=severity]", "critical")     # applies at once
+    page.wait_for_url("**/board?*severity=critical*")
+    page.wait_for_selector("#live.ok")
+    high = open_alert(conn, home, kind="inactivity", severity="high")
+    critical = open_alert(conn, home, kind="button", severity="critical")
+    page.wait_for_selector(f"#alert-{critical}")
+    assert page.locator(f"#alert-{high}").count() == 0
+    assert page.inner_text("#count") == "1"
+    assert page.input_value("select[name=severity]") == "critical"
