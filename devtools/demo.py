@@ -1,45 +1,46 @@
-"""`anju demo`: the embedded stack, the services, and a few homes publishing.
+"""`anju demo`: the embedded stack, the services, and a community of homes publishing.
 
 The services run as child processes (`anju ingest`, …) exactly as in
-production; the homes are published by the simulators when they are
-installed (`anju sim run`), else by the small publisher below.
+production. Every home is a simulated resident (simulators/): three scripted
+homes whose incidents raise alerts in the demo's first minutes
+(devtools/demo_homes.py: inactivity, a tap left running, the door at night),
+and a community of residents living their days (`anju sim run`). Families'
+and the worker's notifications arrive at a local inbox page
+(devtools/demo_inbox.py).
+
+The pieces (`prepare`, `start_services`, `start_community`, `publish_homes`)
+are what tests/test_demo_community.py drives against its own servers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import os
-import random
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg
 
 from anju import db, registry
-from anju.contract import device_topic
 from anju.embedded import Stack
+from anju.endpoints import MqttEndpoint
 from anju.host import free_port
-from anju.mqtt_async import Client, Will, connect
+from devtools import demo_homes
+from devtools.demo_inbox import Inbox
+from simulators import fleet
 
-DEMO_HOMES = [
-    ("demo-101", "南岸区·南坪街道", "王秀英", "1栋"),
-    ("demo-102", "南岸区·南坪街道", "李德华", "1栋"),
-    ("demo-201", "渝中区·解放碑街道", "张桂兰", "3栋"),
-]
 CONSOLE_PORT = free_port(8750)
 # The services, each a child process as in production; logs in STATE/logs/NAME.log.
 SERVICES = [["ingest", "--worker", "demo", "--metrics-port", "0"], ["detect"],
             ["route", "--worker", "demo"],
             ["console", "--port", str(CONSOLE_PORT)]]
+PIPELINE = SERVICES[:3]         # what a test needs: no console
 # Console sign-ins for the demo: (user, name, role, scope option, scope)
 DEMO_USERS = [
     ("admin", "管理员", "admin", None, None),
@@ -47,49 +48,6 @@ DEMO_USERS = [
     ("property", "赵强（物业）", "property", "--building", "南岸区·南坪街道/1栋"),
     ("family", "王小明（王秀英之子）", "family", "--home", "demo-101"),
 ]
-
-
-class Inbox:
-    """A local receiver standing in for families' phones: apprise posts JSON here
-    (json://), and its page lists what arrived, newest first."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[float, str, dict[str, object]]] = []
-        inbox = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                try:
-                    data = json.loads(body)
-                except ValueError:
-                    data = {"body": body.decode("utf-8", "replace")}
-                inbox.messages.append((time.time(), self.path, data))
-                self.send_response(200)
-                self.end_headers()
-
-            def do_GET(self) -> None:  # noqa: N802
-                rows = "".join(
-                    f"<li><b>{html.escape(time.strftime('%H:%M:%S', time.localtime(at)))}</b>"
-                    f" {html.escape(path)}<br><b>{html.escape(str(m.get('title', '')))}</b>"
-                    f"<pre>{html.escape(str(m.get('message', m.get('body', ''))))}</pre></li>"
-                    for at, path, m in reversed(inbox.messages))
-                page = (f"<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=5>"
-                        f"<title>anju demo inbox</title><h1>通知 / notifications</h1>"
-                        f"<ul>{rows or '<li>—</li>'}</ul>").encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.end_headers()
-                self.wfile.write(page)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-DEMO_DEVICES = [("motion", "bedroom"), ("motion", "kitchen"), ("door", "entrance"),
-                ("water", "kitchen"), ("power", "kitchen"), ("button", "bedroom")]
 
 
 SIM_HOMES = 12
@@ -107,18 +65,6 @@ def add_worker(stack: Stack, inbox_port: int) -> None:
                     "community_worker", "--community", SIM_COMMUNITY, "--name",
                     "demo community worker", "--url", f"json://127.0.0.1:{inbox_port}/worker"],
                    env=env, check=True, stdout=subprocess.DEVNULL)
-
-
-def add_family(stack: Stack, inbox_port: int) -> None:
-    """Each demo home's family is told through the local inbox (through the router's CLI)."""
-    env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir))
-    with db.connect(stack.database_url()) as conn:
-        conn.execute("UPDATE contacts SET active = false WHERE name LIKE 'demo family%%'")
-    for code, _, resident, _ in DEMO_HOMES:
-        subprocess.run([sys.executable, "-m", "anju.cli", "contact", "add", "--role", "family",
-                        "--home", code, "--name", f"demo family of {resident}",
-                        "--url", f"json://127.0.0.1:{inbox_port}/{code}"],
-                       env=env, check=True, stdout=subprocess.DEVNULL)
 
 
 def add_users(stack: Stack) -> dict[str, str]:
@@ -140,70 +86,114 @@ def add_users(stack: Stack) -> dict[str, str]:
     return passwords
 
 
-def provision(stack: Stack) -> dict[str, dict[str, str]]:
-    """Create the demo homes once; their device credentials are kept in the state dir."""
-    path = stack.state_dir / "demo-credentials.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    creds: dict[str, dict[str, str]] = {}
+def add_family(stack: Stack, inbox_port: int) -> None:
+    """Each scripted home's family is told through the local inbox (through the router's CLI)."""
+    env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir))
     with db.connect(stack.database_url()) as conn:
-        for code, community, resident, building in DEMO_HOMES:
-            registry.add_home(conn, code=code, community=community, resident=resident,
-                              building=building, address=f"{community} {building}")
-            for kind, room in DEMO_DEVICES:
-                d = registry.add_device(conn, home=code, kind=kind, room=room)
-                assert d.password
-                creds.setdefault(code, {})[f"{d.uid}|{kind}"] = d.password
+        conn.execute("UPDATE contacts SET active = false WHERE name LIKE 'demo family%%'")
+    for h in demo_homes.HOMES:
+        subprocess.run([sys.executable, "-m", "anju.cli", "contact", "add", "--role", "family",
+                        "--home", h.code, "--name", f"demo family of {h.resident}",
+                        "--url", f"json://127.0.0.1:{inbox_port}/{h.code}"],
+                       env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def set_detectors(stack: Stack) -> None:
+    """The scripted homes' demo-only limits, through `anju detector set` (the defaults stay)."""
+    env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir))
+    for h in demo_homes.HOMES:
+        if h.settings:
+            subprocess.run([sys.executable, "-m", "anju.cli", "detector", "set", "--home", h.code,
+                            *h.settings], env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+async def restore_detectors(stack: Stack, p: demo_homes.Plan) -> None:
+    """Each scripted home's default limits back once its incident is over (the detector
+    service reads changed settings as it runs)."""
+    env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir))
+    for h in sorted((h for h in demo_homes.HOMES if h.restore),
+                    key=lambda h: demo_homes.restore_at(p, h.code)):
+        await asyncio.sleep(max(0.0, demo_homes.restore_at(p, h.code) - time.time()))
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "anju.cli", "detector", "set", "--home", h.code, *h.restore,
+            env=env, stdout=asyncio.subprocess.DEVNULL)
+        await proc.wait()
+
+
+def prepare(stack: Stack, schedule: demo_homes.Schedule = demo_homes.Schedule(),
+            start: int | None = None) -> tuple[demo_homes.Plan, list[fleet.ProvisionedHome],
+                                                dict[str, float]]:
+    """The scripted homes planned from `start` (default now), registered, their settings
+    set and their credentials given to the broker. Also returns what an earlier run
+    published (each home's last reading), which this run does not publish again."""
+    p = demo_homes.plan(int(time.time()) if start is None else start, schedule)
+    with psycopg.connect(stack.database_url()) as conn:
+        after = demo_homes.last_readings(conn)
+        homes = demo_homes.provision(conn, p, stack.state_dir / "demo-homes.json")
         stack.write_broker_files(registry.broker_user_hashes(conn))
     stack.reload_broker()
-    path.write_text(json.dumps(creds, indent=1))
-    os.chmod(path, 0o600)
-    return creds
+    set_detectors(stack)
+    return p, homes, after
 
 
-async def publish_homes(port: int, creds: dict[str, dict[str, str]], stop: asyncio.Event) -> None:
-    """A few homes: motion now and then, the door, meters every 10 s, heartbeats."""
-    rnd = random.Random()
-    conns: list[tuple[Client, str, str]] = []
-    for devices in creds.values():
-        for key, password in devices.items():
-            uid, kind = key.split("|")
-            c = await connect("127.0.0.1", port, client_id=uid, username=uid,
-                              password=password, keepalive=60,
-                              will=Will(device_topic(uid, "status"), b'{"status":"offline"}'))
-            conns.append((c, uid, kind))
-    seq = int(time.time())
-    totals = {uid: rnd.uniform(1000, 5000) for _, uid, _ in conns}
-    for c, uid, _ in conns:
-        c.publish(device_topic(uid, "status"),
-                  json.dumps({"status": "online", "battery": rnd.randint(60, 100)}).encode(), 1)
-    tick = 0
-    while not stop.is_set():
-        now = time.time_ns() // 1_000_000
-        seq += 1
-        for c, uid, kind in conns:
-            value: float | None = None
-            if kind == "motion" and rnd.random() < 0.3:
-                value = 1
-            elif kind == "door" and rnd.random() < 0.02:
-                value = rnd.choice((0, 1))
-            elif kind == "water" and tick % 10 == 0:
-                totals[uid] += rnd.choice((0, 0, 0, rnd.uniform(0.5, 8)))
-                value = round(totals[uid], 2)
-            elif kind == "power" and tick % 10 == 0:
-                value = rnd.choice((3.5, 4.0, 85.0, 1800.0))
-            elif kind == "button" and tick % 120 == 20 and rnd.random() < 0.5:
-                value = 1  # now and then a resident presses the emergency button
-            if value is not None:
-                c.publish(device_topic(uid, kind),
-                          b'{"ts":%d,"seq":%d,"value":%r}' % (now, seq, value), 1)
-        tick += 1
+def service_env(stack: Stack, inbox_port: int, console_port: int = CONSOLE_PORT) -> dict[str, str]:
+    return dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir),
+                ANJU_ROUTER_PUBLIC_URL=f"http://127.0.0.1:{console_port}",
+                ANJU_CONSOLE_INBOX_URL=f"http://127.0.0.1:{inbox_port}/")
+
+
+def start_services(env: dict[str, str], log_dir: Path,
+                   services: list[list[str]] = SERVICES) -> list[subprocess.Popen[bytes]]:
+    """The services as child processes; returns once the ingest has subscribed (the first
+    time, its broker session starts at its subscription: readings before it are missed)."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    children = [subprocess.Popen([sys.executable, "-m", "anju.cli", *cmd], env=env,
+                                 stdout=subprocess.DEVNULL,
+                                 stderr=(log_dir / f"{cmd[0]}.log").open("wb"))
+                for cmd in services]
+    deadline = time.monotonic() + 30
+    while "subscribed to" not in (log_dir / "ingest.log").read_text(errors="replace"):
+        if children[0].poll() is not None or time.monotonic() > deadline:
+            stop_children(children)
+            print((log_dir / "ingest.log").read_text()[-2000:], file=sys.stderr)
+            raise SystemExit("the ingest worker did not start; its log is above")
+        time.sleep(0.1)
+    return children
+
+
+def start_community(env: dict[str, str], log_dir: Path, homes: int = SIM_HOMES,
+                    prefix: str = "demo-sim") -> subprocess.Popen[bytes]:
+    """A simulated community besides: residents living their days in real time, with
+    incidents (smoke, water left running, the button, a door left open, ...) now and
+    then somewhere among them, so the board has more to show."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "anju.cli", "sim", "run", "--homes", str(homes),
+         "--speed", "1", "--community", SIM_COMMUNITY, "--prefix", prefix,
+         "--days", "1", "--incidents-per-home-week", "300", "--seed", "1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=(log_dir / "sim.log").open("wb"))
+
+
+def stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
         try:
-            await asyncio.wait_for(stop.wait(), 1.0)
-        except asyncio.TimeoutError:
-            pass
-    for c, _, _ in conns:
-        await c.close()
+            child.wait(30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+async def publish_homes(stack: Stack, homes: list[fleet.ProvisionedHome], p: demo_homes.Plan,
+                        stop: asyncio.Event, after: dict[str, float] | None = None) -> fleet.Stats:
+    """The scripted homes' devices: their backlog at once, then real time until `stop`."""
+    endpoint = MqttEndpoint.from_url(stack.mqtt_url())
+    return await demo_homes.publish(endpoint, homes, p, stop, after)
+
+
+def inbox_for(p: demo_homes.Plan) -> Inbox:
+    return Inbox({h.code: (h.resident, p.tz(h.code)) for h in demo_homes.HOMES})
 
 
 def run(state_dir: Path, duration: float | None) -> int:
@@ -212,41 +202,23 @@ def run(state_dir: Path, duration: float | None) -> int:
     applied = db.migrate(stack.database_url())
     if applied:
         print(f"schema: {', '.join(applied)}")
-    creds = provision(stack)
-    users = add_users(stack)
-    inbox = Inbox()
+    p, homes, after = prepare(stack)
+    users = add_users(stack)      # after the homes: a user's scope names their community
+    inbox = inbox_for(p)
     add_family(stack, inbox.port)
     add_worker(stack, inbox.port)
-    env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir),
-               ANJU_ROUTER_PUBLIC_URL=f"http://127.0.0.1:{CONSOLE_PORT}",
-               ANJU_CONSOLE_INBOX_URL=f"http://127.0.0.1:{inbox.port}/")
+    env = service_env(stack, inbox.port)
     log_dir = stack.state_dir / "logs"
-    log_dir.mkdir(exist_ok=True)
-    children = [subprocess.Popen([sys.executable, "-m", "anju.cli", *cmd], env=env,
-                                 stdout=subprocess.DEVNULL,
-                                 stderr=(log_dir / f"{cmd[0]}.log").open("wb"))
-                for cmd in SERVICES]
-    # The first time, the ingest's broker session starts at its subscription:
-    # publish only after it, so the demo's first readings are not missed.
-    deadline = time.monotonic() + 30
-    while "subscribed to" not in (log_dir / "ingest.log").read_text(errors="replace"):
-        if children[0].poll() is not None or time.monotonic() > deadline:
-            print((log_dir / "ingest.log").read_text()[-2000:], file=sys.stderr)
-            raise SystemExit("the ingest worker did not start; its log is above")
-        time.sleep(0.1)
-    # A simulated community besides: residents living their days in real time, with
-    # incidents (smoke, water left running, the button, a door left open, ...) every
-    # few minutes somewhere among them, so the board has something to show.
-    children.append(subprocess.Popen(
-        [sys.executable, "-m", "anju.cli", "sim", "run", "--homes", str(SIM_HOMES),
-         "--speed", "1", "--community", SIM_COMMUNITY, "--prefix", "demo-sim",
-         "--days", "1", "--incidents-per-home-week", "300", "--seed", "1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=(log_dir / "sim.log").open("wb")))
+    children = start_services(env, log_dir)
+    children.append(start_community(env, log_dir))
     servers_at = (f"; the servers' data in {stack.server_dir}, where user {stack.user} "
                   "can reach it" if stack.relocated else "")
     anju = "anju" if shutil.which("anju") else f"{Path(sys.executable).parent}/anju"
     sign_ins = "\n".join(f"    {u:9} {users[u]:14} {name} ({role})"
                          for u, name, role, _, _ in DEMO_USERS)
+    story = "\n".join(f"    {line}" for line in demo_homes.story(p))
+    again = ("\n  (readings of an earlier run in the last hours stand: this run's incidents\n"
+             "  come later than said above)" if demo_homes.replan_after(p, after) else "")
     print(f"""
 anju demo is running (state in {stack.state_dir}{servers_at}):
 
@@ -254,14 +226,22 @@ anju demo is running (state in {stack.state_dir}{servers_at}):
 {sign_ins}
   PostgreSQL+TimescaleDB 127.0.0.1:{creds_.pg_port}   Mosquitto 127.0.0.1:{creds_.mqtt_port}
   services: {', '.join(c[0] for c in SERVICES)} (logs in {log_dir})
-  families' notifications arrive at http://127.0.0.1:{inbox.port}/ (acknowledgement links
-  in them are served by the console)
-  {len(creds)} homes publishing: {', '.join(creds)}, and {SIM_HOMES} simulated residents
-  (anju sim run, incidents every few minutes; log in {log_dir / 'sim.log'})
+  families' and the worker's notifications arrive at http://127.0.0.1:{inbox.port}/
+  (?lang=en for English; acknowledgement links in them are served by the console)
+
+  {len(homes)} scripted homes, simulated residents whose devices publish as the device
+  contract says: their last {demo_homes.Schedule().backlog_s // 60} minutes of readings at the start,
+  then in real time. In the first minutes (times in each home's zone, Asia/Shanghai
+  unless said):
+{story}{again}
+    (the short limits are demo settings of those two homes, back to the defaults once
+    the incident is over; the detectors' defaults are unchanged)
+  and {SIM_HOMES} more simulated residents in {SIM_COMMUNITY} (anju sim run: incidents
+  now and then among them after their first hour; log in {log_dir / 'sim.log'})
 
 Look at it from another terminal:
   {anju} readings tail -f            the readings as they are stored
-  {anju} alerts --all                alerts the detectors opened (a button is pressed now and then)
+  {anju} alerts --all                alerts the detectors opened
   {anju} device list                 devices, last seen, battery
   {anju} readings rejected           messages that could not be stored, with why
   {anju} status                      what runs where
@@ -275,18 +255,16 @@ Stop with Ctrl-C (the servers keep running; `{anju} down` stops them).
             loop.add_signal_handler(sig, stop.set)
         if duration:
             loop.call_later(duration, stop.set)
-        await publish_homes(creds_.mqtt_port, creds, stop)
+        restoring = asyncio.create_task(restore_detectors(stack, p))
+        await publish_homes(stack, homes, p, stop, after)
+        await stop.wait()    # the day's readings ran out: the services go on
+        restoring.cancel()
 
     try:
         asyncio.run(main())
     finally:
-        for child in children:
-            child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(30)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        stop_children(children)
+        inbox.stop()
     with psycopg.connect(stack.database_url()) as conn:
         (n,) = conn.execute("SELECT count(*) FROM readings r JOIN devices d ON d.id = r.device_id"
                             " JOIN homes h ON h.id = d.home_id WHERE h.code LIKE 'demo-%'"

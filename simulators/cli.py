@@ -229,8 +229,9 @@ def cmd_run(args: argparse.Namespace, settings) -> int:
     show = _progress_printer(end - start, start)
 
     async def go(stop):
+        # the devices connect now: each says it is online, as the contract asks
         return await fleet.publish_fleet(ep.mqtt, homes, start, end, speed, incidents=incs,
-                                         progress=show, stop=stop)
+                                         progress=show, stop=stop, announce=True)
     stats = _run_async(go)
     if sys.stderr.isatty():
         sys.stderr.write("\n")
