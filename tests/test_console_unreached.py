@@ -29,4 +29,5 @@ async def test_unreached_alert_leads_the_board(console: ServerThread, world: Wor
     assert api[0]["id"] == quiet and api[0]["unreached_reason"] == "no_contact"
     c.get("/lang/en")
     row = c.get("/board/rows").text
-    assert "Nobody reached" in row and "family, property: no contact to notify" in row
+    row = row[row.index(f'id="alert-{quiet}"'):].split("</tr>")[0]
+    assert "Nobody reached" in row and "family, property management: no contact to notify" in row

@@ -72,7 +72,7 @@ async def test_critical_alert_reaches_family_and_worker_then_property_after_10_m
     since = (clock.now - timedelta(minutes=1)).astimezone(SH).strftime("%H:%M")
     assert "紧急" in mail.subject and "测试" in mail.subject      # severity and who
     assert "紧急按钮被按下" in mail.text and "卧室" in mail.text and since in mail.text
-    assert "presses: 2" in mail.text and "/ack/" in mail.text
+    assert "按键次数：2" in mail.text and "/ack/" in mail.text
     assert mail.headers[IDEMPOTENCY_HEADER] == f"a{alert}-r0-s0-c" + mail.headers[
         IDEMPOTENCY_HEADER].split("-c")[1]
     w = http_sink.wait_for(p_worker)[0]
