@@ -105,6 +105,24 @@ class Words:
         """A moment in the home's time zone; the date only when it is not today there."""
         return catalog.when(self.lang, dt, tz, seconds=seconds)
 
+    def duration(self, seconds: float) -> str:
+        return catalog.duration(self.lang, seconds)
+
+    def repeat(self, seconds: int) -> str:
+        """How an unacknowledged alert repeats: 每 15 分钟重复一轮，直到有人接手."""
+        if not seconds:
+            return self("policy.no_repeat")
+        return self("policy.repeat", every=catalog.duration(self.lang, seconds))
+
+    def escalation(self, policy: Any) -> str:
+        """A whole policy (alerts.policy.Policy or its JSON): its steps, then how it repeats."""
+        if isinstance(policy, dict):
+            steps, repeat_s = policy.get("steps", ()), int(policy.get("repeat_s", 0))
+        else:
+            steps, repeat_s = policy.steps, policy.repeat_s
+        sep = "；" if self.lang == "zh-CN" else "; "
+        return f"{self.policy(steps)}{sep}{self.repeat(repeat_s)}"
+
     def ago(self, dt: datetime | None, now: datetime) -> str:
         if dt is None:
             return "—"
@@ -114,8 +132,12 @@ class Words:
         """An escalation policy as a sentence: 立即：家属、社区工作人员；10 分钟后：物业."""
         parts = []
         for step in steps:
-            after = int(step.get("after_s", 0) if isinstance(step, dict) else step[0])
-            roles = step.get("roles", ()) if isinstance(step, dict) else step[1]
+            if isinstance(step, dict):
+                after, roles = int(step.get("after_s", 0)), step.get("notify", step.get("roles", ()))
+            elif hasattr(step, "after_s"):             # alerts.policy.Step
+                after, roles = int(step.after_s), step.notify
+            else:
+                after, roles = int(step[0]), step[1]
             who = self.join(self.role(r) for r in roles)
             when = self("policy.at_once") if after == 0 else self(
                 "policy.after", after=catalog.duration(self.lang, after))
