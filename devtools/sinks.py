@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs
 
 from aiosmtpd.controller import Controller
@@ -87,11 +87,14 @@ class HttpSink:
         with self.lock:
             return [r for r in self.received if r.path.split("?")[0] == path]
 
-    def wait_for(self, path: str, n: int = 1, timeout: float = 10) -> list[Received]:
+    def wait_for(self, path: str, n: int = 1, timeout: float = 10,
+                 match: Callable[[Received], bool] | None = None) -> list[Received]:
+        """The first `n` messages at `path` (only those `match` accepts, when given)."""
         deadline = time.monotonic() + timeout
         with self.arrived:
             while True:
-                got = [r for r in self.received if r.path.split("?")[0] == path]
+                got = [r for r in self.received if r.path.split("?")[0] == path
+                       and (match is None or match(r))]
                 if len(got) >= n:
                     return got
                 left = deadline - time.monotonic()

@@ -108,7 +108,9 @@ async def press_button(stack: Stack, dev: registry.NewDevice, seq: int, conn: ps
         "SELECT count(*) FROM alerts a JOIN devices d ON d.home_id = a.home_id"
         " WHERE d.id = %s AND a.kind = 'button' AND a.state = 'open'",
         (dev.id,)).fetchone()[0] >= 1, 30)
-    sink.wait_for(path, delivered_before + 1, timeout=30)
+    # the alert itself, not the follow-up telling the family the previous one was handled
+    sink.wait_for(path, delivered_before + 1, timeout=30,
+                  match=lambda r: "紧急" in str(r.body.get("title", "")))
     # handled: the next press is a new alert (one unresolved alert per home and kind)
     for (aid,) in conn.execute(
             "SELECT a.id FROM alerts a JOIN devices d ON d.home_id = a.home_id"
