@@ -49,6 +49,37 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+async def not_found(request: Request, exc: Exception) -> Response:
+    """A path that names nothing: JSON for the API, else the styled page in the reader's
+    language with the way back to the board (and the header, when signed in)."""
+    if request.url.path.startswith("/api/"):
+        return web.problem(404, "not found")
+    try:
+        await web.current_user(request)
+    except Exception:  # noqa: BLE001 - the database being away must not hide the page
+        log.warning("404 page without the user: session lookup failed", exc_info=True)
+    w = web.words(request)
+    return web.render(request, "error.html", 404, w=w, code=404,
+                      title=w("error.not_found_title"), message=w("error.not_found_text"))
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    """An unhandled exception: logged with its traceback here, never shown to the reader."""
+    log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+    if request.url.path.startswith("/api/"):
+        return web.problem(500, "internal error")
+    try:
+        w = web.words(request)
+        page = web.render(request, "error.html", 500, w=w, code=500,
+                          title=w("error.server_title"), message=w("error.server_text"))
+    except Exception:  # noqa: BLE001 - a page that cannot be drawn still answers 500
+        log.exception("the 500 page itself failed")
+        page = Response("internal error", status_code=500, media_type="text/plain")
+    # This answer comes from outside the SecurityHeaders middleware: add them here.
+    page.raw_headers.extend(SECURITY_HEADERS)
+    return page
+
+
 @dataclass(frozen=True)
 class ConsoleConfig:
     database_url: str
@@ -88,15 +119,9 @@ def create_app(cfg: ConsoleConfig) -> Starlette:
                 await listener
             await pool.close()
 
-    async def server_error(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s", request.url.path, exc_info=exc)
-        if request.url.path.startswith("/api/"):
-            return web.problem(500, "internal error")
-        return Response("internal error", status_code=500)
-
     app = Starlette(routes=routes.routes() + ack.routes(cfg.ack_secret), lifespan=lifespan,
                     middleware=[Middleware(SecurityHeaders)],
-                    exception_handlers={500: server_error})
+                    exception_handlers={404: not_found, 500: server_error})
     app.state.secure_cookies = cfg.secure_cookies
     app.state.proxies = web.Proxies(cfg.trusted_proxies)
     app.state.database_url = cfg.database_url

@@ -4,6 +4,8 @@ description, static files)."""
 
 from __future__ import annotations
 
+from importlib import resources
+
 import psycopg
 from psycopg_pool import PoolTimeout
 from starlette.requests import Request
@@ -32,6 +34,15 @@ async def health(request: Request) -> Response:
                         status_code=200 if database else 503)
 
 
+FAVICON = resources.files("console").joinpath("static/favicon.svg").read_bytes()
+
+
+async def favicon(request: Request) -> Response:
+    """Browsers ask for /favicon.ico whatever the page links: the same house, as SVG."""
+    return Response(FAVICON, media_type="image/svg+xml",
+                    headers={"cache-control": "public, max-age=86400"})
+
+
 async def openapi_json(request: Request) -> Response:
     return JSONResponse(openapi.document(OPS))
 
@@ -44,6 +55,7 @@ def routes() -> list[BaseRoute]:
         Route("/lang/{code}", signin.set_lang),
         Route("/events", live.events),
         Route("/healthz", health),
+        Route("/favicon.ico", favicon),
         Route("/api/v1/openapi.json", openapi_json),
         *action.routes(OPS),
         Mount("/static", StaticFiles(packages=[("console", "static")]), name="static"),
