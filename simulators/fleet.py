@@ -25,6 +25,7 @@ from anju.mqtt_async import Client, Will
 from simulators import incidents as inc_mod
 from simulators.generate import home_events
 from simulators.homes import DeviceSpec, HomeProfile
+from simulators.names import building, resident_name
 
 
 @dataclass
@@ -78,8 +79,8 @@ def provision(conn, homes: list[HomeProfile], *, credentials: Path, gateway_mode
         if h.code in known:
             out.append(known[h.code])
             continue
-        registry.add_home(conn, code=h.code, community=community, resident=f"sim {h.persona}",
-                          building="simulated", tz=h.tz)
+        registry.add_home(conn, code=h.code, community=community, resident=resident_name(h.code),
+                          building=building(h.code), tz=h.tz)
         passwords: dict[str, str] = {}
         gw = None
         if gateway_mode:
