@@ -13,7 +13,7 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Callable
@@ -35,6 +35,17 @@ class CommandLine:
     parser: argparse.ArgumentParser
     commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
     bench: "argparse._SubParsersAction[argparse.ArgumentParser]"
+    groups: "dict[str, argparse._SubParsersAction[argparse.ArgumentParser]]" = field(
+        default_factory=dict)
+
+    def group(self, name: str, help: str) -> "argparse._SubParsersAction[argparse.ArgumentParser]":
+        """The sub-commands of `anju NAME`, made on first use: several modules add to one
+        group (`anju device add` here, `anju device check` in ingest) whatever their order."""
+        if name not in self.groups:
+            p = self.commands.add_parser(name, help=help)
+            self.groups[name] = p.add_subparsers(dest=f"{name}_cmd", metavar="ACTION",
+                                                 required=True)
+        return self.groups[name]
 
     def command(self, name: str, handler: Handler, help: str,
                 group: "argparse._SubParsersAction[argparse.ArgumentParser] | None" = None,
@@ -310,8 +321,7 @@ def build() -> CommandLine:
     p.add_argument("file", help="CSV with header code,community,resident[,address,building,tz]")
     cli.command("list", cmd_home_list, "list homes", hs)
 
-    dp = commands.add_parser("device", help="devices")
-    ds = dp.add_subparsers(dest="device_cmd", metavar="ACTION", required=True)
+    ds = cli.group("device", "devices")
     p = cli.command("add", cmd_device_add, "register a device; prints its credentials once", ds)
     p.add_argument("--home", required=True)
     p.add_argument("--kind", required=True, choices=sorted(DEVICE_KINDS))
