@@ -10,10 +10,24 @@ from datetime import datetime, timedelta
 from html import escape
 from zoneinfo import ZoneInfo
 
-WIDTH = 720
-LABEL_W = 84
-ROW_H = 22
+# No viewBox: x positions and widths are percentages of the box, heights are pixels.
+# The strips stretch to any width while the text keeps its CSS size (console.css), so
+# a phone's labels are as readable as a laptop's instead of shrunk with the drawing.
+LABEL_H = 16   # a room's name, on its own line above its strip
+LANE_H = 16
+ROW_H = LABEL_H + LANE_H + 6
 AXIS_H = 22
+EDGE = 6.0     # % from either side where an axis label is anchored inward, not centred
+
+
+def _pct(v: float) -> str:
+    return f"{v:.3f}%"
+
+
+def _svg_open(css: str, height: int, title: str) -> list[str]:
+    return [f'<svg xmlns="http://www.w3.org/2000/svg" class="{css}" width="100%" '
+            f'height="{height}" role="img" aria-label="{escape(title)}">',
+            f"<title>{escape(title)}</title>"]
 
 
 def _ticks(since: datetime, until: datetime, tz: str, every: timedelta) -> list[datetime]:
@@ -33,9 +47,10 @@ def _ticks(since: datetime, until: datetime, tz: str, every: timedelta) -> list[
     return out
 
 
-def _x(t: datetime, since: datetime, until: datetime, left: int, width: int) -> float:
+def _x(t: datetime, since: datetime, until: datetime) -> float:
+    """Where t falls between since and until, in % of the width."""
     span = (until - since).total_seconds()
-    return left + width * (t - since).total_seconds() / span
+    return 100 * (t - since).total_seconds() / span
 
 
 def activity(rows: list[tuple[str, datetime, int]], *, since: datetime, until: datetime,
@@ -62,40 +77,35 @@ def activity(rows: list[tuple[str, datetime, int]], *, since: datetime, until: d
     rooms.sort()
     zone = ZoneInfo(tz)
     per_step = max(1, int(step / timedelta(minutes=15)))
-    plot_w = WIDTH - LABEL_W - 8
-    height = max(1, len(rooms)) * ROW_H + AXIS_H + 4
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-activity" '
-           f'viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(title)}">',
-           f"<title>{escape(title)}</title>"]
+    plot_h = max(1, len(rooms)) * ROW_H
+    out = _svg_open("chart chart-activity", plot_h + AXIS_H, title)
     if not rooms:
-        out.append(f'<text x="{WIDTH / 2}" y="{height / 2}" class="empty" '
+        out.append(f'<text x="50%" y="{plot_h / 2 + 4:.0f}" class="empty" '
                    f'text-anchor="middle">{escape(empty)}</text>')
     top = max(cells.values(), default=1)
-    cw = plot_w / n_steps
+    cw = 100 / n_steps
     for r, room in enumerate(rooms):
-        y = r * ROW_H + 2
-        out.append(f'<text x="{LABEL_W - 6}" y="{y + ROW_H * 0.68:.1f}" class="label" '
-                   f'text-anchor="end">{escape(room_name(room))}</text>')
-        out.append(f'<rect x="{LABEL_W}" y="{y}" width="{plot_w}" height="{ROW_H - 4}" '
-                   'class="lane"/>')
+        y = r * ROW_H + LABEL_H
+        out.append(f'<text x="0" y="{y - 4}" class="label">{escape(room_name(room))}</text>')
+        out.append(f'<rect x="0" y="{y}" width="100%" height="{LANE_H}" class="lane"/>')
         if normal:
             for i in range(n_steps):
                 local = (since + i * step).astimezone(zone)
                 slot0 = local.hour * 4 + local.minute // 15
                 share = max(normal.get((room, (slot0 + k) % 96), 0.0) for k in range(per_step))
                 if share >= 0.1:
-                    out.append(f'<rect x="{LABEL_W + i * cw:.2f}" y="{y + ROW_H - 7}" '
-                               f'width="{max(cw, 1.2):.2f}" height="3" class="usual" '
+                    out.append(f'<rect x="{_pct(i * cw)}" y="{y + LANE_H - 3}" '
+                               f'width="{_pct(cw)}" height="3" class="usual" '
                                f'fill-opacity="{min(1.0, share):.2f}"><title>'
                                f'{escape(normal_label)} {share:.0%}</title></rect>')
         for i in range(n_steps):
             n = cells.get((room, i))
             if n:
                 op = 0.25 + 0.75 * n / top
-                out.append(f'<rect x="{LABEL_W + i * cw:.2f}" y="{y}" width="{max(cw, 1.2):.2f}" '
-                           f'height="{ROW_H - 4}" class="cell" fill-opacity="{op:.2f}">'
+                out.append(f'<rect x="{_pct(i * cw)}" y="{y}" width="{_pct(cw)}" '
+                           f'height="{LANE_H}" class="cell" fill-opacity="{op:.2f}">'
                            f"<title>{n}</title></rect>")
-    _axis(out, since, until, tz, LABEL_W, plot_w, max(1, len(rooms)) * ROW_H + 2)
+    _axis(out, since, until, tz, plot_h)
     out.append("</svg>")
     return "".join(out)
 
@@ -103,9 +113,9 @@ def activity(rows: list[tuple[str, datetime, int]], *, since: datetime, until: d
 def bars(points: list[tuple[datetime, float]], *, since: datetime, until: datetime, tz: str,
          step: timedelta, unit: str, title: str = "", css: str = "", empty: str = "—") -> str:
     """One bar per step (water litres, mean watts), with the largest value marked."""
+    head = 18      # the largest value, written above the bars
     plot_h = 90
-    plot_w = WIDTH - LABEL_W - 8
-    height = plot_h + AXIS_H + 8
+    height = head + plot_h + AXIS_H
     n_steps = int((until - since) / step)
     vals: dict[int, float] = {}
     for bucket, v in points:
@@ -113,35 +123,33 @@ def bars(points: list[tuple[datetime, float]], *, since: datetime, until: dateti
         if 0 <= i < n_steps and v is not None:
             vals[i] = vals.get(i, 0.0) + float(v)
     top = max(vals.values(), default=0.0)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-bars {escape(css)}" '
-           f'viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(title)}">',
-           f"<title>{escape(title)}</title>"]
+    out = _svg_open(f"chart chart-bars {escape(css)}".strip(), height, title)
+    base = head + plot_h
     if top <= 0:
-        out.append(f'<text x="{WIDTH / 2}" y="{plot_h / 2}" class="empty" '
+        out.append(f'<text x="50%" y="{head + plot_h / 2:.0f}" class="empty" '
                    f'text-anchor="middle">{escape(empty)}</text>')
     else:
-        out.append(f'<text x="{LABEL_W - 6}" y="12" class="label" text-anchor="end">'
-                   f"{top:.0f} {escape(unit)}</text>")
-        out.append(f'<line x1="{LABEL_W}" x2="{WIDTH - 8}" y1="{plot_h + 2}" '
-                   f'y2="{plot_h + 2}" class="base"/>')
-        cw = plot_w / n_steps
+        out.append(f'<text x="0" y="13" class="label">{top:.0f} {escape(unit)}</text>')
+        out.append(f'<line x1="0" x2="100%" y1="{base}" y2="{base}" class="base"/>')
+        cw = 100 / n_steps
         for i, v in sorted(vals.items()):
             h = plot_h * v / top
-            out.append(f'<rect x="{LABEL_W + i * cw:.2f}" y="{plot_h + 2 - h:.1f}" '
-                       f'width="{max(cw - 0.5, 1):.2f}" height="{h:.1f}" class="bar">'
+            out.append(f'<rect x="{_pct(i * cw)}" y="{base - h:.1f}" '
+                       f'width="{_pct(cw * 0.85)}" height="{h:.1f}" class="bar">'
                        f"<title>{v:.1f} {escape(unit)}</title></rect>")
-    _axis(out, since, until, tz, LABEL_W, plot_w, plot_h + 4)
+    _axis(out, since, until, tz, base + 2)
     out.append("</svg>")
     return "".join(out)
 
 
-def _axis(out: list[str], since: datetime, until: datetime, tz: str, left: int, width: int,
-          y: float) -> None:
+def _axis(out: list[str], since: datetime, until: datetime, tz: str, y: float) -> None:
     span = until - since
     every = timedelta(days=1) if span > timedelta(days=2) else timedelta(hours=3)
     fmt = "%m-%d" if every >= timedelta(days=1) else "%H:%M"
     for t in _ticks(since, until, tz, every):
-        x = _x(t, since, until, left, width)
-        out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{y:.1f}" class="tick"/>')
-        out.append(f'<text x="{x:.1f}" y="{y + 14:.1f}" class="axis" '
-                   f'text-anchor="middle">{t:{fmt}}</text>')
+        x = _x(t, since, until)
+        # a label at the very edge would be cut in half by the box: anchor it inward
+        anchor = "start" if x < EDGE else "end" if x > 100 - EDGE else "middle"
+        out.append(f'<line x1="{_pct(x)}" x2="{_pct(x)}" y1="0" y2="{y:.1f}" class="tick"/>')
+        out.append(f'<text x="{_pct(x)}" y="{y + 15:.1f}" class="axis" '
+                   f'text-anchor="{anchor}">{t:{fmt}}</text>')
