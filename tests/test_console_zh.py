@@ -15,6 +15,7 @@ from typing import Iterator
 import psycopg
 import pytest
 
+from alerts.manage import set_policy
 from anju import registry
 from console.auth import LANG_COOKIE
 from tests.console_world import World, sign_in
@@ -77,6 +78,12 @@ def rich(world: World, db_url: str) -> World:
                             uid=f"pir-{world.tag}")
         registry.add_device(conn, home=code, kind="water", room="kitchen",
                             uid=f"wm-{world.tag}")
+        # a policy of the home's own and one of its community: their sources read as words
+        set_policy(conn, severity="high", home=code,
+                   raw={"steps": [{"after_s": 0, "notify": ["family"]},
+                                  {"after_s": 600, "notify": ["property"]}], "repeat_s": 0})
+        set_policy(conn, severity="low", community=world.community["A"],
+                   raw={"steps": [{"after_s": 0, "notify": ["community_worker"]}]})
         world.alert["A1-still"] = open_alert(
             conn, world.home["A1"], kind="inactivity", severity="high",
             evidence={"last_room": "bathroom", "still_min": 130, "threshold_min": 90,

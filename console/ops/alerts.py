@@ -237,7 +237,7 @@ def escalation_text(w: Words, a: dict[str, Any], esc: dict[str, Any] | None) -> 
     if esc["state"] == "stopped" and (a.get("acknowledged_by") or a.get("resolved_by")):
         parts.append(w("panel.taken_by", who=a.get("acknowledged_by") or a.get("resolved_by")))
     parts.append(w("escalation.steps_done", n=esc["steps_done"]))
-    source = str(esc.get("policy_source") or "default").split(":", 1)[0]
+    source = str(esc.get("policy_source") or "default").split(":", 1)[0].split(" (", 1)[0]
     parts.append(w.label("policy_source", source))
     if esc.get("due_at"):
         parts.append(w("panel.next_at", at=w.time(esc["due_at"], a["tz"], seconds=True)))
