@@ -146,10 +146,12 @@ def _axis(out: list[str], since: datetime, until: datetime, tz: str, y: float) -
     span = until - since
     every = timedelta(days=1) if span > timedelta(days=2) else timedelta(hours=3)
     fmt = "%m-%d" if every >= timedelta(days=1) else "%H:%M"
-    for t in _ticks(since, until, tz, every):
+    for i, t in enumerate(_ticks(since, until, tz, every)):
         x = _x(t, since, until)
         # a label at the very edge would be cut in half by the box: anchor it inward
         anchor = "start" if x < EDGE else "end" if x > 100 - EDGE else "middle"
+        # every other label is "alt": a phone hides those (console.css) so none touch
+        css = "axis alt" if i % 2 else "axis"
         out.append(f'<line x1="{_pct(x)}" x2="{_pct(x)}" y1="0" y2="{y:.1f}" class="tick"/>')
-        out.append(f'<text x="{_pct(x)}" y="{y + 15:.1f}" class="axis" '
+        out.append(f'<text x="{_pct(x)}" y="{y + 15:.1f}" class="{css}" '
                    f'text-anchor="{anchor}">{t:{fmt}}</text>')
