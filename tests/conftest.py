@@ -24,6 +24,7 @@ from anju import db, registry
 from anju.embedded import Stack
 from anju.endpoints import Endpoints, MqttEndpoint
 from console.app import ConsoleConfig, create_app
+from devtools.sinks import HttpSink, SmtpSink
 from tests.console_world import ServerThread, World, make_world
 from tests.router_support import SECRET
 
@@ -98,6 +99,30 @@ def home_factory(conn: psycopg.Connection, stack: Stack, unique: str):
 def console(db_url: str) -> Iterator[ServerThread]:
     """The web console, served by uvicorn on a free loopback port."""
     s = ServerThread(create_app(ConsoleConfig(db_url))).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def ack_console(db_url: str) -> Iterator[ServerThread]:
+    """The console with the router's signing key: its API and the acknowledgement links."""
+    s = ServerThread(create_app(ConsoleConfig(db_url, ack_secret=SECRET))).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def http_sink() -> Iterator[HttpSink]:
+    """A real HTTP endpoint apprise's json:// and form:// deliver to."""
+    s = HttpSink().start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server apprise's mailto:// delivers to."""
+    s = SmtpSink().start()
     yield s
     s.stop()
 

@@ -11,7 +11,6 @@ import secrets
 import shutil
 import tempfile
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
 
 import psycopg
 import pytest
@@ -19,7 +18,6 @@ import pytest
 from alerts import store
 from alerts.router import Router, RouterConfig
 from anju import i18n, registry
-from console.app import ConsoleConfig, create_app
 from devtools.sinks import HttpSink
 from tests.console_world import ARGS, CHROMIUM, ServerThread
 from tests.router_support import SECRET, community_of, contact, path
@@ -31,18 +29,6 @@ SH = "Asia/Shanghai"
 ADDRESS = "南岸区南坪街道 3栋 2单元 501"
 
 
-@pytest.fixture(scope="module")
-def http_sink() -> Iterator[HttpSink]:
-    s = HttpSink().start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def ack_console(db_url: str) -> Iterator[ServerThread]:
-    s = ServerThread(create_app(ConsoleConfig(db_url, ack_secret=SECRET))).start()
-    yield s
-    s.stop()
 
 
 @pytest.fixture

@@ -11,11 +11,10 @@ import secrets
 import urllib.request
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import psycopg
-import pytest
 
 from alerts import store
 from alerts.followups import person, why_cleared
@@ -23,36 +22,16 @@ from alerts.router import ManualClock
 from alerts.send import IDEMPOTENCY_HEADER
 from anju import i18n
 from console import auth
-from console.app import ConsoleConfig, create_app
 from console.users import NewUser, add_user
 from devtools.sinks import HttpSink, SmtpSink
 from tests.console_world import PASSWORD, ServerThread, sign_in
-from tests.router_support import SECRET, community_of, contact, path
+from tests.router_support import community_of, contact, path
 from tests.support import open_alert, through_store
 
 SH = "Asia/Shanghai"
 
 
-@pytest.fixture(scope="module")
-def http_sink() -> Iterator[HttpSink]:
-    s = HttpSink().start()
-    yield s
-    s.stop()
 
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpSink]:
-    s = SmtpSink().start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def ack_console(db_url: str) -> Iterator[ServerThread]:
-    """The console with the router's signing key: its API and the acknowledgement links."""
-    s = ServerThread(create_app(ConsoleConfig(db_url, ack_secret=SECRET))).start()
-    yield s
-    s.stop()
 
 
 def operator(conn: psycopg.Connection, community: str, name: str = "李娜") -> str:

@@ -11,7 +11,7 @@ import secrets
 import urllib.error
 import urllib.request
 from datetime import datetime, time, timedelta, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -31,18 +31,6 @@ from devtools.sinks import HttpSink, SmtpSink
 SH = ZoneInfo("Asia/Shanghai")
 
 
-@pytest.fixture(scope="module")
-def http_sink() -> Iterator[HttpSink]:
-    s = HttpSink().start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpSink]:
-    s = SmtpSink().start()
-    yield s
-    s.stop()
 
 
 def link_in(text: str) -> str:
