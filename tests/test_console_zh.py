@@ -103,7 +103,7 @@ def pages(w: World) -> list[tuple[str, str]]:
         ("opA", "/visits"), ("opA", "/reports"),
         ("propA1", "/board"), ("propA1", f"/homes/{h['A1']}"),
         ("famA2", "/board"), ("famA2", f"/alerts/{a['A2']}"), ("famA2", f"/homes/{h['A2']}"),
-        ("famA2", "/visits"), ("famA2", f"/homes/{h['B1']}"),
+        ("famA2", "/visits"), ("admin", "/no/such/page"), ("famA2", f"/homes/{h['B1']}"),
     ]
 
 
