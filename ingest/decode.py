@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import msgspec
 
+from anju import payloads
 from anju.contract import KIND_BY_LABEL, MAX_BATCH_READINGS, TOPIC_ROOT, Kind, check_value
 from ingest import adapters
 from ingest.message import Bad, DeviceRef, Limits, Outcome, Registry, Row, Status, parse_ts
@@ -49,34 +50,11 @@ def storable_text(text: str, max_len: int) -> str:
     return text[:max_len]
 
 
-class _Reading(msgspec.Struct):
-    ts: int | str
-    value: float | bool
-    seq: int = 0
-
-
-class _BatchItem(msgspec.Struct):
-    kind: str
-    ts: int | str
-    value: float | bool
-    seq: int = 0
-
-
-class _Batch(msgspec.Struct):
-    readings: list[_BatchItem]
-
-
-class _Status(msgspec.Struct):
-    ts: int | str | None = None
-    status: str | None = None
-    battery: float | None = None
-    rssi: float | None = None
-    fw: str | None = None
-
-
-_reading = msgspec.json.Decoder(_Reading)
-_batch = msgspec.json.Decoder(_Batch)
-_status = msgspec.json.Decoder(_Status)
+# The payloads' structs are anju.payloads: one definition for the ingest and the
+# published schema (anju.asyncapi).
+_reading = msgspec.json.Decoder(payloads.Reading)
+_batch = msgspec.json.Decoder(payloads.Batch)
+_status = msgspec.json.Decoder(payloads.Status)
 _PREFIX = TOPIC_ROOT + "/"
 
 
