@@ -40,7 +40,9 @@ def reason_text(reason: str, detail: str | None, lang: str) -> str:
     lang = lang_of(lang)
     if reason in ("no_contact", "all_failed") and detail:
         detail = roles_text(detail.split("+"), lang)
-    return i18n.text(lang, f"unreached.reason.{reason}", reason, detail=detail or "")
+    said = i18n.text(lang, f"unreached.reason.{reason}", reason, detail=detail or "")
+    # without the roles the sentence starts with its separator ("：没有可通知的联系人")
+    return said if detail else said.lstrip("：:;；,， ")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from alerts import store
-from anju import mqtt_async
+from anju import i18n, mqtt_async
 from anju.embedded import Stack
 from anju.endpoints import Endpoints
 from anju.registry import NewDevice
@@ -161,6 +161,12 @@ def through_store(conn: psycopg.Connection, write: Callable[[psycopg.AsyncConnec
         return pool.submit(asyncio.run, go()).result()
 
 
+def _summary(lang: str, kind: str) -> str:
+    if kind == "button":
+        return "紧急按钮被按下" if lang == "zh-CN" else "Emergency button pressed"
+    return i18n.label(lang, "kind", kind)
+
+
 def open_alert(conn: psycopg.Connection, home: int | str, *, kind: str = "button",
                severity: str = "critical", at: datetime | None = None,
                device_id: int | None = None, evidence: dict[str, Any] | None = None) -> int:
@@ -173,8 +179,8 @@ def open_alert(conn: psycopg.Connection, home: int | str, *, kind: str = "button
     at = at or datetime.now(timezone.utc)
     alert = store.NewAlert(home_id=home, kind=kind, severity=severity, condition_at=at,
                            since=at - timedelta(minutes=1), opened_at=at, device_id=device_id,
-                           evidence=evidence or {"presses": 1}, summary_zh="紧急按钮被按下",
-                           summary_en="Emergency button pressed")
+                           evidence=evidence or {"presses": 1},
+                           summary_zh=_summary("zh-CN", kind), summary_en=_summary("en", kind))
     [aid] = through_store(conn, lambda a: store.open_many(a, [alert]))
     assert aid is not None, f"an unresolved {kind} alert of home {home} exists already"
     return aid

@@ -44,7 +44,8 @@ LIST_GETS = ["/board", "/board/rows", "/homes", "/api/v1/board", "/api/v1/alerts
              "/api/v1/homes", "/api/v1/me", "/visits", "/api/v1/visits",
              "/reports", "/reports/response.csv", "/reports/kinds.csv", "/reports/devices.csv",
              "/audit", "/api/v1/reports", "/api/v1/audit"]
-PUBLIC = {"/", "/login", "/lang/{code}", "/healthz", "/api/v1/openapi.json", "/static"}
+PUBLIC = {"/", "/login", "/lang/{code}", "/healthz", "/api/v1/openapi.json", "/static",
+          "/api/v1/device-contract", "/favicon.ico"}
 
 
 def _path(template: str, world: World, key: str) -> str:
