@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from anju import broker, db, maintenance, registry
+from anju import broker, contract_cli, db, maintenance, registry
 from anju.contract import DEVICE_KINDS, ROOMS
 from anju.embedded import Stack, StackError
 from anju.endpoints import resolve
@@ -350,6 +350,7 @@ def build() -> CommandLine:
     p = cli.command("rejected", cmd_rejected, "show the latest rejected messages", rs)
     p.add_argument("-n", "--lines", type=positive_int, default=20)
 
+    contract_cli.register(cli)
     for ep in sorted(entry_points(group="anju.cli"), key=lambda e: e.name):
         ep.load()(cli)
     return cli

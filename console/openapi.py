@@ -82,6 +82,11 @@ def document(ops: list[Op]) -> dict[str, Any]:
         assert op.api is not None
         paths.setdefault(API_PREFIX + op.api.path, {})[op.api.method.lower()] = (
             _operation(op, schemas))
+    # Not an action: the device contract, public (vendors read it before they have an account).
+    paths[API_PREFIX + "/device-contract"] = {"get": {
+        "summary": "The device contract as an AsyncAPI 2.6.0 document (public, cacheable)",
+        "parameters": [], "security": [],
+        "responses": {"200": _json({"type": "object"}, "The AsyncAPI document")}}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "anju console API", "version": "1",

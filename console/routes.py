@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from anju import asyncapi
 from console import action, live, openapi, signin
 from console.live import Hub
 from console.ops import alerts, homes, manage, reports, visits
@@ -47,6 +48,15 @@ async def openapi_json(request: Request) -> Response:
     return JSONResponse(openapi.document(OPS))
 
 
+DEVICE_CONTRACT = asyncapi.document()
+
+
+async def device_contract(request: Request) -> Response:
+    """The device contract as AsyncAPI: public and cacheable, since vendors need it before
+    they have an account and it holds no secrets (no address, no credentials)."""
+    return JSONResponse(DEVICE_CONTRACT, headers={"cache-control": "public, max-age=3600"})
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/", signin.root),
@@ -57,6 +67,7 @@ def routes() -> list[BaseRoute]:
         Route("/healthz", health),
         Route("/favicon.ico", favicon),
         Route("/api/v1/openapi.json", openapi_json),
+        Route("/api/v1/device-contract", device_contract),
         *action.routes(OPS),
         Mount("/static", StaticFiles(packages=[("console", "static")]), name="static"),
     ]
