@@ -56,3 +56,5 @@ def register(cli) -> None:  # type: ignore[no-untyped-def]
     p.add_argument("--worker", default=os.environ.get("ANJU_WORKER", socket.gethostname()),
                    help="this worker's name, stable across restarts (keeps its broker session)")
     p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+    from ingest import bench   # `anju contract test`: the device's counterpart on a bench
+    bench.register(cli)
