@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Awaitable, Callable, Literal
+from typing import TYPE_CHECKING, Awaitable, Callable, Literal, NoReturn
 from urllib.parse import urlsplit
 
 import msgspec
@@ -394,7 +394,7 @@ class Bench:
                         break
                     e = step.expects[i]
 
-    def timed_out(self, step: Step, e: Expect, timeout: float) -> None:
+    def timed_out(self, step: Step, e: Expect, timeout: float) -> NoReturn:
         secs = f"{timeout:g}"
         if step.name == "unplug":
             raise Failed("no_will", self.t("bench.why.no_will", seconds=secs,
