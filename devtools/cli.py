@@ -107,6 +107,8 @@ def register_eval(cli) -> None:  # type: ignore[no-untyped-def]
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--simulate", action="store_true", help="simulated homes with ground truth")
     src.add_argument("--events", metavar="FILE", help="a recorded log")
+    src.add_argument("--ampds2", metavar="FILE", help="anju's water rules on an AMPds2 water "
+                     "meter file (false alarms per day of each water finding)")
     p.add_argument("--homes", type=positive_int, default=8)
     p.add_argument("--days", type=positive_int, default=28,
                    help=f"simulated days, the first {evaluate.LEARN_DAYS} to learn "
@@ -126,6 +128,12 @@ def register_eval(cli) -> None:  # type: ignore[no-untyped-def]
                         "e.g. '{\"inactivity.floor_min\": 120}'")
     p.add_argument("--sweep", action="store_true",
                    help=f"repeat at sensitivities {', '.join(map(str, SWEEP))}")
+    p.add_argument("--baseline", choices=("wilhelm2024",),
+                   help="run the published peer (Wilhelm & Wahl 2024) instead; with --sweep "
+                        "both trade-off curves side by side")
+    p.add_argument("--k", help="the peer's threshold factor (default 1.1); with --sweep a "
+                               "comma-separated list (default 0.8 .. 3)")
+    p.add_argument("--plot", metavar="FILE", help="with --baseline and --sweep: an SVG plot")
     p.add_argument("--workers", type=positive_int, default=1)
     p.add_argument("--live", action="store_true",
                    help="with --simulate: end to end through a real broker, the ingest, the "
@@ -139,7 +147,13 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
                 else DetectorConfig())
         if args.sensitivity is not None:
             base = from_dict({"sensitivity": args.sensitivity}, base)
+        if args.ampds2 or args.baseline:
+            from detectors import peer_eval  # lazy: numpy only when the peer or AMPds2 runs
+        if args.ampds2:
+            return peer_eval.cli_ampds2(args, base)
         sens = SWEEP if args.sweep else (base.sensitivity,)
+        if args.baseline and not args.sweep:
+            sens = ()
         loaded = None
         if args.events:
             loaded = evaluation.load_log(args.events, args.format, map_path=args.map,
@@ -172,6 +186,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
                     per_week=args.incidents_per_home_week,
                     kinds=[x for x in args.incident_kinds.split(",") if x], workers=args.workers)
             reports.append(rep.as_dict())
+        if args.baseline:
+            return peer_eval.cli_baseline(args, loaded, reports, base.sensitivity)
     except (ConfigError, FormatError, ValueError) as e:
         print(f"anju eval: {e}", file=sys.stderr)
         return 2

@@ -361,3 +361,37 @@ def read_log(path: str | Path, fmt: str, *, tz: str | None = None,
                 nm = parse_kasteren_names(g, str(names))
             return parse_kasteren(f, nm, str(p), tz or "Europe/Amsterdam")
     raise FormatError(f"format {fmt!r}: expected generic, casas or kasteren")
+
+
+# -- AMPds2 water meter ----------------------------------------------------------------
+
+AMPDS2_HEADER = ("unix_ts", "counter")
+
+
+def parse_ampds2(lines: Iterable[str], source: str = "<ampds2>",
+                 device: str = "water-meter") -> list[Event]:
+    """AMPds2 water CSV (`unix_ts,counter,avg_rate,inst_rate`, one row a minute; S. Makonin
+    et al., Scientific Data 3:160037, 2016) -> the meter's cumulative total in litres at each
+    row, as a water meter publishes it (kind "water"). The counter steps by one US gallon
+    (3.785 L), so a trickle shows as a step now and then, as on a real pulse meter."""
+    out = []
+    for n, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text:
+            continue
+        parts = text.split(",")
+        if n == 1 and parts[0] == AMPDS2_HEADER[0]:
+            if tuple(parts[:2]) != AMPDS2_HEADER:
+                raise FormatError(f"{source}:1: header {text!r}: expected "
+                                  "'unix_ts,counter,avg_rate,inst_rate'")
+            continue
+        try:
+            ts, total = int(parts[0]), float(parts[1])
+        except (ValueError, IndexError):
+            raise FormatError(f"{source}:{n}: {text!r}: expected 'UNIX_TS,COUNTER,...' "
+                              "(whole seconds, litres)") from None
+        if total < 0:
+            raise FormatError(f"{source}:{n}: counter {total}: expected a total >= 0")
+        out.append(Event(datetime.fromtimestamp(ts, timezone.utc), device, "water", total,
+                         None, None, n))
+    return out
