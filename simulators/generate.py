@@ -52,13 +52,10 @@ def home_events(home: HomeProfile, start: int, end: int,
     w0 = start
     while w0 < end:
         day0 = local_midnight(day, tz)
-        p = persona
-        for i in incs:
-            if i.kind == "illness" and i.start <= day0 + 43200 < i.end:
-                p = personas.ill(persona, i.details["fraction"])
+        p = inc_mod.persona_for_day(persona, incs, day0)
         plan = plan_day(rng, p, day0, w0, day.weekday(), heater)
         for i in incs:
-            if i.kind in ("illness", "device_offline", "home_silent"):
+            if i.kind in inc_mod.ROUTINE or i.kind in ("device_offline", "home_silent"):
                 continue
             if i.start < plan.w1 and (i.end >= plan.w0 or not i._placed):
                 inc_mod.apply(i, plan, rng, renderer, end)

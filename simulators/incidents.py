@@ -11,10 +11,11 @@ with ISO 8601 times in the home's zone.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from simulators import personas
 from simulators.resident import RATE_BUSY, RATE_WALK, DayPlan
 
 H = 3600
@@ -25,7 +26,15 @@ KINDS: dict[str, str] = {
     "collapse": "a fall or collapse: all activity stops at start, in any room; meters fall to "
                 "standby; heartbeats go on; end is when help arrives (24 h later unless a "
                 "duration is given: a person who collapses alone does not get up by themselves)",
-    "illness": "activity reduced by details.fraction for days: later up, fewer meals and outings",
+    "illness": "activity reduced by details.fraction for days: later up and earlier to bed, more "
+               "night toilet visits, fewer meals and outings",
+    "decline": "a gradual decline over weeks: from start, every details.step_days days a step "
+               "(details.steps of them) towards details.depth less activity, fewer meals and "
+               "outings, later up; end is the end of the simulated span or of the last step's week",
+    "dementia_progression": "night wandering (up and about, mostly outside the bedroom) growing "
+                            "week by week from start: details.weekly more probability a night",
+    "skipped_meals": "no meals (no kitchen activity or water at meal times) for details.days "
+                     "days: breakfast and lunch skipped, dinner mostly too",
     "water_running": "a tap left running at details.litres_per_min from start to end",
     "stove_left_on": "the stove draws details.watts from start to end",
     "door_left_open": "the entrance door opens at start and is closed only at end",
@@ -45,7 +54,12 @@ NEEDS = {"smoke": "smoke", "gas": "gas", "water_leak": "leak", "button": "button
          "water_running": "water", "stove_left_on": "power", "door_left_open": "door",
          "night_wandering": "door", "not_returning": "door"}
 
-# Weights for random incidents.
+# Routine incidents: a state lasting days or weeks that changes how the resident lives, applied
+# to the persona of each day (persona_for_day), not to the plans.
+ROUTINE = frozenset({"illness", "decline", "dementia_progression", "skipped_meals"})
+
+# Weights for random incidents (the routine kinds added for issue 19 are drawn only when asked
+# for by name: the catalogue's default draw stays as it was).
 WEIGHTS = {"collapse": 4, "illness": 2, "water_running": 2, "stove_left_on": 2,
            "door_left_open": 2, "night_wandering": 2, "not_returning": 2, "device_offline": 2,
            "home_silent": 1, "battery_low": 1, "smoke": 1, "gas": 1, "water_leak": 1, "button": 2}
@@ -105,6 +119,23 @@ def make(kind: str, home, rng: random.Random, start: int | None, sim_start: int,
         days = duration // 86400 if duration else rng.randint(2, 6)
         frac = details.pop("fraction", round(rng.uniform(0.3, 0.7), 2))
         inc = Incident(home.code, kind, t, t + days * 86400, {"fraction": frac, "days": days})
+    elif kind == "decline":
+        t = start if pinned else at_hour(0, 0)
+        steps = int(details.pop("steps", rng.randint(3, 4)))
+        step_days = int(details.pop("step_days", rng.randint(4, 6)))
+        depth = float(details.pop("depth", round(rng.uniform(0.45, 0.65), 2)))
+        e = t + (duration if duration else steps * step_days * 86400 + 7 * 86400)
+        inc = Incident(home.code, kind, t, e, {"steps": steps, "step_days": step_days,
+                                               "depth": depth})
+    elif kind == "dementia_progression":
+        t = start if pinned else at_hour(0, 0)
+        weekly = float(details.pop("weekly", round(rng.uniform(0.2, 0.3), 2)))
+        e = t + (duration if duration else 28 * 86400)
+        inc = Incident(home.code, kind, t, e, {"weekly": weekly})
+    elif kind == "skipped_meals":
+        t = start if pinned else at_hour(0, 0)
+        days = duration // 86400 if duration else rng.randint(2, 4)
+        inc = Incident(home.code, kind, t, t + days * 86400, {"days": days})
     elif kind == "water_running":
         t = start if pinned else at_hour(8, 20)
         lpm = details.pop("litres_per_min", round(rng.uniform(4, 10), 1))
@@ -147,8 +178,31 @@ def make(kind: str, home, rng: random.Random, start: int | None, sim_start: int,
         inc = Incident(home.code, kind, t, t)
     inc.details.update(details)
     inc.pinned = pinned
-    inc.end = min(inc.end, sim_end) if kind != "illness" else inc.end
+    inc.end = min(inc.end, sim_end) if kind not in ("illness", "skipped_meals") else inc.end
     return inc
+
+
+def persona_for_day(p, incidents: list[Incident], day0: int):
+    """The persona of the day starting at local midnight day0, as the routine incidents under
+    way at its noon change it (illness, decline, dementia progression, skipped meals)."""
+    noon = day0 + 43200
+    for i in incidents:
+        if i.kind not in ROUTINE or not i.start <= noon < i.end:
+            continue
+        d = i.details
+        if i.kind == "illness":
+            p = personas.ill(p, d["fraction"])
+        elif i.kind == "decline":
+            # a step every step_days, the first at the start: level depth * k / steps
+            k = min(d["steps"], 1 + int((noon - i.start) // (d["step_days"] * 86400)))
+            p = personas.declined(p, d["depth"] * k / d["steps"])
+        elif i.kind == "dementia_progression":
+            week = 1 + int((noon - i.start) // (7 * 86400))
+            p = replace(p, night_wander_prob=min(0.97, p.night_wander_prob + d["weekly"] * week),
+                        meal_sd=p.meal_sd + 0.1 * week)
+        else:   # skipped_meals
+            p = replace(p, meal_skip_each=(1.0, 1.0, 0.7))
+    return p
 
 
 def random_for_home(home, rng: random.Random, sim_start: int, sim_end: int, per_week: float,

@@ -35,6 +35,9 @@ class Persona:
     night_wander_prob: float = 0.0   # probability of a night-time wander (dementia)
     wander_door_prob: float = 0.0    # probability that a wander opens the entrance door
     forget_prob: float = 0.0         # probability of leaving a tap or appliance on a while
+    # per-meal skip probabilities (breakfast, lunch, dinner) on top of meal_skip: a resident
+    # who stops eating properly skips the same meals day after day
+    meal_skip_each: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
 PERSONAS: dict[str, Persona] = {p.name: p for p in [
@@ -81,11 +84,25 @@ def get(name: str) -> Persona:
 
 
 def ill(p: Persona, fraction: float) -> Persona:
-    """The same person while ill: less activity by `fraction`, later up, fewer meals and outings."""
+    """The same person while ill: less activity by `fraction`, later up and earlier to bed
+    (more time in bed), more night toilet visits, fewer meals and outings."""
     keep = 1.0 - fraction
     return replace(
         p, activity=p.activity * keep, wake_mean=p.wake_mean + 1.5 * fraction * 2,
+        bed_mean=p.bed_mean - 1.5 * fraction,
+        night_toilet_mean=p.night_toilet_mean * (1 + 1.5 * fraction) + 1.0,
         meal_skip=min(0.9, p.meal_skip + 0.6 * fraction), cook_prob=p.cook_prob * keep,
         shower_prob=p.shower_prob * keep * 0.5, outings_mean=p.outings_mean * keep * 0.2,
         nap_prob=min(1.0, p.nap_prob + fraction), nap_hours=p.nap_hours * (1 + 2 * fraction),
         tv_hours=p.tv_hours * keep, visitors_per_week=p.visitors_per_week * keep)
+
+
+def declined(p: Persona, level: float) -> Persona:
+    """The same person after a gradual decline by `level` (0..1): moves less, eats fewer and
+    plainer meals, goes out less, showers less, gets up later."""
+    keep = 1.0 - level
+    return replace(
+        p, activity=p.activity * keep, wake_mean=p.wake_mean + 1.5 * level,
+        meal_skip=min(0.9, p.meal_skip + 0.5 * level), cook_prob=p.cook_prob * keep,
+        shower_prob=p.shower_prob * keep, outings_mean=p.outings_mean * max(0.0, 1 - 1.5 * level),
+        nap_prob=min(1.0, p.nap_prob + level), tv_hours=p.tv_hours * (1 + level))

@@ -270,7 +270,8 @@ def plan_day(rng: random.Random, persona: Persona, day0: int, w0: int, weekday: 
     b.wash_morning()
     agenda: list[tuple[float, str]] = []
     for i, mt in enumerate(pe.meal_times):
-        if rng.random() < pe.meal_skip:
+        if rng.random() < pe.meal_skip or (pe.meal_skip_each[i]
+                                            and rng.random() < pe.meal_skip_each[i]):
             continue
         base = mt + (shift if i == 0 else 0) + rng.gauss(0, pe.meal_sd)
         if i == 0:
