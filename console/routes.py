@@ -16,9 +16,9 @@ from starlette.staticfiles import StaticFiles
 from anju import asyncapi
 from console import action, live, openapi, signin
 from console.live import Hub
-from console.ops import alerts, homes, manage, reports, visits
+from console.ops import alerts, devices, homes, manage, reports, visits
 
-OPS = alerts.OPS + homes.OPS + visits.OPS + reports.OPS + manage.OPS
+OPS = alerts.OPS + homes.OPS + visits.OPS + reports.OPS + manage.OPS + devices.OPS
 
 
 async def health(request: Request) -> Response:

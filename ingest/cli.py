@@ -58,3 +58,5 @@ def register(cli) -> None:  # type: ignore[no-untyped-def]
     p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
     from ingest import bench   # `anju contract test`: the device's counterpart on a bench
     bench.register(cli)
+    from ingest import conformance_live   # `anju device check`: one device, live
+    conformance_live.register(cli)

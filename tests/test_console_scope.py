@@ -44,6 +44,8 @@ LIST_GETS = ["/board", "/board/rows", "/homes", "/api/v1/board", "/api/v1/alerts
              "/api/v1/homes", "/api/v1/me", "/visits", "/api/v1/visits",
              "/reports", "/reports/response.csv", "/reports/kinds.csv", "/reports/devices.csv",
              "/audit", "/api/v1/reports", "/api/v1/audit"]
+# Admin-only pages: a device's conformance check ({d} a device of home A1).
+ADMIN_GETS = ["/devices/{d}"]
 PUBLIC = {"/", "/login", "/lang/{code}", "/healthz", "/api/v1/openapi.json", "/static",
           "/api/v1/device-contract", "/favicon.ico"}
 
@@ -60,7 +62,8 @@ def test_the_matrix_covers_every_route() -> None:
     covered = {p.split("?")[0].replace("{h}", "{id}").replace("{a}", "{id}")
                .replace("{c}", "{cid}").replace("{m}", "{id}").replace("{s}", "{sid}")
                for p in ITEM_GETS + ITEM_POSTS + LIST_GETS + COMMUNITY_GETS + COMMUNITY_POSTS
-               + CREATE_POSTS} | PUBLIC | {"/events", "/logout"}
+               + CREATE_POSTS} | PUBLIC | {"/events", "/logout"} \
+        | {p.replace("{d}", "{id}") for p in ADMIN_GETS}
     assert routes <= covered, routes - covered
 
 
@@ -91,6 +94,27 @@ def test_items_outside_the_scope_are_refused(console: ServerThread, world: World
         row = conn.execute("SELECT state FROM alerts WHERE id = %s",
                            (world.alert[key],)).fetchone()
         assert row and row[0] == "open"
+
+
+@pytest.mark.parametrize("who", sorted(VISIBLE))
+def test_admin_pages_are_for_admins_only(console: ServerThread, world: World, who: str,
+                                         conn: psycopg.Connection) -> None:
+    """A device's check page: 200 for an admin, 403/404 for everyone else, even in scope."""
+    row = conn.execute("SELECT id FROM devices WHERE home_id = %s ORDER BY id LIMIT 1",
+                       (world.home["A1"],)).fetchone()
+    if row is None:
+        from anju import registry
+        registry.add_device(conn, home=world.home_code["A1"], kind="door", room="entrance")
+        row = conn.execute("SELECT id FROM devices WHERE home_id = %s ORDER BY id LIMIT 1",
+                           (world.home["A1"],)).fetchone()
+    assert row
+    c = sign_in(console.url, world.users[who])
+    for t in ADMIN_GETS:
+        r = c.get(t.format(d=row[0]))
+        if who == "admin":
+            assert r.status_code == 200, (who, t, r.status_code)
+        else:
+            assert r.status_code in (403, 404), (who, t, r.status_code)
 
 
 @pytest.mark.parametrize("who", sorted(MANAGES))
