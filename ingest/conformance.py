@@ -26,7 +26,7 @@ from typing import Any, Iterable, Literal
 import msgspec
 
 from anju.contract import DEVICE_KINDS, KIND_BY_LABEL, SPECS, Kind
-from anju.i18n import text
+from anju.i18n import label, text
 from ingest.decode import decode
 from ingest.message import DeviceRef, Limits, device_ref
 
@@ -125,16 +125,12 @@ class Line:
 class Verdict:
     requirement: str
     level: Level
+    code: str                                 # the finding, machine-readable (seconds, herd …)
     key: str                                  # catalog key of the sentence
     fields: dict[str, Any] = field(default_factory=dict)
 
     def sentence(self, lang: str) -> str:
         return text(lang, self.key, **self.fields)
-
-    @property
-    def code(self) -> str:
-        """The finding, machine-readable: the key's last part (seconds, no_seq, herd …)."""
-        return self.key.rsplit(".", 1)[-1]
 
 
 @dataclass
@@ -171,7 +167,8 @@ class Report:
         d = self.device
         c = self.counts()
         lines = [text(lang, "conformance.summary.title", device=d.uid),
-                 text(lang, "conformance.summary.device", kind=d.kind, vendor=d.vendor or "—",
+                 text(lang, "conformance.summary.device", kind=label(lang, "device", d.kind),
+                      vendor=d.vendor or "—",
                       model=d.model or "—", firmware=d.firmware or "—",
                       heartbeat=d.heartbeat_s),
                  text(lang, "conformance.summary.window", since=_stamp(self.since_us, tz),
@@ -306,10 +303,15 @@ _FIELD = {"seq": "seq", "timestamps": "ts"}
 CHECK_COMMAND = "anju device check"
 
 
+# A sentence reworded later gets a key of its own (the catalog is only appended to).
+_WORDING = {("last_will", "seen"): "seen_n"}
+
+
 def _v(req: str, level: Level, code: str, **fields: Any) -> Verdict:
     if req in _FIELD:
         fields.setdefault("field", _FIELD[req])
-    return Verdict(req, level, f"conformance.{req}.{code}", fields)
+    key = f"conformance.{req}.{_WORDING.get((req, code), code)}"
+    return Verdict(req, level, code, key, fields)
 
 
 def judge_payloads(lines: list[Line]) -> Verdict:
@@ -345,7 +347,7 @@ def judge_units(lines: list[Line], dev: DeviceInfo) -> Verdict:
             for (_, a), (_, b) in zip(pts, pts[1:]):
                 if b < a:
                     return _v("units", "fail", "went_down", kind=kind, prev=_num(a),
-                              got=_num(b), unit=spec.unit)
+                              got=_num(b), unit=spec.unit.split(" ")[0])
     power = [v for _, v in series.get("power", [])]
     energy = series.get("energy", [])
     nonzero = [v for v in power if v > 0]
@@ -519,9 +521,11 @@ def judge_report_offset(lines: list[Line], dev: DeviceInfo,
     sec = circular_second(secs)
     if sec is None:
         return _v("report_offset", "pass", "spread", n=len(moments))
-    on_minute = sum(second_distance(s, 0) <= HERD_S for s in secs)
-    if second_distance(sec, 0) <= HERD_S and on_minute * 2 > len(secs):
-        return _v("report_offset", "fail", "herd", second=f"{sec:04.1f}", n=on_minute,
+    herd = [s for s in secs if second_distance(s, 0) <= HERD_S]
+    # Most reports on the minute is the fault, whatever a stray report does to the mean.
+    if len(herd) * 2 > len(secs):
+        at = circular_second(herd)
+        return _v("report_offset", "fail", "herd", second=f"{at or 0:04.1f}", n=len(herd),
                   total=len(secs))
     others = fleet or []
     if len(others) >= 2 and all(second_distance(o, sec) <= HERD_S for o in others):

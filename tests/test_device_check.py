@@ -184,6 +184,9 @@ def test_last_will_seen_retained_or_not_observed() -> None:
 def test_reporting_offset_on_the_minute_or_with_the_whole_fleet() -> None:
     herd = report(WATER, conforming_water(second=0.4))
     assert codes(herd)["report_offset"] == ("fail", "herd")
+    stray = report(WATER, conforming_water(second=0.3)
+                   + [reading("wm-1", "water", T0 + 400, 110.0, 45)])
+    assert codes(stray)["report_offset"] == ("fail", "herd")     # one report off the minute
     late = report(WATER, conforming_water(second=59.6))       # :00 from the other side
     assert codes(late)["report_offset"] == ("fail", "herd")
     fleet = report(WATER, conforming_water(second=23.4), fleet=[23.0, 23.9, 22.8])
@@ -509,3 +512,48 @@ async def test_the_device_page_shows_the_stored_report_to_admins_only(
         assert f'href="/devices/{dev.id}"' not in other.get(f"/homes/{world.home['A1']}").text
     assert admin.get("/devices/999999999").status_code == 404
     assert isinstance(admin, httpx.Client)
+
+
+def test_the_device_page_fits_a_phone(console: ServerThread, world: World,
+                                      conn: psycopg.Connection) -> None:
+    """At 390 px the verdicts, the vendor's summary and a long refused payload wrap."""
+    import shutil
+
+    from tests.console_world import ARGS, CHROMIUM, PASSWORD
+    from tests.layout_support import assert_fits
+
+    if shutil.which(CHROMIUM) is None:
+        pytest.skip("no Debian chromium")
+    from playwright.sync_api import sync_playwright
+
+    dev = registry.add_device(conn, home=world.home_code["A1"], kind="power", room="kitchen",
+                              vendor="某某智能科技有限公司", model="PLUG-2000-PRO-MAX")
+    now = time.time()
+    for k in range(5):
+        conn.execute("INSERT INTO readings (ts, seq, value, device_id, kind, received_at)"
+                     " VALUES (to_timestamp(%s), %s, %s, %s, 6, to_timestamp(%s))",
+                     (now - 300 + 60 * k, k + 1, 0.5 + k / 10, dev.id, now - 299.8 + 60 * k))
+    conn.execute("INSERT INTO rejected_messages (topic, payload, reason, device_uid)"
+                 " VALUES (%s, %s, %s, %s)",
+                 (f"anju/v1/devices/{dev.uid}/power", b'{"ts":1764900000,"value":"' +
+                  b"x" * 300 + b'"}', "payload does not match the contract: Expected `number`,"
+                  " got `str` - at `$.value`", dev.uid))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            ctx = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
+            page = ctx.new_page()
+            page.set_default_timeout(8000)
+            page.goto(console.url + "/login")
+            page.fill("input[name=username]", world.users["admin"])
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit].primary")
+            page.wait_for_url("**/board")
+            for width, height in ((390, 844), (1366, 768)):
+                page.set_viewport_size({"width": width, "height": height})
+                r = page.goto(f"{console.url}/devices/{dev.id}?minutes=30")
+                assert r is not None and r.status == 200
+                assert_fits(page)
+                assert page.locator("pre.summary").count() == 1
+        finally:
+            browser.close()
