@@ -117,7 +117,7 @@ async def run_check(database_url: str, mqtt: MqttEndpoint, uid: str, seconds: fl
             obs = cf.Observed(m.topic, m.payload, at, retained=m.retain)
             seen.append(obs)
             line = cf.read(obs, registry, limits)
-            mark = " (retained)" if m.retain else ""
+            mark = " " + text(lang, "conformance.line.retained") if m.retain else ""
             emit(f"{_clock(at, tz)}  {line.leaf:12} {line.read_as(lang)}{mark}")
 
     subs = topics(dev)
