@@ -28,7 +28,7 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -37,8 +37,11 @@ from anju.endpoints import MqttEndpoint, resolve
 from anju.i18n import text
 from anju.settings import IngestSettings, Settings
 from anju.typed_config import cli_lang
-from ingest import conformance as cf
 from ingest.message import Limits
+
+if TYPE_CHECKING:
+    # loaded when the check runs, not by every `anju` command that builds the parser
+    from ingest import conformance as cf
 
 Emit = Callable[[str], None]
 Clock = Callable[[], int]
@@ -78,6 +81,7 @@ class Loaded:
 
 
 async def load(database_url: str, uid: str) -> Loaded:
+    from ingest import conformance as cf
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         cur = await conn.execute(cf.DEVICE_BY_UID, (uid,))
         row = await cur.fetchone()
@@ -105,6 +109,7 @@ async def run_check(database_url: str, mqtt: MqttEndpoint, uid: str, seconds: fl
     Raises UnknownDevice, or
     mqtt_async.MqttError when the broker cannot be used."""
     from anju import mqtt_async
+    from ingest import conformance as cf
 
     info = await load(database_url, uid)
     dev, tz = info.dev, info.tz
