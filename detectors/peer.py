@@ -132,23 +132,13 @@ class Grid:
         return ends.ravel()
 
 
-def minute_max(grid: Grid, t: np.ndarray, after: np.ndarray, before: np.ndarray,
-               until: float | None = None) -> np.ndarray:
-    """The largest S in each minute bin (NaN where nothing is known: before the first
-    activation, or from `until` on)."""
-    ends = grid.bin_ends()
-    if until is not None:
-        ends = np.minimum(ends, until)
-    m = score_at(t, after, ends)
-    if until is not None:
-        starts = ends - MIN
-        m[starts >= until] = np.nan
+def minute_max(grid: Grid, t: np.ndarray, after: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """The largest S in each minute bin: S at the bin's end, or the peak just before an
+    activation in it (S only grows between activations). NaN before the first activation."""
+    m = score_at(t, after, grid.bin_ends())
     if len(t):
         keep = (t >= grid.mid[0]) & (t < grid.mid[-1])
-        if until is not None:
-            keep &= t < until
-        b = grid.bin_of(t[keep])
-        np.fmax.at(m, b, before[keep])
+        np.fmax.at(m, grid.bin_of(t[keep]), before[keep])
     return m
 
 
