@@ -22,6 +22,8 @@ Detector = Literal[
     "inactivity", "not_back", "no_water", "water_running", "power_high", "power_flat",
     "door_left_open", "night_wandering", "device_offline", "home_silent", "battery_low",
     "sensor_dead", "activity_decline", "smoke", "gas", "leak", "button",
+    "routine_activity", "routine_night_toilet", "routine_night_out_of_bed", "routine_wandering",
+    "routine_meals", "routine_shower",
 ]
 DETECTORS: tuple[str, ...] = typing.get_args(Detector)
 

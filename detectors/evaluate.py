@@ -42,7 +42,13 @@ DAY = 86400
 WINDOW = 12 * 3600
 # Incidents that are a state lasting days rather than an event: found while they last (a
 # sustained fall in activity cannot show within 12 h of its first midnight).
-SUSTAINED = frozenset({"illness"})
+SUSTAINED = frozenset({"illness", "decline", "dementia_progression", "skipped_meals"})
+# Routine incidents are also scored by whether they were found within 48 h of onset.
+ROUTINE_INCIDENTS = SUSTAINED
+ROUTINE_WINDOW = 48 * 3600
+ROUTINE_FINDINGS = frozenset({"routine_activity", "routine_night_toilet",
+                              "routine_night_out_of_bed", "routine_wandering", "routine_meals",
+                              "routine_shower"})
 LEARN_DAYS = 7
 INACTIVITY_TYPE = frozenset({"inactivity", "not_back"})
 # What a false alarm is: an inactivity alert with nothing wrong. `not_back` (a door rule: out
@@ -52,7 +58,11 @@ FALSE_ALARM_KINDS = frozenset({"inactivity"})
 # incident kind -> finding kinds that detect it
 DETECTED_BY: dict[str, frozenset[str]] = {
     "collapse": INACTIVITY_TYPE,
-    "illness": frozenset({"activity_decline", "inactivity"}),
+    "illness": frozenset({"activity_decline", "inactivity"}) | ROUTINE_FINDINGS,
+    "decline": frozenset({"activity_decline"}) | ROUTINE_FINDINGS,
+    "dementia_progression": frozenset({"routine_wandering", "routine_night_out_of_bed",
+                                       "night_wandering"}),
+    "skipped_meals": frozenset({"routine_meals", "routine_activity"}),
     "water_running": frozenset({"water_running"}),
     "stove_left_on": frozenset({"power_high"}),
     "door_left_open": frozenset({"door_left_open"}),
@@ -112,6 +122,9 @@ class Report:
                       "recall": round(len(hit) / len(delays), 3) if delays else None,
                       "median_delay_min": round(median(hit) / 60, 1) if hit else None,
                       "p90_delay_min": round(_pct(hit, 0.9) / 60, 1) if hit else None}
+            if k in ROUTINE_INCIDENTS and delays:
+                inc[k]["recall_48h"] = round(sum(1 for d in hit if d <= ROUTINE_WINDOW)
+                                             / len(delays), 3)
         return {"source": self.source, "sensitivity": self.sensitivity, "homes": len(self.runs),
                 "home_days": round(days, 1),
                 "false_alarms": fa,
@@ -122,6 +135,9 @@ class Report:
                     round((fa + other.get("not_back", 0)) / days, 4) if days else None,
                 "other_alerts_per_home_day": {k: round(v / days, 4) for k, v in sorted(other.items())}
                 if days else {},
+                "routine_per_home_day": round(sum(v for k, v in other.items()
+                                                  if k in ROUTINE_FINDINGS) / days, 4)
+                if days else None,
                 "incidents": inc, "runtime_s": round(self.runtime_s, 2)}
 
 
@@ -275,13 +291,17 @@ def table(rep: dict) -> str:
     if rep["other_alerts_per_home_day"]:
         lines.append("other alerts outside incidents per home-day: " + ", ".join(
             f"{k} {v}" for k, v in rep["other_alerts_per_home_day"].items()))
+    if rep.get("routine_per_home_day") is not None:
+        lines.append(f"routine findings outside incidents: {rep['routine_per_home_day']} "
+                     "per home-day")
     lines.append(f"{'incident':16} {'n':>4} {'found':>5} {'recall':>7} {'median min':>11} "
                  f"{'p90 min':>8}")
     for k, v in rep["incidents"].items():
         med = "-" if v["median_delay_min"] is None else f"{v['median_delay_min']:.1f}"
         p90 = "-" if v["p90_delay_min"] is None else f"{v['p90_delay_min']:.1f}"
         lines.append(f"{k:16} {v['n']:>4} {v['detected']:>5} {v['recall']:>7.2f} {med:>11} "
-                     f"{p90:>8}")
+                     f"{p90:>8}" + (f"  within 48 h {v['recall_48h']:.2f}"
+                                    if "recall_48h" in v else ""))
     lines.append(f"runtime {rep['runtime_s']} s")
     return "\n".join(lines)
 

@@ -34,6 +34,7 @@ from detectors.config import DetectorConfig
 from detectors.events import Event, Finding, HomeInfo
 from detectors.history import Tail
 from detectors.rules import RULES, Deadline, Due, Rule
+from detectors.rules.routine import learn_history
 from detectors.state import MOMENTARY, NEVER, ExplicitAway, HomeState
 
 __all__ = ["MOMENTARY", "HomeMonitor"]
@@ -92,7 +93,11 @@ class HomeMonitor:
     # -- learning --------------------------------------------------------------------------
     def learn(self, history: Iterable[Event], now: float) -> None:
         s = self.state
-        base, tail = learn(history, now, s.home.tz, s.cfg, s.pres.pirs)
+        tap = learn_history(s, history, now)   # the routine rule's days, on the same pass
+        base, tail = learn(tap if tap is not None else history, now, s.home.tz, s.cfg,
+                           s.pres.pirs)
+        if tap is not None:
+            tap.finish()
         s.base = base
         self._merge(tail)
         day = s.day

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import datetime, timezone
 
 from detectors import texts
@@ -104,6 +105,7 @@ class HomeState:
     last_water: float | None = None      # last time water started to flow
     water_ring: array = field(default_factory=lambda: array("d"))  # (t, total), ~an hour apart
     last_power_edge: float | None = None
+    routine: Any = None      # detectors.routine.RoutineMemory, made by the routine rule
 
     @classmethod
     def new(cls, home: HomeInfo, cfg: DetectorConfig) -> HomeState:

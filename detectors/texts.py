@@ -91,6 +91,8 @@ def _open(lang: str, kind: str, e: dict) -> str:
     if kind == "activity_decline":
         return t("activity_decline", days=g("days"), mean=g("mean_per_day"),
                  usual=g("usual_per_day"))
+    if kind.startswith("routine_"):
+        return _routine(lang, kind, e)
     name = i18n.text(lang, f"finding.alarm.{kind}") if kind in _ALARMS else \
         i18n.label(lang, "kind", kind)
     room = _room(lang, g("room"))
@@ -98,6 +100,71 @@ def _open(lang: str, kind: str, e: dict) -> str:
     if late and isinstance(g("late_s"), (int, float)):
         return t("alarm_late", name=name, room=room, at=late, m=int(e["late_s"] // 60))
     return t("alarm", name=name, room=room)
+
+
+# how a routine feature's value reads: a time of day, a duration (15-min slots or hours), or
+# a number as it is
+_SLOTS = frozenset({"night_up_slots", "night_away_slots", "kitchen_morning", "kitchen_midday",
+                    "kitchen_evening", "kitchen_day", "active_slots"})
+_HOURS = frozenset({"hours_bedroom", "hours_kitchen", "hours_living", "hours_bathroom"})
+
+
+def _value(lang: str, feature: str, v: object) -> str:
+    x = float(v) if isinstance(v, (int, float)) else 0.0
+    if feature in ("wake_h", "bed_h"):
+        m = int(round(x * 60)) % 1440
+        return f"{m // 60:02d}:{m % 60:02d}"
+    if feature in _SLOTS:
+        return _rdur(lang, round(x) * 15)
+    if feature in _HOURS:
+        return _rdur(lang, round(x * 4) * 15)
+    if feature == "power_kwh" or feature == "intensity":
+        return f"{x:.1f}"
+    return str(int(round(x)))
+
+
+def _rdur(lang: str, minutes: object) -> str:
+    if not isinstance(minutes, (int, float)) or minutes <= 0:
+        return i18n.text(lang, "finding.routine_none")
+    return _dur(lang, minutes)
+
+
+def _routine(lang: str, kind: str, e: dict) -> str:
+    def n(key: str) -> object:       # a count the evidence lacks reads as 0, never "None"
+        v = e.get(key)
+        return v if isinstance(v, (int, float)) else 0
+
+    if kind == "routine_activity":
+        parts = []
+        for c in e.get("changes") or []:
+            f = str(c.get("feature"))
+            parts.append(i18n.text(lang, f"finding.routine_change.{f}",
+                                   value=_value(lang, f, c.get("value")),
+                                   usual=_value(lang, f, c.get("usual"))))
+        if not parts:
+            return i18n.text(lang, "finding.routine_activity_plain")
+        sep = "；" if lang == "zh-CN" else "; "
+        days = n("days")
+        key = "finding.routine_activity_days" if isinstance(days, int) and days > 1 \
+            else "finding.routine_activity"
+        return i18n.text(lang, key, changes=sep.join(parts), days=days)
+    if kind == "routine_night_toilet":
+        return i18n.text(lang, "finding.routine_night_toilet", count=n("count"), usual=n("usual"))
+    if kind == "routine_night_out_of_bed":
+        return i18n.text(lang, "finding.routine_night_out_of_bed", dur=_rdur(lang, n("minutes")),
+                         usual=_rdur(lang, n("usual_min")))
+    if kind == "routine_wandering":
+        return i18n.text(lang, "finding.routine_wandering", nights=n("nights"),
+                         usual=n("usual_per_week"))
+    if kind == "routine_meals":
+        p = e.get("part")
+        part = i18n.text(lang, f"finding.routine_part.{p}" if p in ("morning", "midday", "evening")
+                         else "finding.routine_part.any")
+        if not n("minutes"):
+            return i18n.text(lang, "finding.routine_meals", days=n("days"), part=part)
+        return i18n.text(lang, "finding.routine_meals_little", days=n("days"), part=part,
+                         dur=_rdur(lang, n("minutes")), usual=_rdur(lang, n("usual_min")))
+    return i18n.text(lang, "finding.routine_shower", days=n("days"), usual=n("usual_max"))
 
 
 def _cleared(lang: str, e: dict) -> str:

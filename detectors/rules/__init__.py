@@ -15,11 +15,12 @@ from detectors.rules.devices import Battery, Devices, SensorDead
 from detectors.rules.doors import Doors
 from detectors.rules.inactivity import Inactivity
 from detectors.rules.power import Power
+from detectors.rules.routine import Routine
 from detectors.rules.water import Water
 
 RULES: tuple[Rule, ...] = (
     Alarms(), Button(), Water(), Power(), Inactivity(), Away(), Doors(), Devices(), Battery(),
-    Decline(), SensorDead(),
+    Decline(), SensorDead(), Routine(),
 )
 
 __all__ = ["RULES", "Deadline", "Due", "Rule"]

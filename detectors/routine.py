@@ -1,0 +1,245 @@
+"""The routine model: each home's usual day, learned from its own history, and a new day scored.
+
+The model kept (chosen on `anju eval`, see docs/detectors.md "Routines") is a per-feature
+robust score: for each feature of detectors/routine_features.py, the median and the median
+absolute deviation of the home's learned days, the spread never under a floor in the
+feature's own unit (30 min for a time of day, one toilet visit, 15 % of the day's activity),
+so a home whose every day is alike is not alarmed by a small change. A day's score
+(`day_score`) sums the deviations of the CORE features in the direction that is worrying
+(more hours in the bedroom, later up and earlier to bed, less activity, slower, less power,
+water and kitchen, more night toilet visits). `ForestModel` (scikit-learn IsolationForest) and `CovModel`
+(MinCovDet, a robust covariance) are the alternatives it was compared with
+(detectors/routine_eval.py); they stay here for that comparison.
+
+`RoutineMemory` is what a home's monitor keeps (HomeState.routine): the feature vectors
+of its last days, today's bins as they fill, and which checks ran.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from detectors.clock import LocalClock
+from detectors.events import Event, HomeInfo
+from detectors.routine_features import FEATURES, IDX, NF, DayBins, capabilities, features
+
+KEEP_DAYS = 28           # days of features kept and learned from
+MIN_DAYS = 7             # days learned before any routine finding
+UNUSUAL = 2.0            # a day scoring this (routine rule's day_score) is not learned from
+
+# +1: more is worrying, -1: less is worrying, 0: not in the day's score
+DIRECTION: dict[str, int] = {
+    "wake_h": 1, "bed_h": -1, "night_toilet": 1, "night_up_slots": 1, "night_away_slots": 1,
+    "kitchen_morning": -1, "kitchen_midday": -1, "kitchen_evening": -1,
+    "water_morning": -1, "water_midday": -1, "water_evening": -1, "shower": 0, "outings": -1,
+    "hours_bedroom": 1, "hours_kitchen": -1, "hours_living": 0, "hours_bathroom": 0,
+    "activity": -1, "intensity": -1, "kitchen_day": -1, "active_slots": -1, "water_l": -1, "power_kwh": -1,
+}
+# the smallest spread (the MAD scaled to an SD) a feature is judged with, in its own unit;
+# RELATIVE: at least this share of the median as well
+FLOOR: dict[str, float] = {
+    "wake_h": 0.5, "bed_h": 0.5, "night_toilet": 0.75, "night_up_slots": 1.0,
+    "night_away_slots": 1.0, "kitchen_morning": 1.0, "kitchen_midday": 1.0,
+    "kitchen_evening": 1.0, "water_morning": 8.0, "water_midday": 8.0, "water_evening": 8.0,
+    "shower": 1.0, "outings": 1.5, "hours_bedroom": 1.0, "hours_kitchen": 0.5,
+    "hours_living": 1.0, "hours_bathroom": 0.5, "activity": 10.0,
+    "intensity": 0.3, "kitchen_day": 1.5, "active_slots": 3.0,
+    "water_l": 15.0, "power_kwh": 0.3,
+}
+RELATIVE: dict[str, float] = {"activity": 0.15, "intensity": 0.08, "water_l": 0.15, "power_kwh": 0.1,
+                              "active_slots": 0.08}
+SIGN = np.array([DIRECTION[n] for n in FEATURES], dtype=float)
+FLOORS = np.array([FLOOR[n] for n in FEATURES])
+RELS = np.array([RELATIVE.get(n, 0.0) for n in FEATURES])
+# the features of the day's score: signs a family would notice of someone unwell or failing
+CORE = ("hours_bedroom", "activity", "intensity", "wake_h", "power_kwh", "bed_h",
+        "water_morning", "kitchen_day", "night_toilet")
+_CORE_IDX = np.array([IDX[n] for n in CORE])
+
+
+def day_score(z: np.ndarray) -> float:
+    """A day's score from its signed deviations: the CORE features' deviations, each
+    clipped to [-1, 5] (one extreme feature cannot decide alone, and a feature better than
+    usual offsets a little), summed over the square root of how many this home has."""
+    v = z[_CORE_IDX]
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return 0.0
+    return float(np.clip(v, -1.0, 5.0).sum() / math.sqrt(v.size))
+
+
+class RobustModel:
+    """Median and MAD per feature, with a floor on the spread."""
+
+    name = "robust"
+
+    def fit(self, X: np.ndarray) -> "RobustModel":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)    # a feature this home cannot see
+            self.med = np.nanmedian(X, axis=0)
+            mad = np.nanmedian(np.abs(X - self.med), axis=0) * 1.4826
+        self.scale = np.fmax(np.fmax(np.nan_to_num(mad), FLOORS), RELS * np.abs(
+            np.nan_to_num(self.med)))
+        # a spread from a week of days is less sure than one from four weeks: wider while
+        # few days are learned (x1.4 with 7 days, x1.1 with 28)
+        self.scale = self.scale * np.sqrt(1.0 + 7.0 / max(1, len(X)))
+        return self
+
+    def z(self, x: np.ndarray) -> np.ndarray:
+        """Signed deviations, positive where worrying (NaN: not seen in this home)."""
+        return SIGN * (x - self.med) / self.scale
+
+    def score(self, x: np.ndarray) -> float:
+        return day_score(self.z(x))
+
+
+def _columns(X: np.ndarray) -> np.ndarray:
+    return np.nonzero(np.all(np.isfinite(X), axis=0) & (SIGN != 0))[0]
+
+
+class ForestModel:
+    """scikit-learn IsolationForest on the robustly scaled features (compared, not kept)."""
+
+    name = "isolation_forest"
+
+    def fit(self, X: np.ndarray) -> "ForestModel":
+        from sklearn.ensemble import IsolationForest
+        self.cols = _columns(X)
+        self.rob = RobustModel().fit(X)
+        Z = (X[:, self.cols] - self.rob.med[self.cols]) / self.rob.scale[self.cols]
+        self.m = IsolationForest(n_estimators=100, random_state=0).fit(Z)
+        return self
+
+    def score(self, x: np.ndarray) -> float:
+        z = (x[self.cols] - self.rob.med[self.cols]) / self.rob.scale[self.cols]
+        return float(-self.m.score_samples(np.nan_to_num(z)[None, :])[0])
+
+
+class CovModel:
+    """A robust covariance (MinCovDet): Mahalanobis distance of the day (compared, not kept)."""
+
+    name = "min_cov_det"
+
+    def fit(self, X: np.ndarray) -> "CovModel":
+        from sklearn.covariance import MinCovDet
+        self.rob = RobustModel().fit(X)
+        self.cols = _columns(X)
+        Z = (X[:, self.cols] - self.rob.med[self.cols]) / self.rob.scale[self.cols]
+        # more features than days: a ridge keeps the covariance invertible
+        Z = Z + np.random.default_rng(0).normal(0, 0.05, Z.shape)
+        self.m = MinCovDet(random_state=0, support_fraction=0.9).fit(Z)
+        return self
+
+    def score(self, x: np.ndarray) -> float:
+        z = (x[self.cols] - self.rob.med[self.cols]) / self.rob.scale[self.cols]
+        return float(np.sqrt(self.m.mahalanobis(np.nan_to_num(z)[None, :])[0]))
+
+
+MODELS = {"robust": RobustModel, "isolation_forest": ForestModel, "min_cov_det": CovModel}
+
+
+def usable(x: np.ndarray) -> bool:
+    """A day that says something of the routine: the resident at home and up for a while
+    (a day out or away is not a change of routine)."""
+    return bool(x[IDX["active_slots"]] >= 8)
+
+
+class RoutineMemory:
+    """One home's routine: the last days' features, today's bins, the checks done."""
+
+    __slots__ = ("has", "clock", "days", "bins", "checked", "scores", "fails")
+
+    def __init__(self, info: HomeInfo) -> None:
+        self.has = capabilities(info)
+        self.clock = LocalClock(info.tz)      # its own: the monitor's caches its current day
+        self.days: dict[float, np.ndarray] = {}       # local midnight -> features
+        self.bins: DayBins | None = None
+        self.checked = 0.0                            # the day whose morning was judged
+        self.scores: dict[float, float] = {}          # local midnight -> day score
+        self.fails: dict[float, tuple[bool, bool, bool]] = {}   # meals: window without kitchen
+
+    def keep(self, d0: float, x: np.ndarray) -> None:
+        self.days[d0] = x
+        if len(self.days) > KEEP_DAYS + 7:
+            for k in sorted(self.days)[:len(self.days) - KEEP_DAYS - 7]:
+                del self.days[k]
+                self.scores.pop(k, None)
+                self.fails.pop(k, None)
+
+    def learned(self, before: float) -> tuple[list[float], np.ndarray]:
+        """The usable days before `before` (the last KEEP_DAYS of them), leaving out the days
+        that were themselves judged unusual (an illness does not become the usual), unless
+        they are a third of them or more: then that is how the resident lives now."""
+        ks = [k for k in sorted(self.days) if k < before and usable(self.days[k])][-KEEP_DAYS:]
+        odd = [k for k in ks if self.scores.get(k, 0.0) >= UNUSUAL]
+        if odd and len(odd) * 3 < len(ks):
+            ks = [k for k in ks if self.scores.get(k, 0.0) < UNUSUAL]
+        return ks, (np.vstack([self.days[k] for k in ks]) if ks else np.empty((0, NF)))
+
+    def feed(self, ev: Event, clock: LocalClock) -> None:
+        b = self.bins
+        if b is None or not b.lo <= ev.ts < b.hi:
+            if b is not None and ev.ts < b.lo:
+                return      # late, from a day already closed
+            lo = clock.day(ev.ts)
+            self.bins = b = DayBins(lo, clock.hi)
+        b.add(ev)
+
+
+class HistoryTap:
+    """Passes history events on (to the baseline's learner) while gathering the routine days
+    the memory does not have yet; finish() stores them."""
+
+    def __init__(self, mem: RoutineMemory, tz: str, events: Iterable[Event], now: float) -> None:
+        self.mem, self.src, self.now = mem, events, now
+        self.clock = LocalClock(tz)
+        self.cur: DayBins | None = None
+        self.hi = -1.0
+
+    def __iter__(self) -> Iterator[Event]:
+        mem = self.mem
+        clock = self.clock
+        for ev in self.src:
+            yield ev
+            if ev.ts >= self.hi:
+                if self.cur is not None:
+                    self._close(self.cur)
+                lo = clock.day(ev.ts)
+                self.hi = clock.hi
+                # a day the memory has already (closed live) is not gathered again
+                self.cur = None if lo in mem.days else DayBins(lo, clock.hi)
+            if self.cur is not None:
+                self.cur.add(ev)
+
+    def _close(self, b: DayBins) -> None:
+        # a day is whole when its events begin within an hour of its midnight (meters and
+        # heartbeats report all night) and it ended before now
+        if b.first is None or b.hi > self.now or b.first > b.lo + 3600:
+            return
+        self.mem.keep(b.lo, features(b, self.mem.has))
+
+    def finish(self) -> None:
+        if self.cur is not None:
+            self._close(self.cur)
+        self.cur = None
+
+
+def close_day(mem: RoutineMemory, d0: float) -> np.ndarray | None:
+    """Local midnight ending the day d0: its features from today's bins (None when the bins
+    did not see it whole)."""
+    b = mem.bins
+    if b is None or b.lo != d0 or b.first is None:
+        return mem.days.get(d0)
+    if b.first > d0 + 3600 and d0 not in mem.days:
+        mem.bins = None
+        return None
+    x = features(b, mem.has)
+    mem.keep(d0, x)
+    mem.bins = None
+    return x
+
+

@@ -1,0 +1,237 @@
+"""A day's routine, as numbers: the features the routine model (detectors/routine.py) learns.
+
+A local day is gathered in 15-minute slots (`DayBins`: signs of life per room group, water in
+litres, entrance-door events, power) as the events come, and closed into a feature vector
+(`features()`, a numpy float array indexed by FEATURES; NaN where the home has no sensor for
+it). The same accumulator serves the live monitor (fed event by event) and the learner and
+the tests (`days_features()` over a list of events), so what is learned is what is scored.
+
+Nights are 00:00-05:00 of the day (the night that ended it): fixed hours, the same for every
+day of a home, so a night owl's late toilet visit before bed counts alike on every day and
+only a change against the home's own usual stands out.
+"""
+
+from __future__ import annotations
+
+from array import array
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from detectors.clock import SLOT_S, SLOTS, LocalClock
+
+
+from detectors.events import Event, HomeInfo
+
+# room groups of signs of life
+BED, BATH, KITCHEN, LIVING, ENTRY = range(5)
+NG = 5
+_GROUP = {"bedroom": BED, "bathroom": BATH, "toilet": BATH, "kitchen": KITCHEN,
+          "entrance": ENTRY, "hallway": ENTRY}
+
+NIGHT = (0, 20)              # slots 00:00-05:00
+MORNING = (20, 44)           # 05:00-11:00: breakfast
+MIDDAY = (44, 60)            # 11:00-15:00: lunch
+EVENING = (60, 84)           # 15:00-21:00: dinner
+MEALS = (("morning", MORNING), ("midday", MIDDAY), ("evening", EVENING))
+DAYTIME = (20, SLOTS)
+FLUSH_L = 2.0                # water in a night slot that is a toilet flush
+SHOWER_L = 20.0              # water in one slot that is a shower (or a wash machine)
+
+FEATURES: tuple[str, ...] = (
+    "wake_h",            # getting up: first lasting activity outside the bedroom after 04:00
+    "bed_h",             # last activity outside the bedroom before midnight
+    "night_toilet",      # toilet visits 00:00-05:00 (bathroom PIR, else flushes)
+    "night_up_slots",    # 15-min slots 00:00-05:00 with activity outside the bedroom
+    "night_away_slots",  # ... outside bedroom and bathroom (wandering in kitchen, living room)
+    "kitchen_morning",   # 15-min slots with kitchen activity 05:00-11:00
+    "kitchen_midday",    # 11:00-15:00
+    "kitchen_evening",   # 15:00-21:00
+    "water_morning",     # litres 05:00-11:00
+    "water_midday",
+    "water_evening",
+    "shower",            # 1 when a shower was taken (bathroom + a slot of >= 20 L)
+    "outings",           # entrance-door passages 06:00-22:00 (two per outing)
+    "hours_bedroom",     # time per room, from the room last seen in each slot (the whole day)
+    "hours_kitchen",
+    "hours_living",
+    "hours_bathroom",
+    "activity",          # signs of life in the day
+    "intensity",         # signs of life per active 15-min slot (how briskly the resident moves)
+    "kitchen_day",       # 15-min slots with kitchen activity in the whole day
+    "active_slots",      # 15-min slots with a sign of life 05:00-24:00
+    "water_l",           # litres in the day
+    "power_kwh",         # energy in the day
+)
+IDX = {n: i for i, n in enumerate(FEATURES)}
+NF = len(FEATURES)
+
+
+class DayBins:
+    """One local day in 15-minute slots, filled event by event."""
+
+    __slots__ = ("lo", "hi", "act", "water", "door", "wh", "first", "meter_v", "meter_t")
+
+    def __init__(self, lo: float, hi: float) -> None:
+        self.lo, self.hi = lo, hi
+        self.act = array("H", bytes(2 * NG * SLOTS))      # [group * SLOTS + slot]
+        self.water = array("f", bytes(4 * SLOTS))
+        self.door = array("H", bytes(2 * SLOTS))
+        self.wh = 0.0
+        self.first: float | None = None
+        self.meter_v: dict[str, float] = {}
+        self.meter_t: dict[str, float] = {}
+
+    def add(self, ev: Event) -> None:
+        t = ev.ts
+        if self.first is None:
+            self.first = t
+        k = ev.kind
+        slot = min(SLOTS - 1, int((t - self.lo) // SLOT_S))
+        if k == "motion" or k == "button":
+            if ev.value >= 1:
+                g = _GROUP.get(ev.room, LIVING)
+                self.act[g * SLOTS + slot] += 1
+        elif k == "contact" or k == "presence":
+            g = BED if k == "presence" else _GROUP.get(ev.room, LIVING)
+            self.act[g * SLOTS + slot] += 1
+        elif k == "door":
+            self.door[slot] += 1
+        elif k == "water":
+            prev = self.meter_v.get(ev.device)
+            self.meter_v[ev.device] = ev.value
+            if prev is not None and ev.value > prev:
+                self.water[slot] += ev.value - prev
+        elif k == "power":
+            # a reading is the mean power of the last minute (the simulator, most meters)
+            prev_t = self.meter_t.get(ev.device)
+            self.meter_t[ev.device] = t
+            if prev_t is not None and 0 < t - prev_t <= 900:
+                self.wh += ev.value * (t - prev_t) / 3600.0
+
+
+def _span(a: np.ndarray, r: tuple[int, int]) -> np.ndarray:
+    return a[..., r[0]:r[1]]
+
+
+def features(b: DayBins, has: frozenset[str]) -> np.ndarray:
+    """The day's feature vector; `has` names what the home can see (see `capabilities`)."""
+    act = np.frombuffer(b.act, dtype=np.uint16).reshape(NG, SLOTS).astype(np.float64)
+    water = np.frombuffer(b.water, dtype=np.float32).astype(np.float64)
+    door = np.frombuffer(b.door, dtype=np.uint16).astype(np.float64)
+    f = np.full(NF, np.nan)
+    total = act.sum(axis=0)
+    nonbed = total - act[BED]
+    # getting up: the first slot from 04:00 opening an hour with activity in the kitchen or
+    # the living room in at least two of its four slots (a night toilet visit does not)
+    day_rooms = (act[KITCHEN] + act[LIVING]) > 0
+    wake = 14.0
+    for s in range(16, 56):
+        if day_rooms[s] and day_rooms[s:s + 4].sum() >= 2:
+            wake = s / 4.0
+            break
+    f[IDX["wake_h"]] = wake
+    late = np.nonzero(nonbed[68:] > 0)[0]
+    f[IDX["bed_h"]] = (68 + late[-1] + 1) / 4.0 if late.size else 17.0
+    night = slice(*NIGHT)
+    if "bath" in has or "water" in has:
+        wet = (act[BATH, night] > 0) if "bath" in has else (water[night] >= FLUSH_L)
+        # a visit is a run of wet slots (one visit can straddle two)
+        runs = int(wet[0]) + int(np.count_nonzero(wet[1:] & ~wet[:-1]))
+        f[IDX["night_toilet"]] = runs
+    if "rooms" in has:
+        f[IDX["night_up_slots"]] = np.count_nonzero(nonbed[night] > 0)
+        away = act[KITCHEN, night] + act[LIVING, night] + act[ENTRY, night]
+        f[IDX["night_away_slots"]] = np.count_nonzero(away > 0)
+    for name, r in MEALS:
+        if "kitchen" in has:
+            f[IDX[f"kitchen_{name}"]] = np.count_nonzero(_span(act[KITCHEN], r) > 0)
+        if "water" in has:
+            f[IDX[f"water_{name}"]] = float(_span(water, r).sum())
+    if "water" in has:
+        big = water >= SHOWER_L
+        if "bath" in has:
+            near = act[BATH] > 0
+            near = near | np.roll(near, 1) | np.roll(near, -1)
+            big = big & near
+        f[IDX["shower"]] = 1.0 if big.any() else 0.0
+        f[IDX["water_l"]] = float(water.sum())
+    if "door" in has:
+        f[IDX["outings"]] = float(door[24:88].sum())
+    # time per room: each daytime slot is spent in the room with most activity in it, or in
+    # the room last seen (people sit where no sensor sees them)
+    room = BED
+    hours = np.zeros(NG)
+    for s in range(SLOTS):
+        col = act[:, s]
+        if col.sum() > 0:
+            room = int(np.argmax(col[:4])) if col[:4].sum() > 0 else ENTRY
+        hours[room] += 0.25
+    for name, g, cap in (("bedroom", BED, ""), ("kitchen", KITCHEN, "kitchen"),
+                         ("living", LIVING, "living"), ("bathroom", BATH, "bath")):
+        if not cap or cap in has:
+            f[IDX[f"hours_{name}"]] = hours[g]
+    f[IDX["activity"]] = total.sum()
+    f[IDX["active_slots"]] = np.count_nonzero(total[DAYTIME[0]:] > 0)
+    nb = nonbed[DAYTIME[0]:]
+    f[IDX["intensity"]] = nb.sum() / max(1, np.count_nonzero(nb > 0))
+    if "kitchen" in has:
+        f[IDX["kitchen_day"]] = np.count_nonzero(act[KITCHEN, DAYTIME[0]:] > 0)
+    if "power" in has:
+        f[IDX["power_kwh"]] = b.wh / 1000.0
+    return f
+
+
+def capabilities(info: HomeInfo) -> frozenset[str]:
+    """What a home's devices let the features see."""
+    has: set[str] = set()
+    rooms = set()
+    for d in info.devices:
+        if d.kind == "water":
+            has.add("water")
+        elif d.kind == "power":
+            has.add("power")
+        elif d.kind == "door":
+            has.add("door")
+        elif d.kind in ("motion", "contact", "presence"):
+            g = BED if d.kind == "presence" else _GROUP.get(d.room, LIVING)
+            rooms.add(g)
+            if g == BATH:
+                has.add("bath")
+            elif g == KITCHEN:
+                has.add("kitchen")
+            elif g == LIVING:
+                has.add("living")
+    if rooms - {BED}:
+        has.add("rooms")
+    return frozenset(has)
+
+
+def days_features(info: HomeInfo, events: Iterable[Event], *, first_complete: bool = True,
+                  ) -> tuple[list[float], np.ndarray]:
+    """Every whole local day's features in `events` (time order): (local midnights, matrix of
+    days x FEATURES). With first_complete False the first day is left out (the events may
+    begin part-way through it)."""
+    clock = LocalClock(info.tz)
+    has = capabilities(info)
+    out_days: list[float] = []
+    rows: list[np.ndarray] = []
+    cur: DayBins | None = None
+    skip_first = not first_complete
+    for ev in events:
+        if cur is None or ev.ts >= cur.hi:
+            if cur is not None:
+                if not skip_first:
+                    out_days.append(cur.lo)
+                    rows.append(features(cur, has))
+                skip_first = False
+            lo = clock.day(ev.ts)
+            cur = DayBins(lo, clock.hi)
+        if ev.ts >= cur.lo:
+            cur.add(ev)
+    # the last day is whole only if the events run to its end: the caller knows; left out here
+    return out_days, (np.vstack(rows) if rows else np.empty((0, NF)))
+
+
+def stack(rows: Sequence[np.ndarray]) -> np.ndarray:
+    return np.vstack(rows) if rows else np.empty((0, NF))

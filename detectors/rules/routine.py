@@ -1,0 +1,261 @@
+"""Routines: the shape of the day against this home's own usual (detectors/routine.py).
+
+At local midnight the day just ended is turned into features (detectors/routine_features.py)
+and compared with the home's learned days (median and spread per feature, at least
+routine.MIN_DAYS of them):
+
+- routine_activity (medium): the day's score (routine.day_score), or the mean of it and
+  the day before's, reaches `SCORE_OPEN`: several things at once unlike usual (later up, more
+  hours in the bedroom, less activity, kitchen, outings, power). The evidence names the
+  largest changes with the usual value.
+- routine_night_toilet (low): toilet visits 00:00-05:00 far above the usual.
+- routine_night_out_of_bed (low): time up outside the bedroom 00:00-05:00 far above it.
+- routine_wandering (medium): nights with walking about outside bedroom and bathroom in the
+  last 7, well above the rate of the weeks before (a change that grows week by week).
+- routine_meals (medium): a meal time (morning, midday, evening) with almost no kitchen
+  activity on two days in a row where the home usually has it; checked as soon as that part
+  of the day is over (the morning at 11:00), not only at midnight.
+- routine_shower (low): no shower for longer than the longest gap learned (and >= 4 days).
+
+Each clears when its day is back within the usual. A day mostly away (few active slots) or
+under an explicit away is neither scored nor learned from.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from detectors.events import Event, Finding
+from detectors.routine import (CORE, MIN_DAYS, HistoryTap, RobustModel, RoutineMemory,
+                               close_day, day_score, usable)
+from detectors.routine_features import FEATURES, IDX, MEALS, MORNING, SLOT_S, features
+from detectors.rules.base import Rule
+from detectors.state import HomeState
+
+SCORE_OPEN = 2.75         # routine_activity: a day's (or two days') score opening it
+SCORE_CLEAR = 1.2
+WEEK_OPEN = 4.0           # ... the last 7 days' medians against the weeks before them
+KINDS = ("routine_activity", "routine_night_toilet", "routine_night_out_of_bed",
+         "routine_wandering", "routine_meals", "routine_shower")
+DAY_S = 86400
+
+
+def _r(v: float, unit: float = 1.0) -> float:
+    return round(float(v) / unit) * unit
+
+
+class Routine(Rule):
+    kinds = KINDS
+
+    # -- the day as it fills ---------------------------------------------------------------
+    def heard(self, s: HomeState, ev: Event) -> list[Finding]:
+        mem = s.routine
+        if mem is None:
+            if not any(s.cfg.on(k) for k in KINDS):
+                return []
+            mem = s.routine = RoutineMemory(s.home)
+        mem.feed(ev, mem.clock)
+        b = mem.bins
+        if b is None or mem.checked >= b.lo or ev.ts < b.lo + MORNING[1] * SLOT_S:
+            return []
+        # the morning is over (11:00): judged now, not at midnight, if the bins saw it whole
+        mem.checked = b.lo
+        if b.first is None or b.first > b.lo + 3600 or not s.cfg.on("routine_meals"):
+            return []
+        return _meals_part(s, mem, b.lo, features(b, mem.has), ("morning",))
+
+    # -- the day closed -----------------------------------------------------------------------
+    def midnight(self, s: HomeState, t: float) -> list[Finding]:
+        mem = s.routine
+        if mem is None:
+            return []
+        d0 = mem.clock.day(t - 1)
+        x = close_day(mem, d0)
+        if x is None or s.explicit_at(t - 1) or s.explicit_at(d0) or not usable(x):
+            return []
+        ks, X = mem.learned(d0)
+        if len(ks) < MIN_DAYS:
+            return []
+        model = RobustModel().fit(X)
+        z = model.z(x)
+        out: list[Finding] = []
+        out += _activity(s, mem, d0, x, z, model, t)
+        out += _night(s, x, z, model, t)
+        out += _wandering(s, mem, d0, ks, t)
+        out += _meals_part(s, mem, d0, x, tuple(n for n, _ in MEALS), t)
+        out += _shower(s, mem, d0, ks, t)
+        return out
+
+
+def _change(name: str, x: np.ndarray, model: RobustModel) -> dict[str, object]:
+    v, u = float(x[IDX[name]]), float(model.med[IDX[name]])
+    return {"feature": name, "value": round(v, 2), "usual": round(u, 2)}
+
+
+def _activity(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray, z: np.ndarray,
+              model: RobustModel, t: float) -> list[Finding]:
+    score = day_score(z)
+    mem.scores[d0] = score
+    prev = [k for k in mem.scores if k < d0 and k >= d0 - 1.5 * DAY_S]
+    p = mem.scores[prev[-1]] if prev else None
+    two = (score + p) / 2 if p is not None else 0.0
+    stat = max(0.8 * score, two)
+    week = _week(mem, d0)
+    if week is not None and stat < SCORE_OPEN and week[0] >= WEEK_OPEN:
+        _, wz, m7, before = week
+        order = [i for i in np.argsort(-np.nan_to_num(wz, nan=-9)) if wz[i] >= 2.0][:3]
+        changes = [{"feature": FEATURES[i], "value": round(float(m7[i]), 2),
+                    "usual": round(float(before.med[i]), 2)} for i in order]
+        if changes:
+            return s.raise_finding("routine_activity", t, "medium", d0 - 6 * DAY_S, days=7,
+                                   score=round(week[0], 2), changes=changes)
+    if stat >= SCORE_OPEN:
+        # the largest worrying changes, any feature: what a family can picture
+        order = [i for i in np.argsort(-np.nan_to_num(z, nan=-9)) if z[i] >= 2.0][:3]
+        changes = [_change(FEATURES[i], x, model) for i in order] or \
+            [_change(max(CORE, key=lambda n: float(np.nan_to_num(z[IDX[n]], nan=-9))), x,
+                     model)]
+        return s.raise_finding("routine_activity", t, "medium", d0,
+                               days=2 if two >= SCORE_OPEN and 0.8 * score < SCORE_OPEN else 1,
+                               score=round(stat, 2), changes=changes)
+    # back to the usual day: cleared (a week still unlike the weeks before reopens it, with
+    # the week's words, not the day's)
+    if stat < SCORE_CLEAR and (week is None or week[0] < WEEK_OPEN):
+        return s.clear_finding("routine_activity", t, "recovered", score=round(stat, 2))
+    return []
+
+
+def _week(mem: RoutineMemory, d0: float
+          ) -> tuple[float, np.ndarray, np.ndarray, RobustModel] | None:
+    """A change that came in steps: the median of the last 7 days against the days before
+    them (a median of 7 days spreads about half as much as one day)."""
+    days = [k for k in sorted(mem.days) if k <= d0 and usable(mem.days[k])]
+    last = [k for k in days if k > d0 - 7 * DAY_S + 3600]
+    before = [k for k in days if k <= d0 - 7 * DAY_S + 3600][-28:]
+    if len(last) < 6 or len(before) < MIN_DAYS:
+        return None
+    m = RobustModel().fit(np.vstack([mem.days[k] for k in before]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)    # a feature this home cannot see
+        m7 = np.nanmedian(np.vstack([mem.days[k] for k in last]), axis=0)
+    wz = m.z(m7) * 2.0
+    return day_score(wz), wz, m7, m
+
+
+def _night(s: HomeState, x: np.ndarray, z: np.ndarray, model: RobustModel,
+           t: float) -> list[Finding]:
+    out: list[Finding] = []
+    i = IDX["night_toilet"]
+    if np.isfinite(x[i]):
+        usual = _r(model.med[i])
+        if z[i] >= 3.0 and x[i] >= usual + 3:
+            out += s.raise_finding("routine_night_toilet", t, "low", None, count=int(x[i]),
+                                   usual=int(usual))
+        elif x[i] <= usual + 1:
+            out += s.clear_finding("routine_night_toilet", t, "recovered", count=int(x[i]))
+    i = IDX["night_up_slots"]
+    if np.isfinite(x[i]):
+        usual = model.med[i]
+        if z[i] >= 5.0 and x[i] >= usual + 8:
+            out += s.raise_finding("routine_night_out_of_bed", t, "low", None,
+                                   minutes=int(x[i] * 15), usual_min=int(_r(usual) * 15))
+        elif x[i] <= usual + 2:
+            out += s.clear_finding("routine_night_out_of_bed", t, "recovered",
+                                   minutes=int(x[i] * 15))
+    return out
+
+
+WANDER_SLOTS = 2          # a night with this many 15-min slots up outside bedroom and bathroom
+
+
+def _wandering(s: HomeState, mem: RoutineMemory, d0: float, ks: list[float],
+               t: float) -> list[Finding]:
+    i = IDX["night_away_slots"]
+    days = sorted(k for k in mem.days if k <= d0)
+    last7 = [k for k in days if k > d0 - 7 * DAY_S + 3600]
+    before = [k for k in days if k <= d0 - 7 * DAY_S + 3600][-28:]
+    if len(before) < MIN_DAYS or len(last7) < 5 or not np.isfinite(mem.days[d0][i]):
+        return []
+    k7 = sum(1 for k in last7 if mem.days[k][i] >= WANDER_SLOTS)
+    rate = sum(1 for k in before if mem.days[k][i] >= WANDER_SLOTS) / len(before)
+    e = 7 * rate
+    if k7 >= max(3.0, e + 2 + 2 * math.sqrt(e)):
+        return s.raise_finding("routine_wandering", t, "medium", None, nights=k7,
+                               usual_per_week=round(e, 1))
+    if k7 <= e + 1:
+        return s.clear_finding("routine_wandering", t, "recovered", nights=k7)
+    return []
+
+
+def _meals_part(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray,
+                parts: tuple[str, ...], t: float | None = None) -> list[Finding]:
+    """Each meal time in `parts`: without kitchen activity today (none, or under a quarter of
+    the usual) where the home usually has it (on 80 % of days, at least 30 min); two such days
+    in a row open routine_meals."""
+    if "kitchen" not in mem.has:
+        return []
+    ks, X = mem.learned(d0)
+    if len(ks) < MIN_DAYS:
+        return []
+    at = t if t is not None else s.last_ts
+    fails = list(mem.fails.get(d0, (False, False, False)))
+    out: list[Finding] = []
+    for j, (name, _) in enumerate(MEALS):
+        if name not in parts:
+            continue
+        i = IDX[f"kitchen_{name}"]
+        col = X[:, i]
+        med = float(np.median(col))
+        usual_share = float(np.mean(col >= 1))
+        if med < 2 or usual_share < 0.8:
+            continue
+        # the whole home's water says little of a meal (a morning shower outweighs a kettle):
+        # the kitchen's own sensors decide
+        fail = x[i] <= math.floor(0.25 * med)
+        fails[j] = fail
+        prev = [k for k in mem.fails if d0 - 1.5 * DAY_S <= k < d0]
+        before = mem.fails[prev[-1]][j] if prev else False
+        if fail and before:
+            out += s.raise_finding("routine_meals", at, "medium", None, days=2, part=name,
+                                   minutes=int(x[i] * 15), usual_min=int(_r(med) * 15))
+        elif not fail and x[i] >= 0.5 * med and t is not None:
+            out += s.clear_finding("routine_meals", at, "recovered", part=name)
+    mem.fails[d0] = (fails[0], fails[1], fails[2])
+    return out
+
+
+def _shower(s: HomeState, mem: RoutineMemory, d0: float, ks: list[float],
+            t: float) -> list[Finding]:
+    i = IDX["shower"]
+    days = sorted(k for k in mem.days if k <= d0)
+    if not np.isfinite(mem.days[d0][i]):
+        return []
+    if mem.days[d0][i] >= 1:
+        return s.clear_finding("routine_shower", t, "recovered")
+    gap = 0
+    for k in reversed(days):
+        if mem.days[k][i] >= 1:
+            break
+        gap += 1
+    longest, run = 0, 0
+    for k in ks:
+        run = 0 if mem.days[k][i] >= 1 else run + 1
+        longest = max(longest, run)
+    if sum(1 for k in ks if mem.days[k][i] >= 1) < 2:
+        return []     # a home that hardly ever shows a shower: nothing learned to miss
+    if gap >= max(6, longest + 3) and gap < len(days):
+        return s.raise_finding("routine_shower", t, "low", None, days=gap, usual_max=longest)
+    return []
+
+
+def learn_history(s: HomeState, history, now: float) -> HistoryTap | None:  # type: ignore[no-untyped-def]
+    """The history as the baseline learner reads it, gathering the routine days on the way
+    (None when every routine kind is switched off)."""
+    if not any(s.cfg.on(k) for k in KINDS):
+        return None
+    if s.routine is None:
+        s.routine = RoutineMemory(s.home)
+    return HistoryTap(s.routine, s.home.tz, history, now)

@@ -1,0 +1,259 @@
+"""Routines: each feature of a day computed from a few events built here, and the routine rule
+opening findings with words against a constructed history of ordinary days."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from detectors import texts
+from detectors.config import DETECTORS, DetectorConfig
+from detectors.events import DeviceInfo, Event, Finding, HomeInfo
+from detectors.monitor import HomeMonitor
+from detectors.routine import RobustModel, usable
+from detectors.routine_features import IDX, capabilities, days_features
+from detectors.rules import RULES
+from detectors.rules.routine import KINDS
+from anju import i18n
+
+TZ = "Asia/Shanghai"
+H = 3600.0
+DEVICES = (DeviceInfo("m-bed", "motion", "bedroom"), DeviceInfo("m-liv", "motion", "living_room"),
+           DeviceInfo("m-kit", "motion", "kitchen"), DeviceInfo("m-bath", "motion", "bathroom"),
+           DeviceInfo("c-fridge", "contact", "kitchen"), DeviceInfo("door", "door", "entrance"),
+           DeviceInfo("water", "water", "kitchen"), DeviceInfo("power", "power", "other"))
+INFO = HomeInfo("r-1", TZ, DEVICES)
+DAY0 = datetime(2024, 3, 4, tzinfo=ZoneInfo(TZ)).timestamp()
+
+
+class Day:
+    """One constructed local day: the events a resident's day leaves, a few at a time."""
+
+    def __init__(self, n: int) -> None:
+        self.d0 = DAY0 + n * 86400
+        self.ev: list[Event] = []
+        self.water = 1000.0 + n * 500
+
+    def at(self, h: float, dev: str, kind: str, value: float = 1.0) -> None:
+        room = next(d.room for d in DEVICES if d.uid == dev)
+        self.ev.append(Event(self.d0 + h * H, dev, kind, value, room))
+
+    def draw(self, h: float, litres: float) -> None:
+        self.at(h, "water", "water", self.water)
+        self.water += litres
+        self.at(h + 2 / 60, "water", "water", self.water)
+
+    def meter(self) -> None:
+        # the power meter reports every 15 min all day: the day is seen whole, 2.4 kWh
+        for q in range(96):
+            self.at(q / 4 + 1 / 120, "power", "power", 100.0)
+
+    def toilet(self, h: float) -> None:
+        self.at(h, "m-bed", "motion")
+        self.at(h + 1 / 60, "m-bath", "motion")
+        self.draw(h + 3 / 60, 5.0)
+        self.at(h + 6 / 60, "m-bed", "motion")
+
+    def breakfast(self, h: float = 7.1) -> None:
+        self.at(h, "m-kit", "motion")
+        self.at(h + 0.03, "c-fridge", "contact", 1)
+        self.at(h + 0.05, "c-fridge", "contact", 0)
+        self.draw(h + 0.1, 3.0)
+        self.at(h + 0.2, "m-kit", "motion")
+
+    def ordinary(self, *, night_toilets: tuple[float, ...] = (2.0,), breakfast: bool = True,
+                 night_kitchen: bool = False) -> "Day":
+        self.meter()
+        for h in night_toilets:
+            self.toilet(h)
+        if night_kitchen:           # up and about in the kitchen at 02:40 (wandering)
+            for m in range(0, 35, 5):
+                self.at(2.67 + m / 60, "m-kit", "motion")
+        for m in range(0, 60, 5):   # up at 07:00 in the living room
+            self.at(7 + m / 60, "m-liv", "motion")
+        if breakfast:
+            self.breakfast()
+        self.at(8.5, "m-bath", "motion")        # a shower: bathroom and 50 L in the slot
+        self.draw(8.55, 50.0)
+        self.at(9.0, "door", "door", 1)          # out 09:00-10:00: two passages each way
+        self.at(9.01, "door", "door", 0)
+        self.at(10.0, "door", "door", 1)
+        self.at(10.01, "door", "door", 0)
+        for q in range(int(10.25 * 4), int(21.5 * 4)):   # about the living room till 21:30
+            self.at(q / 4 + 0.05, "m-liv", "motion")
+        for h in (12.0, 18.0):
+            self.at(h, "m-kit", "motion")
+            self.draw(h + 0.05, 2.0)
+        self.at(21.6, "m-bed", "motion")
+        self.ev.sort(key=lambda e: e.ts)
+        return self
+
+
+def _features(day: Day) -> np.ndarray:
+    nxt = Event(day.d0 + 86400 + 60, "power", "power", 100.0, "other")
+    days, X = days_features(INFO, day.ev + [nxt])
+    assert days == [day.d0]
+    return X[0]
+
+
+# -- the features of a constructed day ----------------------------------------------------
+
+def test_getting_up_bedtime_and_the_night() -> None:
+    x = _features(Day(0).ordinary(night_toilets=(1.0, 3.5)))
+    assert x[IDX["wake_h"]] == 7.0                 # the first hour with living-room activity
+    assert x[IDX["bed_h"]] == 21.5                 # the last slot outside the bedroom, 21:15-21:30
+    assert x[IDX["night_toilet"]] == 2
+    assert x[IDX["night_up_slots"]] == 2           # up in the bathroom twice, nothing else
+    assert x[IDX["night_away_slots"]] == 0
+
+
+def test_wandering_at_night_is_time_outside_bedroom_and_bathroom() -> None:
+    x = _features(Day(0).ordinary(night_kitchen=True))
+    assert x[IDX["night_away_slots"]] == 3         # 02:40-03:10 in the kitchen: three slots
+    assert x[IDX["night_up_slots"]] == 4           # and the toilet at 02:00
+
+
+def test_meals_kitchen_and_water_around_meal_times() -> None:
+    x = _features(Day(0).ordinary())
+    assert x[IDX["kitchen_morning"]] == 2          # 07:06 and 07:18 are in two slots
+    assert x[IDX["kitchen_midday"]] == 1
+    assert x[IDX["kitchen_evening"]] == 1
+    assert x[IDX["water_morning"]] == 3.0 + 50.0   # breakfast and the shower
+    assert x[IDX["water_midday"]] == 2.0
+    assert x[IDX["kitchen_day"]] == 4
+    y = _features(Day(1).ordinary(breakfast=False))
+    assert y[IDX["kitchen_morning"]] == 0 and y[IDX["water_morning"]] == 50.0
+
+
+def test_shower_outings_water_and_power() -> None:
+    x = _features(Day(0).ordinary(night_toilets=(2.0,)))
+    assert x[IDX["shower"]] == 1
+    assert x[IDX["outings"]] == 4                  # out and back: the door twice each way
+    assert x[IDX["water_l"]] == 5 + 3 + 50 + 2 + 2
+    assert abs(x[IDX["power_kwh"]] - 2.4) < 0.05   # 100 W all day
+    d = Day(1)
+    d.meter()
+    d.at(8.5, "m-bath", "motion")                  # bathroom, but only a little water
+    d.draw(8.55, 5.0)
+    assert _features(d)[IDX["shower"]] == 0
+
+
+def test_time_per_room_activity_and_pace() -> None:
+    x = _features(Day(0).ordinary(night_toilets=()))
+    # in bed till 07:00 and from 21:30 (the slot after the last living-room one)
+    assert x[IDX["hours_bedroom"]] == 7.0 + 2.5
+    assert x[IDX["hours_living"]] >= 12
+    assert x[IDX["active_slots"]] >= 50 and usable(x)
+    assert x[IDX["activity"]] == sum(1 for e in Day(0).ordinary(night_toilets=()).ev
+                                     if e.kind in ("motion", "contact"))
+    assert x[IDX["intensity"]] > 1
+
+
+def test_a_home_without_a_sensor_has_no_value_for_what_it_cannot_see() -> None:
+    basic = HomeInfo("r-2", TZ, (DeviceInfo("m-bed", "motion", "bedroom"),
+                                 DeviceInfo("m-liv", "motion", "living_room"),
+                                 DeviceInfo("power", "power", "other")))
+    assert capabilities(basic) == frozenset({"power", "living", "rooms"})
+    d = Day(0).ordinary()
+    days, X = days_features(basic, [e for e in d.ev if e.device in ("m-bed", "m-liv", "power")]
+                            + [Event(d.d0 + 86460, "power", "power", 100.0, "other")])
+    x = X[0]
+    for f in ("night_toilet", "kitchen_morning", "water_l", "shower", "outings"):
+        assert np.isnan(x[IDX[f]]), f
+    assert x[IDX["wake_h"]] == 7.0
+
+
+def test_the_robust_score_has_a_floor_on_the_spread() -> None:
+    X = np.vstack([_features(Day(i).ordinary()) for i in range(7)])   # seven identical days
+    m = RobustModel().fit(X)
+    x = X[0].copy()
+    x[IDX["night_toilet"]] = 2                     # one visit more than every day so far
+    z = m.z(x)
+    assert 0 < z[IDX["night_toilet"]] < 1.5        # not alarming: the floor is one visit's worth
+    x[IDX["wake_h"]] = 6.0                         # up earlier is not worrying
+    assert m.z(x)[IDX["wake_h"]] < 0
+
+
+# -- the rule ---------------------------------------------------------------------------
+
+def _run(days: list[Day], until: float) -> list[Finding]:
+    """Learn the first 14 days, then live through the rest as the service would."""
+    hist = [e for d in days[:14] for e in d.ev]
+    live = [e for d in days[14:] for e in d.ev if e.ts <= until]
+    m = HomeMonitor(INFO, DetectorConfig())
+    m.learn(hist, days[14].d0)
+    out: list[Finding] = []
+    for e in live:
+        out += m.observe(e)
+    out += m.advance(until)
+    return [f for f in out if f.kind.startswith("routine_")]
+
+
+def test_a_night_with_four_toilet_visits_after_fourteen_ordinary_ones() -> None:
+    days = [Day(i).ordinary() for i in range(14)]
+    days.append(Day(14).ordinary(night_toilets=(0.5, 1.5, 2.5, 3.5)))
+    found = _run(days, days[14].d0 + 86400 + 1)
+    night = [f for f in found if f.kind == "routine_night_toilet"]
+    assert len(night) == 1 and night[0].state == "open" and night[0].severity == "low"
+    assert night[0].evidence == {"count": 4, "usual": 1}
+    assert night[0].text["zh-CN"] == "夜间如厕 4 次，平时 1 次。"
+    assert night[0].text["en"] == "4 toilet visits last night, usually 1."
+    # an ordinary day says nothing of the kind
+    assert _run([Day(i).ordinary() for i in range(15)], DAY0 + 15 * 86400 + 1) == []
+
+
+def test_two_mornings_without_the_kitchen_open_at_eleven() -> None:
+    days = [Day(i).ordinary() for i in range(14)]
+    days += [Day(14).ordinary(breakfast=False), Day(15).ordinary(breakfast=False)]
+    found = _run(days, days[15].d0 + 11.5 * H)
+    meals = [f for f in found if f.kind == "routine_meals"]
+    assert len(meals) == 1 and meals[0].severity == "medium"
+    # judged on the first reading after 11:00 on the second day, not at midnight
+    assert days[15].d0 + 11 * H <= meals[0].at < days[15].d0 + 11.5 * H
+    assert meals[0].text["zh-CN"] == "连续 2 天上午无厨房活动。"
+    assert meals[0].text["en"] == "No kitchen activity in the morning for 2 days in a row."
+    # one morning alone is not enough
+    assert [f for f in _run(days[:15], days[14].d0 + 86400 + 11.5 * H)
+            if f.kind == "routine_meals"] == []
+
+
+def test_wandering_growing_over_a_week() -> None:
+    days = [Day(i).ordinary() for i in range(21)]
+    days += [Day(21 + i).ordinary(night_kitchen=True) for i in range(5)]
+    hist = [e for d in days[:21] for e in d.ev]
+    m = HomeMonitor(INFO, DetectorConfig())
+    m.learn(hist, days[21].d0)
+    out: list[Finding] = []
+    for e in (e for d in days[21:] for e in d.ev):
+        out += m.observe(e)
+    out += m.advance(days[-1].d0 + 86400 + 1)
+    w = [f for f in out if f.kind == "routine_wandering"]
+    assert len(w) == 1 and w[0].severity == "medium"
+    assert w[0].evidence["nights"] >= 3 and w[0].evidence["usual_per_week"] == 0
+    assert "晚半夜在卧室外走动" in w[0].text["zh-CN"]
+
+
+def test_kinds_are_switchable_worded_and_low_or_medium() -> None:
+    assert set(KINDS) <= set(DETECTORS)
+    assert any(set(KINDS) <= set(r.kinds) for r in RULES)
+    for k in KINDS:
+        for lang in i18n.LANGS:
+            assert i18n.has(lang, f"kind.{k}"), (lang, k)
+    off = DetectorConfig(enabled=frozenset(DETECTORS) - {"routine_night_toilet"})
+    days = [Day(i).ordinary() for i in range(14)]
+    days.append(Day(14).ordinary(night_toilets=(0.5, 1.5, 2.5, 3.5)))
+    m = HomeMonitor(INFO, off)
+    m.learn([e for d in days[:14] for e in d.ev], days[14].d0)
+    out = [f for e in days[14].ev for f in m.observe(e)] + m.advance(days[14].d0 + 86401)
+    assert not [f for f in out if f.kind == "routine_night_toilet"]
+    # every feature a routine_activity finding may name has words in both languages
+    from detectors.routine_features import FEATURES
+    for f in FEATURES:
+        for lang in i18n.LANGS:
+            assert i18n.has(lang, f"finding.routine_change.{f}"), (lang, f)
+    t = texts.render("routine_activity", "open", {"days": 2, "changes": [
+        {"feature": "wake_h", "value": 9.5, "usual": 7.25},
+        {"feature": "hours_bedroom", "value": 13.0, "usual": 8.5}]})
+    assert t["zh-CN"] == "近2天的生活规律和平时不一样：起床 09:30，平时 07:15；在卧室约13小时，平时约8小时30分钟。"
