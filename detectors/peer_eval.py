@@ -364,7 +364,11 @@ def cli_baseline(args, loaded: tuple[HomeInfo, list[Event]] | None,  # type: ign
         raise ValueError(f"--baseline {args.baseline!r}: expected {NAME}")
     if args.live:
         raise ValueError("--baseline runs in process; drop --live")
-    ks = parse_ks(args.k) if args.sweep else (float(args.k) if args.k else peer.K_DEFAULT,)
+    if args.plot and not args.sweep:
+        raise ValueError("--plot draws the curves: add --sweep")
+    ks = parse_ks(args.k) if args.sweep or args.k else (peer.K_DEFAULT,)
+    if not args.sweep and len(ks) > 1:
+        raise ValueError("--k: one value without --sweep")
     if loaded is not None:
         reps = evaluate_log(*loaded, incidents=args.incidents, seed=args.seed, ks=ks,
                             label=args.events.rsplit("/", 1)[-1])
