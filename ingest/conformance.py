@@ -130,7 +130,10 @@ class Verdict:
     fields: dict[str, Any] = field(default_factory=dict)
 
     def sentence(self, lang: str) -> str:
-        return text(lang, self.key, **self.fields)
+        shown = dict(self.fields)
+        if "kind" in shown:                   # a device kind reads as words (人体感应)
+            shown["kind"] = label(lang, "device", str(shown["kind"]))
+        return text(lang, self.key, **shown)
 
 
 @dataclass

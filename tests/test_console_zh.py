@@ -78,8 +78,9 @@ def rich(world: World, db_url: str) -> World:
     visit schedule, an acknowledged alert with events, an alert with evidence."""
     with psycopg.connect(db_url, autocommit=True) as conn:
         code = world.home_code["A1"]
-        registry.add_device(conn, home=code, kind="motion", room="bathroom",
-                            uid=f"pir-{world.tag}")
+        pir = registry.add_device(conn, home=code, kind="motion", room="bathroom",
+                                  uid=f"pir-{world.tag}")
+        world.alert["device:pir"] = pir.id        # the device's page is crawled too
         registry.add_device(conn, home=code, kind="water", room="kitchen",
                             uid=f"wm-{world.tag}")
         # a policy of the home's own and one of its community: their sources read as words
@@ -108,12 +109,15 @@ def pages(w: World) -> list[tuple[str, str]]:
         ("propA1", "/board"), ("propA1", f"/homes/{h['A1']}"),
         ("famA2", "/board"), ("famA2", f"/alerts/{a['A2']}"), ("famA2", f"/homes/{h['A2']}"),
         ("famA2", "/visits"), ("admin", "/no/such/page"), ("famA2", f"/homes/{h['B1']}"),
+        ("admin", f"/devices/{w.alert['device:pir']}"),
     ]
 
 
 def _data(w: World) -> list[str]:
     return ([w.tag] + list(w.community.values()) + list(w.home_code.values())
-            + list(w.users.values()) + [f"pir-{w.tag}", f"wm-{w.tag}", "Asia/Shanghai"])
+            + list(w.users.values()) + [f"pir-{w.tag}", f"wm-{w.tag}", "Asia/Shanghai"]
+            # names that are not words: a command to type, the contract's field names
+            + ["anju device check", "seq", "ts"])
 
 
 def _clients(console_url: str, w: World) -> Iterator[tuple[str, object]]:
