@@ -43,10 +43,16 @@ FEATURES: tuple[str, ...] = (
     "bed_h",             # last activity outside the bedroom before midnight
     "night_toilet",      # toilet visits 00:00-05:00 (bathroom PIR, else flushes)
     "night_up_slots",    # 15-min slots 00:00-05:00 with activity outside the bedroom
-    "night_away_slots",  # ... outside bedroom and bathroom (wandering in kitchen, living room)
+    "night_away_slots",  # ... in the kitchen or the living room (wandering)
     "kitchen_morning",   # 15-min slots with kitchen activity 05:00-11:00
     "kitchen_midday",    # 11:00-15:00
     "kitchen_evening",   # 15:00-21:00
+    "meal_morning",      # signs of life in the kitchen (PIR, fridge, cupboard) 05:00-11:00
+    "meal_midday",
+    "meal_evening",
+    "day_morning",       # 15-min slots with any sign of life 05:00-11:00 (up and at home)
+    "day_midday",
+    "day_evening",
     "water_morning",     # litres 05:00-11:00
     "water_midday",
     "water_evening",
@@ -141,11 +147,14 @@ def features(b: DayBins, has: frozenset[str]) -> np.ndarray:
         f[IDX["night_toilet"]] = runs
     if "rooms" in has:
         f[IDX["night_up_slots"]] = np.count_nonzero(nonbed[night] > 0)
-        away = act[KITCHEN, night] + act[LIVING, night] + act[ENTRY, night]
+        # the entrance is left out: the way to the toilet crosses it
+        away = act[KITCHEN, night] + act[LIVING, night]
         f[IDX["night_away_slots"]] = np.count_nonzero(away > 0)
     for name, r in MEALS:
         if "kitchen" in has:
             f[IDX[f"kitchen_{name}"]] = np.count_nonzero(_span(act[KITCHEN], r) > 0)
+            f[IDX[f"meal_{name}"]] = _span(act[KITCHEN], r).sum()
+        f[IDX[f"day_{name}"]] = np.count_nonzero(_span(total, r) > 0)
         if "water" in has:
             f[IDX[f"water_{name}"]] = float(_span(water, r).sum())
     if "water" in has:

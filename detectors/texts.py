@@ -105,7 +105,8 @@ def _open(lang: str, kind: str, e: dict) -> str:
 # how a routine feature's value reads: a time of day, a duration (15-min slots or hours), or
 # a number as it is
 _SLOTS = frozenset({"night_up_slots", "night_away_slots", "kitchen_morning", "kitchen_midday",
-                    "kitchen_evening", "kitchen_day", "active_slots"})
+                    "kitchen_evening", "kitchen_day", "active_slots", "day_morning", "day_midday",
+                    "day_evening"})
 _HOURS = frozenset({"hours_bedroom", "hours_kitchen", "hours_living", "hours_bathroom"})
 
 
@@ -160,10 +161,10 @@ def _routine(lang: str, kind: str, e: dict) -> str:
         p = e.get("part")
         part = i18n.text(lang, f"finding.routine_part.{p}" if p in ("morning", "midday", "evening")
                          else "finding.routine_part.any")
-        if not n("minutes"):
+        if not n("signs"):
             return i18n.text(lang, "finding.routine_meals", days=n("days"), part=part)
-        return i18n.text(lang, "finding.routine_meals_little", days=n("days"), part=part,
-                         dur=_rdur(lang, n("minutes")), usual=_rdur(lang, n("usual_min")))
+        return i18n.text(lang, "finding.routine_meals_few", days=n("days"), part=part,
+                         n=n("signs"), usual=n("usual_signs"))
     return i18n.text(lang, "finding.routine_shower", days=n("days"), usual=n("usual_max"))
 
 

@@ -123,6 +123,8 @@ def test_meals_kitchen_and_water_around_meal_times() -> None:
     assert x[IDX["water_morning"]] == 3.0 + 50.0   # breakfast and the shower
     assert x[IDX["water_midday"]] == 2.0
     assert x[IDX["kitchen_day"]] == 4
+    assert x[IDX["meal_morning"]] == 4             # two PIR signs, the fridge opened and shut
+    assert x[IDX["day_morning"]] >= 4              # up and at home that morning
     y = _features(Day(1).ordinary(breakfast=False))
     assert y[IDX["kitchen_morning"]] == 0 and y[IDX["water_morning"]] == 50.0
 

@@ -8,7 +8,8 @@ routine.MIN_DAYS of them):
   the day before's, reaches `SCORE_OPEN`: several things at once unlike usual (later up, more
   hours in the bedroom, less activity, kitchen, outings, power). The evidence names the
   largest changes with the usual value.
-- routine_night_toilet (low): toilet visits 00:00-05:00 far above the usual.
+- routine_night_toilet (low): toilet visits 00:00-05:00 three or more above the usual and
+  more than on any night learned.
 - routine_night_out_of_bed (low): time up outside the bedroom 00:00-05:00 far above it.
 - routine_wandering (medium): nights with walking about outside bedroom and bathroom in the
   last 7, well above the rate of the weeks before (a change that grows week by week).
@@ -83,7 +84,7 @@ class Routine(Rule):
         z = model.z(x)
         out: list[Finding] = []
         out += _activity(s, mem, d0, x, z, model, t)
-        out += _night(s, x, z, model, t)
+        out += _night(s, x, z, model, t, X)
         out += _wandering(s, mem, d0, ks, t)
         out += _meals_part(s, mem, d0, x, tuple(n for n, _ in MEALS), t)
         out += _shower(s, mem, d0, ks, t)
@@ -146,12 +147,14 @@ def _week(mem: RoutineMemory, d0: float
 
 
 def _night(s: HomeState, x: np.ndarray, z: np.ndarray, model: RobustModel,
-           t: float) -> list[Finding]:
+           t: float, X: np.ndarray) -> list[Finding]:
     out: list[Finding] = []
     i = IDX["night_toilet"]
     if np.isfinite(x[i]):
         usual = _r(model.med[i])
-        if z[i] >= 3.0 and x[i] >= usual + 3:
+        # more than on any night learned (a count's chance tail shows in four weeks), and far
+        # above the usual
+        if z[i] >= 3.0 and x[i] >= usual + 3 and x[i] > np.nanmax(X[:, i]):
             out += s.raise_finding("routine_night_toilet", t, "low", None, count=int(x[i]),
                                    usual=int(usual))
         elif x[i] <= usual + 1:
@@ -159,7 +162,7 @@ def _night(s: HomeState, x: np.ndarray, z: np.ndarray, model: RobustModel,
     i = IDX["night_up_slots"]
     if np.isfinite(x[i]):
         usual = model.med[i]
-        if z[i] >= 5.0 and x[i] >= usual + 8:
+        if z[i] >= 5.0 and x[i] >= usual + 8 and x[i] > np.nanmax(X[:, i]):
             out += s.raise_finding("routine_night_out_of_bed", t, "low", None,
                                    minutes=int(x[i] * 15), usual_min=int(_r(usual) * 15))
         elif x[i] <= usual + 2:
@@ -168,7 +171,7 @@ def _night(s: HomeState, x: np.ndarray, z: np.ndarray, model: RobustModel,
     return out
 
 
-WANDER_SLOTS = 2          # a night with this many 15-min slots up outside bedroom and bathroom
+WANDER_SLOTS = 1          # a night with a 15-min slot up in the kitchen or living room
 
 
 def _wandering(s: HomeState, mem: RoutineMemory, d0: float, ks: list[float],
@@ -182,7 +185,8 @@ def _wandering(s: HomeState, mem: RoutineMemory, d0: float, ks: list[float],
     k7 = sum(1 for k in last7 if mem.days[k][i] >= WANDER_SLOTS)
     rate = sum(1 for k in before if mem.days[k][i] >= WANDER_SLOTS) / len(before)
     e = 7 * rate
-    if k7 >= max(3.0, e + 2 + 2 * math.sqrt(e)):
+    # well above what the weeks before would give by chance (binomial spread of 7 nights)
+    if k7 >= max(3.0, e + 2 + 1.5 * math.sqrt(7 * rate * (1 - rate))):
         return s.raise_finding("routine_wandering", t, "medium", None, nights=k7,
                                usual_per_week=round(e, 1))
     if k7 <= e + 1:
@@ -192,9 +196,9 @@ def _wandering(s: HomeState, mem: RoutineMemory, d0: float, ks: list[float],
 
 def _meals_part(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray,
                 parts: tuple[str, ...], t: float | None = None) -> list[Finding]:
-    """Each meal time in `parts`: without kitchen activity today (none, or under a quarter of
-    the usual) where the home usually has it (on 80 % of days, at least 30 min); two such days
-    in a row open routine_meals."""
+    """Each meal time in `parts`: without kitchen activity today (at most two signs, or a
+    quarter of the usual) while the resident was at home and up, where the home usually has
+    it (nine days in ten); two such days in a row open routine_meals."""
     if "kitchen" not in mem.has:
         return []
     ks, X = mem.learned(d0)
@@ -206,21 +210,26 @@ def _meals_part(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray,
     for j, (name, _) in enumerate(MEALS):
         if name not in parts:
             continue
-        i = IDX[f"kitchen_{name}"]
+        i = IDX[f"meal_{name}"]
         col = X[:, i]
         med = float(np.median(col))
-        usual_share = float(np.mean(col >= 1))
-        if med < 2 or usual_share < 0.8:
+        limit = max(2.0, math.floor(0.25 * med))
+        if med < 4 or float(np.mean(col <= limit)) > 0.1:
+            # a meal there on most days (nine in ten), or nothing to miss: someone who often
+            # skips breakfast does so two days running now and then
             continue
-        # the whole home's water says little of a meal (a morning shower outweighs a kettle):
-        # the kitchen's own sensors decide
-        fail = x[i] <= math.floor(0.25 * med)
+        if x[IDX[f"day_{name}"]] < 4:
+            fails[j] = False    # out (or not up) then: not a meal skipped at home
+            continue
+        # a meal is minutes of work in the kitchen, the fridge, the cupboard; passing through
+        # is a sign or two
+        fail = x[i] <= limit
         fails[j] = fail
         prev = [k for k in mem.fails if d0 - 1.5 * DAY_S <= k < d0]
         before = mem.fails[prev[-1]][j] if prev else False
         if fail and before:
             out += s.raise_finding("routine_meals", at, "medium", None, days=2, part=name,
-                                   minutes=int(x[i] * 15), usual_min=int(_r(med) * 15))
+                                   signs=int(x[i]), usual_signs=int(round(med)))
         elif not fail and x[i] >= 0.5 * med and t is not None:
             out += s.clear_finding("routine_meals", at, "recovered", part=name)
     mem.fails[d0] = (fails[0], fails[1], fails[2])
