@@ -85,6 +85,8 @@ class DetectorService:
         self.record_lags = record_lags
         self.ready = asyncio.Event()
         self._settings: dict[tuple[str, int], dict[str, Any]] = {}
+        self._configs: dict[int, DetectorConfig] = {}   # by community, for homes without their own
+        self._fresh: set[int] = set()   # homes whose monitor was just made and never fed
         self.away: dict[int, list[ExplicitAway]] = {}
         self._changed: tuple[Any, ...] | None = None
         self.holds = Holds()
@@ -93,17 +95,26 @@ class DetectorService:
 
     # -- building monitors -------------------------------------------------
     def _config(self, home_id: int, community_id: int) -> DetectorConfig:
+        # A home without settings of its own has its community's: one (frozen) config shared
+        # by all of them, made once per reading of the settings, not once per home.
+        own = ("home", home_id) in self._settings
+        if not own and community_id in self._configs:
+            return self._configs[community_id]
         try:
-            return merge(self._settings.get(("community", community_id), {}),
-                         self._settings.get(("home", home_id), {}))
+            cfg = merge(self._settings.get(("community", community_id), {}),
+                        self._settings.get(("home", home_id), {}))
         except ConfigError as e:
             log.error("home %s: detector settings refused (%s); using defaults", home_id, e)
             return merge({}, {})
+        if not own:
+            self._configs[community_id] = cfg
+        return cfg
 
     async def _load_registry(self, db: psycopg.AsyncConnection) -> list[int]:
         """Read homes, devices and settings; returns the ids of homes new or changed."""
         self._settings = {(scope, sid): s for scope, sid, s in
                           await (await db.execute(sql.LOAD_SETTINGS)).fetchall()}
+        self._configs = {}
         devices: dict[int, list[tuple[int, DeviceInfo]]] = {}
         for did, uid, home_id, kind, room, hb, last_seen in \
                 await (await db.execute(sql.LOAD_DEVICES)).fetchall():
@@ -119,6 +130,7 @@ class DetectorService:
                 continue
             monitor = HomeMonitor(info, self._config(hid, community_id))
             self.homes[hid] = Home(hid, code, tz, community_id, monitor, devs)
+            self._fresh.add(hid)
             changed.append(hid)
         return changed
 
@@ -140,7 +152,12 @@ class DetectorService:
     def _rebuild(self, hid: int, history: list[Event], now: float) -> list[Finding]:
         """A fresh monitor: learn from history, replay the recent past, advance to now."""
         home = self.homes[hid]
-        home.monitor = HomeMonitor(home.monitor.home, self._config(hid, home.community_id))
+        fresh = hid in self._fresh
+        self._fresh.discard(hid)
+        # a monitor just made by _load_registry with these settings, never fed nor advanced,
+        # is used as is (a rebuild cut short by a lost database leaves it to be fed)
+        if not fresh or home.monitor.last_ts != 0.0:
+            home.monitor = HomeMonitor(home.monitor.home, self._config(hid, home.community_id))
         self.reader.read_on_from(home, history, now - self.replay_s, self.device_uid)
         if not home.devices:
             return []

@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 
 from detectors import texts
 from detectors.activity import Meter, Presence
-from detectors.baseline import Baseline
-from detectors.clock import SLOTS, LocalClock
+from detectors.baseline import Baseline, defaults
+from detectors.clock import LocalClock
 from detectors.config import DetectorConfig
 from detectors.events import Finding, HomeInfo, Severity
 
@@ -110,9 +110,7 @@ class HomeState:
     @classmethod
     def new(cls, home: HomeInfo, cfg: DetectorConfig) -> HomeState:
         base = Baseline()
-        base.home_thr = array("H", [cfg.inactivity.default_min] * (2 * SLOTS))
-        base.away_thr = array("H", [max(cfg.inactivity.default_min,
-                                        cfg.away.floor_min)] * (2 * SLOTS))
+        base.home_thr, base.away_thr = defaults(cfg)   # shared until learned
         pres = Presence(cfg, sum(1 for d in home.devices if d.kind == "motion"))
         return cls(home, cfg, LocalClock(home.tz), base, pres,
                    {d.uid: Device(d.kind) for d in home.devices})
