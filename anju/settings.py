@@ -64,6 +64,16 @@ class ConsoleSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     inbox_url: str | None = None      # a local notification inbox, linked for staff (the demo)
 
 
+class DetectSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    # Partitioned detectors (docs/detectors.md): several `anju detect` processes share the
+    # homes, each holding partitions under a lease. Off: one process watches every home.
+    # Every detector of one database must use the same number of partitions.
+    partitioned: bool = False
+    partitions: Annotated[Whole, Meta(ge=1, le=4096)] = 64
+    # a dead detector's homes are taken over within this; renewed every third of it
+    lease_s: Annotated[Whole, Meta(ge=3, le=600, extra={"unit": "(seconds)"})] = 30
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     state_dir: Path = Path(".anju")
     database_url: str | None = None
@@ -73,6 +83,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     rollup_retention_days: Annotated[Whole, Meta(ge=1, extra={"unit": "(days)"})] = 730
     ingest: IngestSettings = msgspec.field(default_factory=IngestSettings)
     console: ConsoleSettings = msgspec.field(default_factory=ConsoleSettings)
+    detect: DetectSettings = msgspec.field(default_factory=DetectSettings)
 
     @property
     def embedded(self) -> bool:
@@ -88,7 +99,7 @@ _ENV = {
     "ANJU_RETENTION_DAYS": "retention_days",
     "ANJU_ROLLUP_RETENTION_DAYS": "rollup_retention_days",
 }
-_TABLES = {"ingest": "ANJU_INGEST_", "console": "ANJU_CONSOLE_"}
+_TABLES = {"ingest": "ANJU_INGEST_", "console": "ANJU_CONSOLE_", "detect": "ANJU_DETECT_"}
 _BOOLS = {"1": True, "true": True, "yes": True, "on": True,
           "0": False, "false": False, "no": False, "off": False}
 

@@ -25,7 +25,12 @@ def cmd_detect(args: argparse.Namespace, s: Settings) -> int:
     from detectors.service import DetectorService
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    service = DetectorService(resolve(s).database_url)
+    # partitioned (several detectors share the homes) by the settings or --partitions
+    partitions = args.partitions or (s.detect.partitions if s.detect.partitioned else 0)
+    if args.lease_s is not None and args.lease_s < 3:
+        raise SystemExit("anju: --lease-s must be at least 3 (renewed every third of it)")
+    service = DetectorService(resolve(s).database_url, partitions=partitions,
+                              lease_s=float(args.lease_s or s.detect.lease_s))
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -128,7 +133,13 @@ def cmd_alerts(args: argparse.Namespace, s: Settings) -> int:
 
 
 def register(cli) -> None:  # type: ignore[no-untyped-def]
-    cli.command("detect", cmd_detect, "run the detectors: readings and time in, alerts out")
+    p = cli.command("detect", cmd_detect, "run the detectors: readings and time in, alerts out")
+    p.add_argument("--partitions", type=positive_int, metavar="P",
+                   help="share the homes with other detectors: P partitions under leases "
+                        "(the same P for all; default: detect.partitions when "
+                        "detect.partitioned is on, else one detector watches every home)")
+    p.add_argument("--lease-s", type=positive_int, metavar="SECONDS",
+                   help="partition lease time (default detect.lease_s, 30)")
 
     p = cli.command("away", cmd_away, "mark a resident away (holiday, hospital) or back")
     p.add_argument("action", choices=("set", "clear"))

@@ -127,6 +127,7 @@ class DetectorService:
                           await (await db.execute(sql.LOAD_SETTINGS)).fetchall()}
         self._configs = {}
         devices: dict[int, list[tuple[int, DeviceInfo]]] = {}
+        words: dict[str, str] = {}
         if self.leases is None:
             dev_q, home_q, args = sql.LOAD_DEVICES, sql.LOAD_HOMES, None
         else:
@@ -134,12 +135,15 @@ class DetectorService:
             args = (self.leases.partitions, sorted(self._parts))
         for did, uid, home_id, kind, room, hb, last_seen in \
                 await (await db.execute(dev_q, args)).fetchall():
+            # one string for each kind and room name, not one per device (300,000 devices)
+            kind, room = words.setdefault(kind, kind), words.setdefault(room, room)
             devices.setdefault(home_id, []).append((did, DeviceInfo(uid, kind, room, hb)))
             self.device_home[did] = home_id
             self.device_uid[uid] = did
         changed = []
         for hid, code, tz, community_id in await (await db.execute(home_q, args)).fetchall():
             devs = dict(devices.get(hid, []))
+            tz = words.setdefault(tz, tz)
             old = self.homes.get(hid)
             info = HomeInfo(code, tz, tuple(devs.values()))
             if old is not None and old.devices == devs and old.tz == tz:
@@ -249,6 +253,7 @@ class DetectorService:
         for hid in hids:
             home = self.homes.pop(hid)
             self.deadlines.set(hid, None)
+            self._fresh.discard(hid)
             for did, dev in home.devices.items():
                 self.device_home.pop(did, None)
                 self.device_uid.pop(dev.uid, None)
