@@ -43,17 +43,22 @@ __all__ = ["DAY_S", "LIVED_AT_HOME", "SLOT_S", "SLOTS", "Baseline", "LocalClock"
 LIVED_AT_HOME = 0.25
 
 
-@dataclass
+# What a baseline holds before anything is set: shared, never changed in place (learning
+# replaces the arrays), so that 100,000 homes do not each keep three empty ones.
+_NO_MINUTES = array("H")
+
+
+@dataclass(slots=True)
 class Baseline:
     """What was learned about one home: compact, a few hundred bytes of arrays."""
 
     days: int = 0                                  # full days of history learned from
     learned: bool = False                          # thresholds learned (else the defaults)
-    home_thr: array = field(default_factory=lambda: array("H"))   # minutes, 192 slots
-    away_thr: array = field(default_factory=lambda: array("H"))
+    home_thr: array = field(default_factory=lambda: _NO_MINUTES)   # minutes, 192 slots
+    away_thr: array = field(default_factory=lambda: _NO_MINUTES)
     # minutes, per room group (activity.GROUPS) x 96 slots of the day the stillness began;
     # 0 where there is too little to go on (the time-of-day threshold alone applies)
-    room_thr: array = field(default_factory=lambda: array("H"))
+    room_thr: array = field(default_factory=lambda: _NO_MINUTES)
     wake_mean: int = -1                            # minute of the day the resident is usually up
     wake_sd: int = 0
     # the night, minutes of the day: from the earliest bedtime seen to the latest getting-up

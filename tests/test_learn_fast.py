@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from detectors import clock as clock_mod
 from detectors import homes as homes_mod
 from detectors.baseline import Baseline, learn
-from detectors.clock import SLOTS
+from detectors.clock import SLOTS, LocalClock
 from detectors.config import DetectorConfig, from_dict, merge
 from detectors.events import DeviceInfo, Event, HomeInfo
 from detectors.homes import Home, next_noon, replay
@@ -68,6 +69,37 @@ def test_kept_noons_answer_as_the_reference_across_zone_changes(tz: str, around:
     rnd.shuffle(times)
     for t in times + sorted(times):
         assert next_noon(t, tz) == reference_next_noon(t, tz), (tz, t)
+
+
+def reference_day(t: float, tz: str) -> tuple[float, float, int]:
+    """LocalClock.day() as it was before the zone's days were kept: worked out every time."""
+    z = ZoneInfo(tz)
+    dt = datetime.fromtimestamp(t, z)
+    mid = datetime(dt.year, dt.month, dt.day, tzinfo=z)
+    nxt = mid.date() + timedelta(days=1)
+    return mid.timestamp(), datetime(nxt.year, nxt.month, nxt.day, tzinfo=z).timestamp(), \
+        mid.weekday()
+
+
+@pytest.mark.parametrize("tz,around", [
+    ("Asia/Shanghai", "2024-03-10"), ("Europe/Berlin", "2024-03-31"),
+    ("America/Santiago", "2024-09-08"),  # the clocks change at midnight
+    ("Asia/Kathmandu", "2024-06-01"), ("Australia/Lord_Howe", "2024-10-06"),
+    ("Pacific/Apia", "2011-12-29"),
+])
+def test_kept_local_days_answer_as_the_reference(tz: str, around: str) -> None:
+    clock_mod._DAYS.clear()
+    t0 = datetime.fromisoformat(around).replace(tzinfo=ZoneInfo(tz)).timestamp() - 3 * D
+    rnd = random.Random(tz)
+    times = [t0 + rnd.uniform(0, 7 * D) for _ in range(3000)]
+    times += [reference_day(t0 + i * D / 2, tz)[0] + e for i in range(14) for e in (-1, 0, 1)]
+    rnd.shuffle(times)
+    clocks = [LocalClock(tz) for _ in range(3)]       # clocks of one zone share the days
+    for k, t in enumerate(times + sorted(times)):
+        c = clocks[k % 3]
+        lo = c.day(t)
+        assert (lo, c.hi, c.weekday) == reference_day(t, tz), (tz, t)
+        assert c.slot(t) == LocalClock(tz).slot(t)
 
 
 # -- defaults shared between homes ---------------------------------------------------------------
