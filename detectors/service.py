@@ -34,7 +34,9 @@ from detectors.config import ConfigError, DetectorConfig, merge
 from detectors.events import DeviceInfo, Event, Finding, HomeInfo
 from detectors.holds import Holds
 from detectors.homes import Home, replay
+from detectors.leases import Leases, worker_name
 from detectors.monitor import HomeMonitor
+from detectors.partitions import partition_of
 from detectors.reader import COMMIT_MARGIN, Reader
 from detectors.scheduler import Deadlines
 from detectors.state import MOMENTARY, ExplicitAway
@@ -59,6 +61,7 @@ class Stats:
     alerts_cleared: int = 0
     reconnects: int = 0
     turns: int = 0              # passes of the serving loop completed (reads, deadlines, writes)
+    fenced: int = 0             # findings not written: their partition was no longer ours
     deadline_lags: list[float] = field(default_factory=list)
 
 
@@ -66,7 +69,8 @@ class DetectorService:
     def __init__(self, database_url: str, *, clock: Callable[[], float] = time.time,
                  replay_s: float = 86400, learn_days: int = 28, relearn_s: float = 86400,
                  refresh_s: float = 10.0, record_lags: bool = False,
-                 instance: str = "detect", late_window_s: float = 900) -> None:
+                 instance: str = "detect", late_window_s: float = 900,
+                 partitions: int = 0, lease_s: float = 30.0) -> None:
         self.database_url = database_url
         self.instance = instance
         self.clock = clock
@@ -92,6 +96,13 @@ class DetectorService:
         self.holds = Holds()
         self.bursts = Bursts()
         self._pipeline_checked = -1e9
+        # Partitioned (docs/detectors.md): only the homes of the partitions leased are
+        # watched; 0 partitions: every home, as one process.
+        self.leases = Leases(database_url, partitions=partitions, lease_s=lease_s,
+                             name=worker_name(instance), on_change=self.wake.set) \
+            if partitions > 0 else None
+        self._parts: set[int] = set()
+        self._keeper: asyncio.Task[None] | None = None
 
     # -- building monitors -------------------------------------------------
     def _config(self, home_id: int, community_id: int) -> DetectorConfig:
@@ -117,15 +128,20 @@ class DetectorService:
         self._configs = {}
         devices: dict[int, list[tuple[int, DeviceInfo]]] = {}
         words: dict[str, str] = {}
+        if self.leases is None:
+            dev_q, home_q, args = sql.LOAD_DEVICES, sql.LOAD_HOMES, None
+        else:
+            dev_q, home_q = sql.LOAD_DEVICES_IN, sql.LOAD_HOMES_IN
+            args = (self.leases.partitions, sorted(self._parts))
         for did, uid, home_id, kind, room, hb, last_seen in \
-                await (await db.execute(sql.LOAD_DEVICES)).fetchall():
+                await (await db.execute(dev_q, args)).fetchall():
             # one string for each kind and room name, not one per device (300,000 devices)
             kind, room = words.setdefault(kind, kind), words.setdefault(room, room)
             devices.setdefault(home_id, []).append((did, DeviceInfo(uid, kind, room, hb)))
             self.device_home[did] = home_id
             self.device_uid[uid] = did
         changed = []
-        for hid, code, tz, community_id in await (await db.execute(sql.LOAD_HOMES)).fetchall():
+        for hid, code, tz, community_id in await (await db.execute(home_q, args)).fetchall():
             devs = dict(devices.get(hid, []))
             tz = words.setdefault(tz, tz)
             old = self.homes.get(hid)
@@ -151,6 +167,7 @@ class DetectorService:
             await self.reader.last_heard(db, chunk, histories, now)
             for hid in chunk:
                 await self._write(db, [(hid, f) for f in self._rebuild(hid, histories[hid], now)])
+                await asyncio.sleep(0)   # the lease task renews while homes are rebuilt
             await db.commit()
 
     def _rebuild(self, hid: int, history: list[Event], now: float) -> list[Finding]:
@@ -183,10 +200,65 @@ class DetectorService:
     # -- events and time ---------------------------------------------------
     async def _write(self, db: psycopg.AsyncConnection,
                      findings: list[tuple[int, Finding]]) -> None:
+        if self.leases is not None and findings:
+            findings = await self._fenced(db, findings)
         self.stats.findings += len(findings)
         opened, cleared = await write_findings(db, findings, self.device_uid)
         self.stats.alerts_opened += opened
         self.stats.alerts_cleared += cleared
+
+    async def _fenced(self, db: psycopg.AsyncConnection,
+                      findings: list[tuple[int, Finding]]) -> list[tuple[int, Finding]]:
+        """Only the findings of partitions still ours, checked in this transaction (the
+        fencing token, detectors/leases.py): a detector that lost a partition while it
+        stalled writes nothing for its homes."""
+        assert self.leases is not None
+        n = self.leases.partitions
+        ok = await self.leases.fence(db, {partition_of(h, n) for h, _ in findings})
+        kept = [(h, f) for h, f in findings if partition_of(h, n) in ok]
+        self.stats.fenced += len(findings) - len(kept)
+        return kept
+
+    # -- partitions (when partitioned) ---------------------------------------------------
+    async def _repartition(self, db: psycopg.AsyncConnection) -> None:
+        """Drop the homes of partitions lost; take on those of partitions gained, rebuilt
+        from the database as at a restart (their deadlines due meanwhile fire now)."""
+        if self.leases is None:
+            return
+        self._check_keeper()
+        held = self.leases.held()
+        n = self.leases.partitions
+        lost, gained = self._parts - held, held - self._parts
+        if lost:
+            gone = [h for h in self.homes if partition_of(h, n) in lost]
+            self._drop(gone)
+            log.info("partitions %s left: %d homes no longer watched here", sorted(lost),
+                     len(gone))
+        self._parts = held
+        if gained:
+            now = self.clock()
+            changed = await self._load_registry(db)
+            await self._rebuild_all(db, changed, now)
+            await db.commit()
+            log.info("partitions %s taken: watching %d homes", sorted(gained), len(self.homes))
+
+    def _check_keeper(self) -> None:
+        # the lease task ended by a fault of its own (not a lost database, which it waits
+        # for): the service must not go on believing it holds anything
+        if self._keeper is not None and self._keeper.done() and not self._keeper.cancelled():
+            self._keeper.result()
+
+    def _drop(self, hids: list[int]) -> None:
+        r = self.reader
+        for hid in hids:
+            home = self.homes.pop(hid)
+            self.deadlines.set(hid, None)
+            self._fresh.discard(hid)
+            for did, dev in home.devices.items():
+                self.device_home.pop(did, None)
+                self.device_uid.pop(dev.uid, None)
+                for m in (r.cursor, r.mark, r.read_keys, r.seen):
+                    m.pop(did, None)   # type: ignore[attr-defined]
 
     async def _read_new(self, db: psycopg.AsyncConnection) -> dict[int, list[Finding]]:
         ids = [d for d in self.pending if d in self.device_home]
@@ -241,7 +313,20 @@ class DetectorService:
 
         After a reconnection the monitors are kept: the LISTEN is set up again and
         every device is read on from its cursor, which catches up what was missed.
+        Partitioned, the leases are kept by a task of their own; stopped, it releases
+        them; cancelled (a crash), it leaves them to run out.
         """
+        if self.leases is None:
+            return await self._run(stop)
+        keeper = self._keeper = asyncio.create_task(self.leases.run(stop))
+        try:
+            await self._run(stop)
+        finally:
+            if stop.is_set() and not keeper.done():
+                await asyncio.wait({keeper}, timeout=10)
+            keeper.cancel()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         attempt = 0
         while not stop.is_set():
             listening = asyncio.Event()
@@ -289,6 +374,16 @@ class DetectorService:
             if listener.done():
                 listener.result()
             if self._changed is None:
+                if self.leases is not None:
+                    # which homes are ours: after the first round of the leases
+                    waits = {asyncio.ensure_future(self.leases.ready.wait()),
+                             asyncio.ensure_future(stop.wait())}
+                    await asyncio.wait(waits | {self._keeper} if self._keeper else waits,
+                                       return_when=asyncio.FIRST_COMPLETED)
+                    for w in waits:
+                        w.cancel()
+                    self._check_keeper()
+                    self._parts = self.leases.held()
                 now = self.clock()
                 changed = await self._load_registry(db)
                 await self._load_away(db)
@@ -308,6 +403,11 @@ class DetectorService:
                 nxt = self.deadlines.next()
                 timeout = min(max(0.0, next_refresh - time.monotonic()),
                               max(0.0, (nxt - self.clock())) if nxt else 1e9)
+                if self.leases is not None:
+                    # a partition not renewed in time is dropped at its hour, by our clock
+                    until = self.leases.next_expiry()
+                    if until is not None:
+                        timeout = min(timeout, max(0.0, until - time.monotonic()))
                 self.wake.clear()
                 if not self.pending:
                     try:
@@ -316,6 +416,7 @@ class DetectorService:
                         pass
                 if listener.done():
                     listener.result()  # the LISTEN connection died: reconnect (run())
+                await self._repartition(db)
                 await self._pipeline(db)
                 found = await self._read_new(db)
                 now = self.clock()
