@@ -102,6 +102,7 @@ class Leases:
             try:
                 async with await psycopg.AsyncConnection.connect(self.database_url) as conn:
                     await conn.execute(sql.LEASE_ROWS, (self.partitions,))
+                    await conn.execute(sql.MEMBERS_FORGET)
                     await conn.commit()
                     attempt = 0
                     while not stop.is_set():
@@ -145,11 +146,12 @@ class Leases:
         release = [p for p in decided.release if p in renewed]
         if release:
             # stop evaluating them before they are free for another
+            epochs = [self.epoch[p] for p in release]
             for p in release:
                 renewed.discard(p)
+                self._drop(p)
             self.on_change()
-            await conn.execute(sql.RELEASE, {"parts": release,
-                                             "epochs": [self.epoch[p] for p in release],
+            await conn.execute(sql.RELEASE, {"parts": release, "epochs": epochs,
                                              "me": self.me})
         taken = await (await conn.execute(sql.ACQUIRE, {
             "parts": decided.take, "me": self.me, "lease": lease})).fetchall() \
@@ -158,7 +160,9 @@ class Leases:
         until = sent + _OWN_CLOCK * self.lease_s
         for p in set(self.epoch) - renewed:
             self._drop(p)
-        for p in renewed:
+        for p in renewed & set(self.epoch):
+            # (one given up by our clock while the renewal waited stays given up: it runs
+            # out in the database and is taken again like any other)
             self.valid_until[p] = until
         now = time.monotonic()
         for p, epoch in taken:

@@ -86,6 +86,11 @@ ON CONFLICT (worker) DO UPDATE SET partitions = excluded.partitions,
 
 MEMBER_LEAVE = "DELETE FROM detector_members WHERE worker = %s"
 
+# crashed detectors' rows, long dead, are not kept
+MEMBERS_FORGET = """
+DELETE FROM detector_members WHERE expires_at < clock_timestamp() - interval '1 hour'
+"""
+
 MEMBERS_LIVE = """
 SELECT worker FROM detector_members WHERE expires_at > clock_timestamp() AND partitions = %s
 """

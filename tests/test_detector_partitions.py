@@ -7,6 +7,8 @@ import asyncio
 import time
 from typing import Callable
 
+import psycopg
+
 from anju.contract import Kind
 from detectors.partitions import Lease, partition_of, plan, preference, targets
 from detectors.service import DetectorService
@@ -267,4 +269,32 @@ async def test_a_write_after_losing_the_partition_is_refused(db_url, conn, home_
                  " WHERE partition = %s", (part,))
     await wait_until(lambda: hid in a.svc.homes, 15)
     await wait_until(lambda: bool([x for x in alerts_of(conn, code) if x[0] == "button"]), 5)
+    await a.close()
+
+
+async def test_a_renewal_that_cannot_get_through_stops_the_watching_in_time(
+        db_url, conn, home_factory):
+    """The lease rows locked by someone else (as a database too slow to answer): the
+    detector stops watching its homes by its own clock while the database still shows the
+    leases as its own, so nobody can have taken them yet; afterwards it takes them again."""
+    _free_leases(conn)
+    code, _ = home_factory([("motion", "bedroom")])
+    hid = _home_id(conn, code)
+    a = Detector(db_url)
+    await a.started()
+    await wait_until(lambda: hid in a.svc.homes and a.held == set(range(P)), 10)
+    async with await psycopg.AsyncConnection.connect(db_url) as blocker:
+        await blocker.execute("SELECT 1 FROM detector_leases WHERE partition < %s FOR UPDATE",
+                              (P,))
+        blocked = time.monotonic()
+        await wait_until(lambda: hid not in a.svc.homes, LEASE + 1, 0.02)
+        stopped = time.monotonic() - blocked
+        (ours,) = conn.execute(
+            "SELECT count(*) FROM detector_leases WHERE partition < %s AND holder = %s"
+            " AND expires_at > clock_timestamp()", (P, a.svc.leases.me)).fetchone()
+        await blocker.rollback()
+    print(f"\nstopped watching {stopped:.2f} s after the renewals were blocked (lease {LEASE} s)")
+    assert ours == P
+    assert a.held == set() and a.svc.homes == {}
+    await wait_until(lambda: hid in a.svc.homes, 2 * LEASE + 2)
     await a.close()
