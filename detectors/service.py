@@ -367,6 +367,12 @@ class DetectorService:
     async def _serve(self, stop: asyncio.Event, listener: asyncio.Task[None],
                      listening: asyncio.Event) -> None:
         async with await psycopg.AsyncConnection.connect(self.database_url) as db:
+            if self.leases is not None:
+                # a write stalled inside its transaction holds its partitions' lease rows
+                # (the fence): the server ends it, so a take waits a bounded time
+                limit = int(1000 * max(60.0, 2 * self.leases.lease_s))
+                await db.execute(f"SET idle_in_transaction_session_timeout = {limit}")
+                await db.commit()
             # Listen first, then rebuild: a reading committed in between is
             # both in the history and notified, and the cursor skips it once.
             await asyncio.wait({listener, asyncio.ensure_future(listening.wait())},
