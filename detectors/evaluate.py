@@ -213,10 +213,10 @@ def score(findings: list[Finding], truths: list[Truth], eval_start: float,
 
 # -- recorded logs: collapses injected -----------------------------------------------------
 
-def evaluate_log(info: HomeInfo, events: list[Event], *, incidents: int = 20, seed: int = 0,
-                 cfg: DetectorConfig | None = None, label: str = "") -> Report:
-    cfg = cfg or DetectorConfig()
-    t0 = time.perf_counter()
+def log_window(info: HomeInfo, events: list[Event], *, check: bool = True
+               ) -> tuple[list[float], float, float]:
+    """A recorded log's event times and its evaluated span: from the first local midnight
+    after LEARN_DAYS full days to the last event. `check` refuses a log too short to score."""
     if not events:
         raise ValueError("the log has no events")
     ts = [e.ts for e in events]
@@ -226,9 +226,17 @@ def evaluate_log(info: HomeInfo, events: list[Event], *, incidents: int = 20, se
         first = clock.hi
     eval_start = first + LEARN_DAYS * DAY
     end = ts[-1]
-    if end - eval_start < DAY:
+    if check and end - eval_start < DAY:
         raise ValueError(f"the log spans {(end - ts[0]) / DAY:.1f} days: need more than "
                          f"{LEARN_DAYS + 1} to learn on {LEARN_DAYS} and evaluate on the rest")
+    return ts, eval_start, end
+
+
+def evaluate_log(info: HomeInfo, events: list[Event], *, incidents: int = 20, seed: int = 0,
+                 cfg: DetectorConfig | None = None, label: str = "") -> Report:
+    cfg = cfg or DetectorConfig()
+    t0 = time.perf_counter()
+    ts, eval_start, end = log_window(info, events)
     run = HomeRun(info.home, label or info.home, (end - eval_start) / DAY, events=len(events))
     score(drive(info, events, ts, eval_start, end, cfg, learn_from=ts[0]), [], eval_start, run)
     rng = random.Random(f"collapse:{seed}:{info.home}")

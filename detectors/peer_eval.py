@@ -64,18 +64,8 @@ def evaluate_log(info: HomeInfo, events: list[Event], *, incidents: int = 40, se
     """One Report per k on a recorded log (the `sensitivity` field holds k)."""
     cfg = cfg or DetectorConfig()
     t0 = time.perf_counter()
-    if not events:
-        raise ValueError("the log has no events")
-    ts = [e.ts for e in events]
+    ts, eval_start, end = ev.log_window(info, events)
     clock = LocalClock(info.tz)
-    first = clock.day(ts[0])
-    if first < ts[0]:
-        first = clock.hi
-    eval_start = first + ev.LEARN_DAYS * ev.DAY
-    end = ts[-1]
-    if end - eval_start < ev.DAY:
-        raise ValueError(f"the log spans {(end - ts[0]) / ev.DAY:.1f} days: need more than "
-                         f"{ev.LEARN_DAYS + 1} to learn on {ev.LEARN_DAYS} and evaluate on the rest")
     day0 = _first_day(info.tz, ts[0])
     runs = {k: ev.HomeRun(info.home, label or info.home, (end - eval_start) / ev.DAY,
                           events=len(events)) for k in ks}
@@ -296,13 +286,8 @@ def evaluate_water(info: HomeInfo, events: list[Event],
     all the time: every 12 h without water, also on the family's trips, counts."""
     cfg = cfg or DetectorConfig()
     t0 = time.perf_counter()
-    ts = [e.ts for e in events]
+    ts, eval_start, end = ev.log_window(info, events, check=False)
     clock = LocalClock(info.tz)
-    first = clock.day(ts[0])
-    if first < ts[0]:
-        first = clock.hi
-    eval_start = first + ev.LEARN_DAYS * ev.DAY
-    end = ts[-1]
     found = ev.drive(info, events, ts, eval_start, end, cfg, learn_from=ts[0])
     days = (end - eval_start) / ev.DAY
     opened: dict[str, list[float]] = {}
