@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any, Callable
 from datetime import datetime, timezone
 
 from detectors.config import DetectorConfig, from_dict
@@ -71,10 +72,14 @@ def alerts_of(conn, home: str) -> list[tuple]:
 class Service:
     """A detector service in this event loop, on a clock the test moves."""
 
-    def __init__(self, db_url: str, now: float | None = None) -> None:
+    def __init__(self, db_url: str, now: float | None = None,
+                 clock: Callable[[], float] | None = None, **service: Any) -> None:
+        """The clock: `clock`, or `now` moved by the test, or the wall clock; `service`:
+        more of DetectorService's settings (partitions=, lease_s=)."""
         self.now = now
-        clock = time.time if now is None else (lambda: self.now)
-        self.svc = DetectorService(db_url, clock=clock, refresh_s=0.5)
+        if clock is None:
+            clock = time.time if now is None else (lambda: self.now)
+        self.svc = DetectorService(db_url, clock=clock, refresh_s=0.5, **service)
         self.stop = asyncio.Event()
         self.task = asyncio.create_task(self.svc.run(self.stop))
 
@@ -90,4 +95,4 @@ class Service:
     async def close(self) -> None:
         self.stop.set()
         self.svc.wake.set()
-        await asyncio.wait_for(self.task, 10)
+        await asyncio.wait_for(self.task, 15)

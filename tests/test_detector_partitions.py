@@ -11,8 +11,7 @@ import psycopg
 
 from anju.contract import Kind
 from detectors.partitions import Lease, partition_of, plan, preference, targets
-from detectors.service import DetectorService
-from tests.detector_support import alerts_of, insert_reading
+from tests.detector_support import Service, alerts_of, insert_reading
 from tests.support import wait_until
 
 P = 16          # partitions in these tests
@@ -101,34 +100,17 @@ def test_partition_key_is_the_same_in_sql(conn):
                                             for h in ids]
 
 
-class Detector:
+class Detector(Service):
     """A partitioned detector service in this event loop."""
 
     def __init__(self, db_url: str, clock: Callable[[], float] = time.time,
                  lease_s: float = LEASE) -> None:
-        self.svc = DetectorService(db_url, clock=clock, refresh_s=0.5, partitions=P,
-                                   lease_s=lease_s)
-        self.stop = asyncio.Event()
-        self.task = asyncio.create_task(self.svc.run(self.stop))
+        super().__init__(db_url, clock=clock, partitions=P, lease_s=lease_s)
 
     @property
     def held(self) -> set[int]:
         assert self.svc.leases is not None
         return set(self.svc.leases.epoch)
-
-    async def started(self) -> None:
-        await wait_until(lambda: self.svc._changed is not None or self.task.done(), 30)
-        if self.task.done():
-            self.task.result()
-
-    def kill(self) -> None:
-        """Gone at once: nothing released."""
-        self.task.cancel()
-
-    async def close(self) -> None:
-        self.stop.set()
-        self.svc.wake.set()
-        await asyncio.wait_for(self.task, 15)
 
 
 def _home_id(conn, code: str) -> int:
