@@ -142,6 +142,10 @@ def register_eval(cli) -> None:  # type: ignore[no-untyped-def]
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    if args.plot and not (args.baseline and args.sweep):
+        print("anju eval: --plot FILE draws both curves: it needs --baseline wilhelm2024 "
+              "and --sweep", file=sys.stderr)
+        return 2
     try:
         base = (from_dict(json.loads(args.detector_config)) if args.detector_config
                 else DetectorConfig())

@@ -173,3 +173,9 @@ def test_cli_baseline_sweep_on_a_short_simulated_run(capsys, tmp_path: Path):
     assert isinstance(out["default_dominated_by"], list)
     svg = plot.read_text()
     assert svg.startswith("<svg") and "wilhelm2024" in svg
+
+
+def test_a_plot_without_both_curves_is_refused(capsys) -> None:  # noqa: ANN001
+    from anju.cli import main
+    assert main(["eval", "--simulate", "--homes", "1", "--plot", "x.svg"]) == 2
+    assert "--baseline wilhelm2024 and --sweep" in capsys.readouterr().err
