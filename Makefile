@@ -3,10 +3,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ANJU := $(VENV)/bin/anju
 
-.PHONY: setup demo test test-slow test-all bench lint clean
+.PHONY: setup setup-cluster demo test test-slow test-all bench lint clean
 
 setup:
 	@bash deploy/install.sh
+
+# The engines of a multi-node deployment (only when asked: `make setup` stays fast).
+setup-cluster:
+	@bash deploy/install.sh --cluster
 
 demo: setup
 	@$(ANJU) demo

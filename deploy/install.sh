@@ -7,7 +7,11 @@
 #     anju's broker plugin (deploy/mosquitto/anju_guard.c) into
 #     /usr/local/lib/anju/ (the embedded broker builds its own copy),
 #   - Debian's chromium (for the console's browser tests),
-#   - the project's virtualenv (.venv) with pinned dependencies.
+#   - the project's virtualenv (.venv) with pinned dependencies;
+#   - only with --cluster (`make setup-cluster`): the engines of a
+#     multi-node deployment, all Debian packages (RabbitMQ, NATS, etcd,
+#     Patroni, PgBouncer, HAProxy), their own system services left stopped
+#     (`anju cluster` runs its nodes under its own state directory).
 # A second run checks each part and finishes in seconds.
 #
 # The package mirror is read from this machine's own apt configuration; the
@@ -212,6 +216,33 @@ install_venv() {
   printf '%s\n' "$want" >"$stamp"
 }
 
+CLUSTER_DEBS="rabbitmq-server nats-server etcd-server etcd-client patroni pgbouncer haproxy"
+
+install_cluster() {
+  local missing svc
+  missing=$(missing_debs $CLUSTER_DEBS)
+  if [ -n "$missing" ]; then
+    need_root "$missing"
+    log "installing $missing"
+    apt_system_update
+    # policy-rc.d 101: the packages' own services must not start on install
+    # (they would take the default ports a cluster's nodes are given).
+    local policy=/usr/sbin/policy-rc.d created=0
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; created=1
+    fi
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null || {
+      [ "$created" = 1 ] && rm -f "$policy"; die "installing $missing failed"; }
+    [ "$created" = 1 ] && rm -f "$policy"
+    for svc in rabbitmq-server nats-server etcd patroni pgbouncer haproxy; do
+      if command -v systemctl >/dev/null && systemctl is-active -q "$svc" 2>/dev/null; then
+        systemctl stop "$svc" || true
+      fi
+    done
+  fi
+}
+
 main() {
   install_postgres
   install_timescaledb
@@ -225,4 +256,5 @@ main() {
 # Sourced (e.g. to run one step by hand), it only defines the steps.
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   main
+  if [ "${1:-}" = "--cluster" ]; then install_cluster; log "cluster engines ready"; fi
 fi
