@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ANJU := $(VENV)/bin/anju
 
-.PHONY: setup setup-cluster demo test test-slow test-all bench lint clean
+.PHONY: setup setup-cluster demo test test-slow test-cluster test-all bench lint clean
 
 setup:
 	@bash deploy/install.sh
@@ -15,14 +15,18 @@ setup-cluster:
 demo: setup
 	@$(ANJU) demo
 
-# Everything but the slow end-to-end tests (run those with `make test-slow`).
+# Everything but the slow end-to-end tests (`make test-slow`) and the
+# multi-node cluster's fault tests (`make test-cluster`).
 test: setup
-	@$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	@$(PY) -m pytest -m "not slow and not cluster" $(PYTEST_ARGS)
 
 test-slow: setup
-	@$(PY) -m pytest -m slow $(PYTEST_ARGS)
+	@$(PY) -m pytest -m "slow and not cluster" $(PYTEST_ARGS)
 
-test-all: setup
+test-cluster: setup-cluster
+	@$(PY) -m pytest -m cluster $(PYTEST_ARGS)
+
+test-all: setup-cluster
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup
