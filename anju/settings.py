@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 import typing
 from pathlib import Path
@@ -16,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from msgspec import Meta
+from psycopg import ProgrammingError
+from psycopg.conninfo import conninfo_to_dict
 
 from anju.typed_config import Reason, Refused, cli_lang, convert
 
@@ -76,7 +79,12 @@ class DetectSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     state_dir: Path = Path(".anju")
+    # One host, or libpq's list for a replicated PostgreSQL:
+    # postgresql://u:pw@10.0.0.1:5432,10.0.0.2:5432/anju?target_session_attrs=read-write
     database_url: str | None = None
+    # Reads that may lag the primary (the console's charts) may go here, e.g. the same hosts
+    # with target_session_attrs=prefer-standby; none: they use database_url.
+    database_read_url: str | None = None
     mqtt_url: str | None = None
     default_tz: str = "Asia/Shanghai"
     retention_days: Annotated[Whole, Meta(ge=1, extra={"unit": "(days)"})] = 90
@@ -90,10 +98,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         """True when anju runs its own PostgreSQL and Mosquitto under state_dir."""
         return self.database_url is None and self.mqtt_url is None
 
+    @property
+    def read_url(self) -> str | None:
+        """Where reads that may lag go: database_read_url, else database_url."""
+        return self.database_read_url or self.database_url
+
 
 _ENV = {
     "ANJU_STATE_DIR": "state_dir",
     "ANJU_DATABASE_URL": "database_url",
+    "ANJU_DATABASE_READ_URL": "database_read_url",
     "ANJU_MQTT_URL": "mqtt_url",
     "ANJU_DEFAULT_TZ": "default_tz",
     "ANJU_RETENTION_DAYS": "retention_days",
@@ -140,15 +154,51 @@ def _settings(data: dict[str, Any]) -> Settings:
         raise SettingsError(e.text(cli_lang())) from None   # the operator's language
 
 
+# What libpq 15 accepts for target_session_attrs (psycopg emulates prefer-standby itself).
+SESSION_ATTRS = ("any", "read-write", "read-only", "primary", "standby", "prefer-standby")
+_PG_FORM = ("postgresql://user:password@host:port/anju, or for several servers "
+            "postgresql://user:password@host1:port1,host2:port2/anju?target_session_attrs=read-write")
+
+
+def _database_url_problem(url: str) -> str | None:
+    """Why libpq could not use this URL (one host or a host list), or None."""
+    if urlsplit(url).scheme not in ("postgresql", "postgres"):
+        return "not a postgresql:// URL"
+    try:
+        params = conninfo_to_dict(url)
+    except ProgrammingError as e:  # libpq's own words: an unknown parameter, a bad escape
+        why = str(e).strip()
+        password = urlsplit(url).password
+        return why.replace(password, "***") if password else why
+    hosts = params.get("host", "").split(",")
+    if any(not h for h in hosts):
+        return "a host is missing (an empty name in the host list)"
+    ports = params.get("port", "").split(",") if params.get("port") else []
+    if ports and len(ports) not in (1, len(hosts)):
+        return f"{len(hosts)} hosts but {len(ports)} ports"
+    for port in ports:
+        if port and not (port.isdigit() and 0 < int(port) < 65536):
+            return f"port {port!r} is not a number from 1 to 65535"
+    attrs = params.get("target_session_attrs")
+    if attrs is not None and attrs not in SESSION_ATTRS:
+        return f"target_session_attrs={attrs!r}; expected one of {', '.join(SESSION_ATTRS)}"
+    return None
+
+
 def _validate(s: Settings) -> Settings:
-    for key, url, schemes in (("database_url", s.database_url, ("postgresql", "postgres")),
-                              ("mqtt_url", s.mqtt_url, ("mqtt", "mqtts"))):
-        if url is None:
-            continue
-        parts = urlsplit(url)
-        if parts.scheme not in schemes or not parts.hostname:
+    for key, env, url in (("database_url", "ANJU_DATABASE_URL", s.database_url),
+                          ("database_read_url", "ANJU_DATABASE_READ_URL", s.database_read_url)):
+        why = None if url is None else _database_url_problem(url)
+        if why:
+            raise SettingsError(f"{key}={_redact(url or '')!r} ({env}): {why}; expected {_PG_FORM}")
+    if s.database_read_url is not None and s.database_url is None:
+        raise SettingsError("database_read_url (ANJU_DATABASE_READ_URL) is set without "
+                            "database_url (ANJU_DATABASE_URL); set both, or neither")
+    if s.mqtt_url is not None:
+        parts = urlsplit(s.mqtt_url)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise SettingsError(
-                f"{key}={_redact(url)!r}: expected {schemes[0]}://user:password@host:port/...")
+                f"mqtt_url={_redact(s.mqtt_url)!r}: expected mqtt://user:password@host:port/...")
     if (s.database_url is None) != (s.mqtt_url is None):
         missing = "mqtt_url (ANJU_MQTT_URL)" if s.mqtt_url is None else "database_url (ANJU_DATABASE_URL)"
         raise SettingsError(
@@ -170,10 +220,13 @@ def _validate(s: Settings) -> Settings:
 
 
 def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@")
-    return url
+    """The URL with its password (in the user part, or a password= parameter) as ***."""
+    scheme, sep, rest = url.partition("://")
+    # The user part ends at the last @ before the query (a password may hold / or @).
+    at = rest.split("?", 1)[0].rfind("@")
+    if sep and at >= 0 and ":" in rest[:at]:
+        url = f"{scheme}{sep}{rest[:at].split(':', 1)[0]}:***{rest[at:]}"
+    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", url)
 
 
 def load(config_file: str | os.PathLike[str] | None = None,
