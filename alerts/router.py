@@ -38,7 +38,7 @@ from alerts.messages import AlertView, summary_messages
 from alerts.outcome import Retry
 from alerts.rendering import Links, followup_deliveries, summary_key
 from alerts.send import SendResult, send
-from anju import heartbeats
+from anju import heartbeats, sdnotify
 
 __all__ = ["ManualClock", "Retry", "Router", "RouterConfig", "DEFAULT_LINK_BASE"]
 
@@ -343,6 +343,7 @@ class Router:
         if ready is not None:
             ready.set()
         log.info("router %s running (%d senders)", self.cfg.worker, self.cfg.concurrency)
+        sdnotify.ready(f"router {self.cfg.worker} running")
         backoff = 0.5
         loop = asyncio.get_running_loop()
         last_watch = -1e9
@@ -370,6 +371,7 @@ class Router:
                 for t in tasks:
                     if t.done() and t.exception():
                         raise t.exception()  # type: ignore[misc]
+                sdnotify.watchdog()   # a pass completed (or a retry is due): not stuck
                 await _wait_any(alert_wake, stop, timeout=wait)
         finally:
             stop.set()

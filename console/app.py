@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from anju import sdnotify
 from console import ack, routes, web
 from console.live import Hub
 from console.sql import users as users_sql
@@ -140,8 +141,49 @@ def uvicorn_options(cfg: ConsoleConfig) -> dict[str, Any]:
             "forwarded_allow_ips": list(cfg.trusted_proxies)}
 
 
+async def answers(host: str, port: int, timeout: float) -> bool:
+    """Whether the console answers GET /healthz on its own socket within `timeout` (200 or
+    503 alike: a console without its database still serves its error pages)."""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except (OSError, asyncio.TimeoutError):
+        return False
+    try:
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: console\r\nConnection: close\r\n\r\n")
+        line = await asyncio.wait_for(reader.readline(), timeout)
+        return line.startswith(b"HTTP/1.1 ")
+    except (OSError, asyncio.TimeoutError):
+        return False
+    finally:
+        writer.close()
+
+
+async def tell_systemd(server: Any) -> None:
+    """READY=1 once uvicorn listens; then WATCHDOG=1 each time a request to the console's
+    own socket is answered (anju.sdnotify): the work of a web server is answering, so a
+    blocked event loop or a wedged server stops the pings, not just a stuck timer."""
+    host, port = server.servers[0].sockets[0].getsockname()[:2]
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    sdnotify.ready(f"serving on {host}:{port}")
+    every = sdnotify.notifier().ping_every_s
+    while not server.should_exit:
+        if await answers(host, port, timeout=max(1.0, every)):
+            sdnotify.watchdog()
+        await asyncio.sleep(every)
+
+
 def run(cfg: ConsoleConfig, host: str, port: int, **uvicorn_kw: Any) -> None:
     import uvicorn  # only when serving: tests and tools build the app without a server
 
-    uvicorn.run(create_app(cfg), host=host, port=port, timeout_graceful_shutdown=2,
-                log_level="info", **{**uvicorn_options(cfg), **uvicorn_kw})
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started and sdnotify.notifier().enabled:
+                self.notifying = asyncio.create_task(tell_systemd(self), name="sdnotify")
+
+    config = uvicorn.Config(create_app(cfg), host=host, port=port, timeout_graceful_shutdown=2,
+                            log_level="info", **{**uvicorn_options(cfg), **uvicorn_kw})
+    server = Server(config)
+    server.run()
+    if not server.started:
+        raise SystemExit(3)   # as uvicorn.run: the server never started

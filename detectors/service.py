@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import psycopg
 
-from anju import heartbeats, pipeline
+from anju import heartbeats, pipeline, sdnotify
 from detectors import sql
 from detectors.bursts import Bursts
 from detectors.config import ConfigError, DetectorConfig, merge
@@ -344,6 +344,9 @@ class DetectorService:
                     await asyncio.wait_for(stop.wait(), delay)
                 except asyncio.TimeoutError:
                     pass
+                # waiting for the database is turning, not stuck: a restart would cost a
+                # full rebuild and bring the database back no sooner
+                sdnotify.watchdog()
             finally:
                 listener.cancel()
                 try:
@@ -397,6 +400,7 @@ class DetectorService:
                 self._changed = await (await db.execute(sql.CHANGED)).fetchone()
                 await db.commit()
                 log.info("watching %d homes", len(self.homes))
+                sdnotify.ready(f"watching {len(self.homes)} homes")
             else:
                 # back after losing the database: read on from every device's cursor
                 self.pending.update(self.device_home)
@@ -440,6 +444,7 @@ class DetectorService:
                 await write_incidents(db, self.bursts, self.homes, now)
                 await db.commit()
                 self.stats.turns += 1
+                sdnotify.watchdog()   # a pass completed: one that hangs stops the pings
                 if time.monotonic() >= next_refresh:
                     await self._refresh(db)
                     await heartbeats.beat(db, "detectors", self.instance, self.stats.events)

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 
 import psycopg
 
-from anju import broker, heartbeats, maintenance, pipeline
+from anju import broker, heartbeats, maintenance, pipeline, sdnotify
 from anju.backoff import Backoff
 from anju.endpoints import MqttEndpoint
 from anju.mqtt_async import Client, Message, MqttError
@@ -183,6 +183,7 @@ class IngestWorker:
                 log.warning("database unavailable (%s); retrying in %.1f s",
                             str(e).strip().splitlines()[0] if str(e).strip() else e, delay)
                 await self._sleep_unless_stopping(delay)
+                sdnotify.watchdog()     # waiting for the database is turning, not stuck
         return None
 
     async def _resolve_unknown(self, db: psycopg.AsyncConnection, b: Batch) -> None:
@@ -211,7 +212,15 @@ class IngestWorker:
         flush_s = self.cfg.flush_ms / 1000
         backoff = Backoff()
         next_beat = 0.0
+        told_ready = False
         while True:
+            # systemd (anju.sdnotify): ready once subscribed with the database in hand; a
+            # ping per pass of this loop, so a write that hangs stops the pings
+            if self.ready.is_set():
+                if not told_ready:
+                    sdnotify.ready(f"worker {self.worker} subscribed")
+                    told_ready = True
+                sdnotify.watchdog()
             if time.monotonic() >= next_beat:
                 db = await self._beat(db)
                 next_beat = time.monotonic() + sql.HEARTBEAT_S
@@ -270,6 +279,7 @@ class IngestWorker:
                     log.warning("batch of %d messages not written (%s); retrying in %.1f s",
                                 b.messages, first, delay)
                     await self._sleep_unless_stopping(delay)
+                    sdnotify.watchdog()     # retrying is turning, not stuck
                     if db.closed or db.broken or isinstance(e, psycopg.OperationalError):
                         try:
                             await db.close()
