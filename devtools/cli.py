@@ -43,6 +43,12 @@ def cmd_bench_alert(args: argparse.Namespace, s: Settings) -> int:
     return run_bench(args, s)
 
 
+def cmd_bench_broker(args: argparse.Namespace, s: Settings) -> int:
+    from devtools.bench_broker_cluster import run_bench  # lazy: see the module's docstring
+
+    return run_bench(args)
+
+
 def cmd_demo(args: argparse.Namespace, s: Settings) -> int:
     from devtools import demo  # lazy: see the module's docstring
 
@@ -96,6 +102,24 @@ def register(cli) -> None:  # type: ignore[no-untyped-def]
     p.add_argument("--load-rate", type=positive_int, default=500,
                    help="background readings per second")
     p.add_argument("--interval", type=float, default=0.25, help="seconds between presses")
+
+    p = cli.command("broker", cmd_bench_broker,
+                    "a clustered broker (RabbitMQ or NATS): loss when a node is killed, "
+                    "consumers added and removed, msg/s and CPU per message", cli.bench)
+    p.add_argument("--engine", choices=("rabbitmq", "nats"), required=True)
+    p.add_argument("--nodes", type=positive_int, default=3)
+    p.add_argument("--devices", type=positive_int, default=60)
+    p.add_argument("--messages", type=positive_int, default=60_000)
+    p.add_argument("--publishers", type=positive_int, default=2,
+                   help="publishing processes (default 2)")
+    p.add_argument("--consumers", type=positive_int, default=2)
+    p.add_argument("--window", type=positive_int, default=50,
+                   help="unacknowledged messages per device (default 50)")
+    p.add_argument("--capture", choices=("stream", "mqtt"), default="stream",
+                   help="NATS: anju's own stream, or a consumer on $MQTT_msgs (default stream)")
+    p.add_argument("--no-kill", action="store_true", help="kill no node")
+    p.add_argument("--no-churn", action="store_true", help="add and remove no consumer")
+    p.add_argument("--json", action="store_true")
 
 
 SWEEP = (0.5, 0.7, 1.0, 1.4, 2.0)
