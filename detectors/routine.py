@@ -74,6 +74,15 @@ def day_score(z: np.ndarray) -> float:
     return float(np.clip(v, -1.0, 5.0).sum() / math.sqrt(v.size))
 
 
+def day_scores(Z: np.ndarray) -> np.ndarray:
+    """day_score of each row of a matrix of signed deviations (days x features)."""
+    V = Z[:, _CORE_IDX]
+    ok = np.isfinite(V)
+    n = ok.sum(axis=1)
+    tot = np.where(ok, np.clip(np.nan_to_num(V), -1.0, 5.0), 0.0).sum(axis=1)
+    return np.where(n > 0, tot / np.sqrt(np.maximum(n, 1)), 0.0)
+
+
 class RobustModel:
     """Median and MAD per feature, with a floor on the spread."""
 
@@ -97,6 +106,10 @@ class RobustModel:
 
     def score(self, x: np.ndarray) -> float:
         return day_score(self.z(x))
+
+    def scores(self, X: np.ndarray) -> np.ndarray:
+        """The day score of each row of X."""
+        return day_scores(SIGN * (X - self.med) / self.scale)
 
 
 def _columns(X: np.ndarray) -> np.ndarray:

@@ -64,7 +64,7 @@ class Day:
         self.at(h + 0.2, "m-kit", "motion")
 
     def ordinary(self, *, night_toilets: tuple[float, ...] = (2.0,), breakfast: bool = True,
-                 night_kitchen: bool = False) -> "Day":
+                 night_kitchen: bool = False, up: float = 7.0, to_bed: float = 21.5) -> "Day":
         self.meter()
         for h in night_toilets:
             self.toilet(h)
@@ -72,21 +72,21 @@ class Day:
             for m in range(0, 35, 5):
                 self.at(2.67 + m / 60, "m-kit", "motion")
         for m in range(0, 60, 5):   # up at 07:00 in the living room
-            self.at(7 + m / 60, "m-liv", "motion")
+            self.at(up + m / 60, "m-liv", "motion")
         if breakfast:
-            self.breakfast()
+            self.breakfast(up + 0.1)
         self.at(8.5, "m-bath", "motion")        # a shower: bathroom and 50 L in the slot
         self.draw(8.55, 50.0)
         self.at(9.0, "door", "door", 1)          # out 09:00-10:00: two passages each way
         self.at(9.01, "door", "door", 0)
         self.at(10.0, "door", "door", 1)
         self.at(10.01, "door", "door", 0)
-        for q in range(int(10.25 * 4), int(21.5 * 4)):   # about the living room till 21:30
+        for q in range(int(10.25 * 4), int(to_bed * 4)):   # about the living room till 21:30
             self.at(q / 4 + 0.05, "m-liv", "motion")
         for h in (12.0, 18.0):
             self.at(h, "m-kit", "motion")
             self.draw(h + 0.05, 2.0)
-        self.at(21.6, "m-bed", "motion")
+        self.at(to_bed + 0.1, "m-bed", "motion")
         self.ev.sort(key=lambda e: e.ts)
         return self
 
@@ -259,3 +259,25 @@ def test_kinds_are_switchable_worded_and_low_or_medium() -> None:
         {"feature": "wake_h", "value": 9.5, "usual": 7.25},
         {"feature": "hours_bedroom", "value": 13.0, "usual": 8.5}]})
     assert t["zh-CN"] == "近2天的生活规律和平时不一样：起床 09:30，平时 07:15；在卧室约13小时，平时约8小时30分钟。"
+
+
+def test_a_small_change_that_persists_opens_after_days_not_at_once() -> None:
+    # up an hour later and to bed an hour earlier: each day alone is within the usual
+    # (a day's score under the opening), five or so in a row are a decline
+    days = [Day(i).ordinary() for i in range(14)]
+    days += [Day(14 + i).ordinary(up=8.0, to_bed=20.5) for i in range(7)]
+    three = _run(days, days[16].d0 + 86400 + 1)
+    assert [f for f in three if f.kind == "routine_activity"] == []
+    found = [f for f in _run(days, days[-1].d0 + 86400 + 1) if f.kind == "routine_activity"]
+    assert len(found) == 1 and found[0].state == "open" and found[0].severity == "medium"
+    ev = found[0].evidence
+    assert 4 <= ev["days"] <= 7 and ev["score"] >= 5.0
+    assert found[0].at >= days[17].d0 + 86400      # not before the fourth such day is over
+    named = {c["feature"]: c for c in ev["changes"]}
+    assert named["wake_h"]["value"] == 8.0 and named["wake_h"]["usual"] == 7.0
+    assert found[0].text["zh-CN"].startswith(f"近{ev['days']}天的生活规律和平时不一样")
+    assert "起床 08:00，平时 07:00" in found[0].text["zh-CN"]
+    # back to the usual days: the sum drains and the finding clears
+    days += [Day(21 + i).ordinary() for i in range(8)]
+    after = [f for f in _run(days, days[-1].d0 + 86400 + 1) if f.kind == "routine_activity"]
+    assert [f.state for f in after] == ["open", "clear"]

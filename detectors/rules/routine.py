@@ -7,7 +7,9 @@ routine.MIN_DAYS of them):
 - routine_activity (medium): the day's score (routine.day_score), or the mean of it and
   the day before's, reaches `SCORE_OPEN`: several things at once unlike usual (later up, more
   hours in the bedroom, less activity, kitchen, outings, power). The evidence names the
-  largest changes with the usual value.
+  largest changes with the usual value. A smaller change that persists (a decline) opens it
+  too: a CUSUM of the last days' scores, each in units of this home's own spread of scores
+  (`_drift`), or the last 7 days' medians against the weeks before (`_week`).
 - routine_night_toilet (low): toilet visits 00:00-05:00 three or more above the usual and
   more than on any night learned.
 - routine_night_out_of_bed (low): time up outside the bedroom 00:00-05:00 far above it.
@@ -39,6 +41,14 @@ from detectors.state import HomeState
 SCORE_OPEN = 2.75         # routine_activity: a day's (or two days') score opening it
 SCORE_CLEAR = 1.2
 WEEK_OPEN = 4.0           # ... the last 7 days' medians against the weeks before them
+# ... a CUSUM of the day scores (Page's test for a small persistent shift): each day's score
+# in units of the home's own spread of scores over its learned days, less DRIFT_K, summed
+# while positive over the last DRIFT_DAYS days, opening at DRIFT_H (the textbook k = 0.5,
+# h = 5: about one opening in 465 usual days for a normal score)
+DRIFT_K = 0.5
+DRIFT_H = 5.0
+DRIFT_DAYS = 14          # two weeks: a longer sum also gathers the ordinary ups and downs
+DRIFT_SPREAD_MIN = 1.0    # a usual day's score varies by at least one deviation
 KINDS = ("routine_activity", "routine_night_toilet", "routine_night_out_of_bed",
          "routine_wandering", "routine_meals", "routine_shower")
 DAY_S = 86400
@@ -83,7 +93,7 @@ class Routine(Rule):
         model = RobustModel().fit(X)
         z = model.z(x)
         out: list[Finding] = []
-        out += _activity(s, mem, d0, x, z, model, t)
+        out += _activity(s, mem, d0, x, z, model, t, X)
         out += _night(s, x, z, model, t, X)
         out += _wandering(s, mem, d0, ks, t)
         out += _meals_part(s, mem, d0, x, tuple(n for n, _ in MEALS), t)
@@ -97,7 +107,7 @@ def _change(name: str, x: np.ndarray, model: RobustModel) -> dict[str, object]:
 
 
 def _activity(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray, z: np.ndarray,
-              model: RobustModel, t: float) -> list[Finding]:
+              model: RobustModel, t: float, X: np.ndarray) -> list[Finding]:
     score = day_score(z)
     mem.scores[d0] = score
     prev = [k for k in mem.scores if k < d0 and k >= d0 - 1.5 * DAY_S]
@@ -105,6 +115,24 @@ def _activity(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray, z: np.
     two = (score + p) / 2 if p is not None else 0.0
     stat = max(0.8 * score, two)
     week = _week(mem, d0)
+    drift = _drift(mem, d0, model, X)
+    if drift is not None and stat < SCORE_OPEN and drift[0] >= DRIFT_H and \
+            (week is None or week[0] < WEEK_OPEN):
+        cusum, since = drift
+        days = [k for k in sorted(mem.days) if since <= k <= d0 and usable(mem.days[k])]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)    # a feature this home cannot see
+            md = np.nanmedian(np.vstack([mem.days[k] for k in days]), axis=0)
+        dz = model.z(md)
+        # what a family can picture: features a spread or more from the usual over those
+        # days; a sum with none (small ups and downs of many features) says nothing to them
+        order = [i for i in np.argsort(-np.nan_to_num(dz, nan=-9)) if dz[i] >= 1.0][:3]
+        changes = [{"feature": FEATURES[i], "value": round(float(md[i]), 2),
+                    "usual": round(float(model.med[i]), 2)} for i in order]
+        if changes:
+            n = int(round((d0 - since) / DAY_S)) + 1
+            return s.raise_finding("routine_activity", t, "medium", since, days=n,
+                                   score=round(cusum, 2), changes=changes)
     if week is not None and stat < SCORE_OPEN and week[0] >= WEEK_OPEN:
         _, wz, m7, before = week
         order = [i for i in np.argsort(-np.nan_to_num(wz, nan=-9)) if wz[i] >= 2.0][:3]
@@ -124,9 +152,36 @@ def _activity(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray, z: np.
                                score=round(stat, 2), changes=changes)
     # back to the usual day: cleared (a week still unlike the weeks before reopens it, with
     # the week's words, not the day's)
-    if stat < SCORE_CLEAR and (week is None or week[0] < WEEK_OPEN):
+    if stat < SCORE_CLEAR and (week is None or week[0] < WEEK_OPEN) and \
+            (drift is None or drift[0] < DRIFT_H):
         return s.clear_finding("routine_activity", t, "recovered", score=round(stat, 2))
     return []
+
+
+def _drift(mem: RoutineMemory, d0: float, model: RobustModel, X: np.ndarray
+           ) -> tuple[float, float] | None:
+    """A small change that persists: the CUSUM of the usable days' scores over the last
+    DRIFT_DAYS (to d0), and the day its current run began. A score is the one the day had at
+    its midnight, or (a day closed before a restart) its score against today's model; it is
+    counted in units of the spread of the learned days' own scores, so a home whose days
+    vary much needs a larger change."""
+    days = [k for k in sorted(mem.days)
+            if d0 - DRIFT_DAYS * DAY_S < k <= d0 and usable(mem.days[k])]
+    if not days:
+        return None
+    own = model.scores(X)
+    mid = float(np.median(own))
+    spread = max(DRIFT_SPREAD_MIN, 1.4826 * float(np.median(np.abs(own - mid))))
+    missing = [k for k in days if k not in mem.scores]
+    later = dict(zip(missing, model.scores(np.vstack([mem.days[k] for k in missing])))) \
+        if missing else {}
+    cusum, since = 0.0, days[0]
+    for k in days:
+        z = min((mem.scores.get(k, later.get(k, 0.0)) - mid) / spread, 4.0)
+        if cusum == 0.0:
+            since = k
+        cusum = max(0.0, cusum + z - DRIFT_K)
+    return cusum, since
 
 
 def _week(mem: RoutineMemory, d0: float
