@@ -91,6 +91,7 @@ def cmd_watchdog(args: argparse.Namespace, s: Settings) -> int:
 
     from alerts import watchdog
     from alerts.messages import watchdog_message
+    from anju import sdnotify
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -123,10 +124,13 @@ def cmd_watchdog(args: argparse.Namespace, s: Settings) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if not args.once:
+            sdnotify.ready()
         while not stop.is_set():
             await once()
             if args.once:
                 return
+            sdnotify.watchdog()     # a check completed (anju.sdnotify)
             try:
                 await asyncio.wait_for(stop.wait(), args.interval)
             except asyncio.TimeoutError:

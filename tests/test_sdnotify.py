@@ -49,6 +49,11 @@ class FakeSystemd:
             self.received.append((time.monotonic(), data.decode()))
         return [m for _, m in self.received]
 
+    def mark(self) -> float:
+        """Now, once everything already sent has been read (a message is timed as read)."""
+        self.drain()
+        return time.monotonic()
+
     def count(self, line: str, since: float = 0.0) -> int:
         self.drain()
         return sum(1 for at, m in self.received if at >= since and line in m.splitlines())
@@ -121,7 +126,7 @@ async def test_ingest_stops_pinging_while_its_write_hangs(
             pub.publish(topic, reading(1), qos=1)
             await wait_until(lambda: w.in_flight > 0, 10)     # the write has begun
             await asyncio.sleep(0.3)
-            stuck_since = time.monotonic()
+            stuck_since = systemd.mark()
             pub.publish(topic, reading(2), qos=1)
             await asyncio.sleep(1.2)                          # 12 ping periods
             # the loop itself is free: the second message was received into the next batch
@@ -129,7 +134,7 @@ async def test_ingest_stops_pinging_while_its_write_hangs(
             assert systemd.count("WATCHDOG=1", since=stuck_since) == 0
             assert w.committed_messages == 0
             locker.rollback()                                 # the write goes through
-        resumed = time.monotonic()
+        resumed = systemd.mark()
         await systemd.wait_for("WATCHDOG=1", since=resumed, timeout=10)
         await wait_until(lambda: w.committed_messages >= 2, 10)
         await pub.disconnect()
@@ -143,7 +148,7 @@ async def test_detector_ready_then_pings(systemd: FakeSystemd, db_url: str) -> N
     task = asyncio.create_task(svc.run(stop))
     try:
         await systemd.wait_for("READY=1")
-        ready_at = time.monotonic()
+        ready_at = systemd.mark()
         turns = svc.stats.turns
         await systemd.wait_for("WATCHDOG=1", since=ready_at)
         await wait_until(lambda: systemd.count("WATCHDOG=1", since=ready_at) >= 3, 10)
@@ -163,7 +168,7 @@ async def test_router_ready_then_pings(systemd: FakeSystemd, db_url: str) -> Non
     task = asyncio.create_task(router.run(stop))
     try:
         await systemd.wait_for("READY=1")
-        ready_at = time.monotonic()
+        ready_at = systemd.mark()
         await wait_until(lambda: systemd.count("WATCHDOG=1", since=ready_at) >= 3, 10)
     finally:
         stop.set()
@@ -188,10 +193,58 @@ async def test_console_process_ready_then_pings_while_it_answers(
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         await systemd.wait_for("READY=1", timeout=30)
-        ready_at = time.monotonic()
+        ready_at = systemd.mark()
         await wait_until(lambda: systemd.count("WATCHDOG=1", since=ready_at) >= 3, 10)
         assert [m for m in systemd.drain() if m.startswith("READY=1")] == [
             f"READY=1\nSTATUS=serving on 127.0.0.1:{port}"]
     finally:
         proc.terminate()      # (uvicorn re-raises SIGTERM after its clean stop)
         proc.wait(15)
+
+
+def test_watchdog_process_ready_then_pings(systemd: FakeSystemd, stack: Stack) -> None:
+    """`anju watchdog` says READY=1, then WATCHDOG=1 after each check."""
+    env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir))
+    for k in ("ANJU_DATABASE_URL", "ANJU_MQTT_URL", "ANJU_CONFIG"):
+        env.pop(k, None)
+    proc = subprocess.Popen([sys.executable, "-m", "anju.cli", "watchdog", "--interval", "0.1",
+                             "--stale-s", "86400"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while systemd.count("WATCHDOG=1") < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert systemd.count("READY=1") == 1 and systemd.count("WATCHDOG=1") >= 3
+    finally:
+        proc.terminate()
+        proc.wait(15)
+
+
+UNITS = Path(__file__).resolve().parent.parent / "deploy" / "systemd"
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
+def test_units_verify_without_a_warning(tmp_path: Path) -> None:
+    """systemd-analyze verify finds nothing to say about the units (their ExecStart pointed
+    at this checkout's anju, as /opt/anju does not exist here)."""
+    anju = Path(sys.executable).parent / "anju"
+    names = []
+    for unit in sorted(UNITS.glob("anju*.*")):
+        if unit.suffix not in (".service", ".timer", ".target"):
+            continue
+        text = unit.read_text().replace("/opt/anju/.venv/bin/anju", str(anju))
+        name = unit.name.replace("@.", "@1.")
+        (tmp_path / name).write_text(text)
+        names.append(name)
+    assert {"anju-ingest@1.service", "anju-detect@1.service", "anju-router@1.service",
+            "anju-console@1.service", "anju-watchdog.service"} <= set(names)
+    for name in names:
+        text = (tmp_path / name).read_text()
+        if name.endswith(".service") and "Type=notify" in text:
+            assert "WatchdogSec=" in text and "Restart=always" in text, name
+        if name.endswith(".service"):
+            assert "EnvironmentFile=/etc/anju/anju.env" in text and "User=anju" in text, name
+    out = subprocess.run(["systemd-analyze", "verify", "--man=no", *names], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, SYSTEMD_LOG_LEVEL="notice"))
+    assert out.returncode == 0 and out.stdout + out.stderr == "", out.stdout + out.stderr
