@@ -235,7 +235,7 @@ async def _consume_nats(urls: list[str], stream: str, durable: str, sink: Sink,
             if sub is None:
                 sub = await js.pull_subscribe_bind(durable, stream)
             msgs = await sub.fetch(BATCH, timeout=0.5)
-        except NatsTimeout:
+        except (NatsTimeout, asyncio.TimeoutError):
             continue
         except Exception:  # noqa: BLE001 - no leader or no connection for a moment
             await asyncio.sleep(0.2)
@@ -292,14 +292,19 @@ def make_cluster(engine: str, state_dir: Path, nodes: int, capture: str):  # typ
 def run(engine: str, *, nodes: int = 3, devices: int = 60, messages: int = 60_000,
         publishers: int = 2, consumers: int = 2, window: int = 50, kill: bool = True,
         churn: bool = True, capture: str = "stream", state_dir: Path | None = None,
-        drain_timeout: float = 90.0) -> dict[str, object]:
-    """One run on a fresh cluster; returns the figures (see the module docstring)."""
+        drain_timeout: float = 90.0, cluster=None) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """One run on a fresh cluster, or on `cluster` (up already, and left up, less the node
+    killed); returns the figures (see the module docstring)."""
     tmp = Path(tempfile.mkdtemp(prefix=f"anju-bench-{engine}-", dir=state_dir))
-    cluster = make_cluster(engine, tmp / "cluster", nodes, capture)
+    own = cluster is None
+    if own:
+        cluster = make_cluster(engine, tmp / "cluster", nodes, capture)
+    nodes = cluster.size
     ctx = mp.get_context("spawn")
     procs: list[mp.process.BaseProcess] = []
     try:
-        cluster.up()
+        if own:
+            cluster.up()
         per_device = max(1, messages // devices)
         creds = {f"bench-d{i:04d}": f"pw-{i}-{os.getpid()}" for i in range(devices)}
         cluster.add_devices(creds)
@@ -397,9 +402,7 @@ def run(engine: str, *, nodes: int = 3, devices: int = 60, messages: int = 60_00
         if engine == "nats":
             left = cluster.stream_state()
         else:
-            info = cluster.queue_info()
-            left = {k: info.get(k) for k in ("messages", "messages_ready",
-                                             "messages_unacknowledged", "leader")}
+            left = cluster.queue_counts()
         for _, stop, _ in consumer_procs:
             stop.set()
         for p, _, _ in consumer_procs:
@@ -430,7 +433,7 @@ def run(engine: str, *, nodes: int = 3, devices: int = 60, messages: int = 60_00
         elapsed = t_done - t0
         consumed_n = len(consumed_keys)
         out: dict[str, object] = {
-            "engine": engine + (f" (capture {capture})" if engine == "nats" else ""),
+            "engine": engine + (f" (capture {cluster.capture})" if engine == "nats" else ""),
             "nodes": nodes, "devices": devices, "publishers": len(pubs),
             "consumers": f"{consumers} (+1 at 50%, -1 at 70%)" if churn else consumers,
             "window_per_device": window,
@@ -465,7 +468,8 @@ def run(engine: str, *, nodes: int = 3, devices: int = 60, messages: int = 60_00
                 p.kill()
                 p.join(5)
         try:
-            cluster.down()
+            if own:
+                cluster.down()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -377,6 +377,20 @@ class RabbitCluster:
         assert isinstance(info, dict)
         return info
 
+    def queue_counts(self) -> dict[str, int]:
+        """The capture queue's messages (ready, unacknowledged) now, from a live node (the
+        management API's figures are up to 5 s old)."""
+        for i in self.node_pids():
+            try:
+                out = self.ctl(i, "list_queues", "-q", "--formatter", "json", "name", "messages",
+                               "messages_ready", "messages_unacknowledged")
+            except StackError:
+                continue
+            for q in json.loads(out):
+                if q.get("name") == QUEUE:
+                    return {k: int(v) for k, v in q.items() if k != "name"}
+        return {}
+
     def leader_index(self) -> int:
         """The node that leads the capture queue's Raft group."""
         leader = self.queue_info().get("leader")

@@ -1,0 +1,66 @@
+"""What the clustered broker tests share: a device as the contract has it (paho, user name
+= client id = device id, QoS 1), recording what the broker answered."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+
+@dataclass
+class DeviceProbe:
+    """One MQTT 3.1.1 connection that records CONNACK, PUBACK, SUBACK and disconnects."""
+
+    port: int
+    device_id: str
+    password: str
+    client_id: str | None = None
+    events: list[tuple[str, object]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.lock = threading.Lock()
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id or self.device_id,
+                        protocol=mqtt.MQTTv311, reconnect_on_failure=False)
+        c.username_pw_set(self.device_id, self.password)
+        c.will_set(f"anju/v1/devices/{self.device_id}/status", b'{"status":"offline"}', 1)
+        c.on_connect = lambda cl, u, f, rc, p: self._ev("connack", rc.value)
+        c.on_disconnect = lambda cl, u, f, rc, p: self._ev("disconnect", rc.value)
+        c.on_publish = lambda cl, u, mid, rc, p: self._ev("puback", mid)
+        c.on_subscribe = lambda cl, u, mid, rcs, p: self._ev("suback", [r.value for r in rcs])
+        self.c = c
+
+    def _ev(self, kind: str, value: object) -> None:
+        with self.lock:
+            self.events.append((kind, value))
+
+    def kinds(self) -> list[str]:
+        with self.lock:
+            return [k for k, _ in self.events]
+
+    def wait_for(self, kind: str, timeout: float = 10) -> object | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                for k, v in self.events:
+                    if k == kind:
+                        return v
+            time.sleep(0.02)
+        return None
+
+    def connect(self) -> int | None:
+        self.c.connect("127.0.0.1", self.port, 30)
+        self.c.loop_start()
+        return self.wait_for("connack")  # type: ignore[return-value]
+
+    def publish(self, topic: str, payload: bytes) -> int:
+        return self.c.publish(topic, payload, qos=1).mid
+
+    def close(self) -> None:
+        try:
+            self.c.disconnect()
+        finally:
+            self.c.loop_stop()

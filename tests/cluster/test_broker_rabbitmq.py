@@ -1,0 +1,106 @@
+"""A 3-node RabbitMQ 3.10 cluster under the device contract: per-device permissions, the
+quorum queue that captures the devices' topics, and no acknowledged reading lost when
+the queue's leader node is killed under load."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from anju.cluster.rabbitmq import QUEUE, RabbitCluster
+from tests.cluster.broker_support import DeviceProbe
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    c = RabbitCluster(tmp_path_factory.mktemp("rabbitmq"), 3)
+    try:
+        c.up()
+        c.add_devices({"t-d1": "pw-d1", "t-d2": "pw-d2"})
+        yield c
+    finally:
+        c.down()
+
+
+async def drain(c: RabbitCluster, seconds: float = 3.0) -> list[tuple[str, dict[str, object]]]:
+    """(routing key, payload) of everything in the capture queue, acknowledged."""
+    import aio_pika
+
+    out: list[tuple[str, dict[str, object]]] = []
+    conn = await aio_pika.connect(c.amqp_urls()[0])
+    async with conn:
+        ch = await conn.channel()
+        q = await ch.get_queue(QUEUE, ensure=False)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            m = await q.get(fail=False)
+            if m is None:
+                await asyncio.sleep(0.1)
+                continue
+            out.append((m.routing_key or "", json.loads(m.body)))
+            await m.ack()
+    return out
+
+
+def node_port(c: RabbitCluster, i: int) -> int:
+    return c.mqtt_addresses()[i][1]
+
+
+async def test_a_permitted_device_publishes_and_a_consumer_gets_it(cluster: RabbitCluster) -> None:
+    await drain(cluster, 0.5)
+    d = DeviceProbe(node_port(cluster, 1), "t-d1", "pw-d1")
+    assert d.connect() == 0
+    d.publish("anju/v1/devices/t-d1/motion", b'{"ts": 1, "seq": 4711, "value": 1}')
+    assert d.wait_for("puback") is not None
+    d.close()
+    got = await drain(cluster)
+    assert ("anju.v1.devices.t-d1.motion", {"ts": 1, "seq": 4711, "value": 1}) in got
+
+
+async def test_publishing_outside_its_topic_closes_the_connection(cluster: RabbitCluster) -> None:
+    await drain(cluster, 0.5)
+    d = DeviceProbe(node_port(cluster, 0), "t-d1", "pw-d1")
+    assert d.connect() == 0
+    d.publish("anju/v1/devices/t-d2/motion", b'{"ts": 1, "seq": 99, "value": 1}')
+    # 3.10 closes the connection on a refused topic permission (no PUBACK)
+    assert d.wait_for("disconnect") is not None
+    assert "puback" not in d.kinds()
+    d.close()
+    assert not any(key.endswith("t-d2.motion") for key, _ in await drain(cluster, 1.5))
+
+
+async def test_a_subscription_is_refused(cluster: RabbitCluster) -> None:
+    d = DeviceProbe(node_port(cluster, 2), "t-d1", "pw-d1")
+    assert d.connect() == 0
+    d.c.subscribe("anju/v1/devices/t-d1/#", 1)
+    # the subscription queue cannot be declared (no configure permission): disconnected
+    assert d.wait_for("disconnect") is not None
+    assert "suback" not in d.kinds()
+    d.close()
+
+
+def test_a_wrong_password_is_refused(cluster: RabbitCluster) -> None:
+    d = DeviceProbe(node_port(cluster, 0), "t-d1", "not-the-password")
+    assert d.connect() == 134  # 3.1.1 CONNACK 4 "bad user name or password", as paho names it
+    d.close()
+
+
+def test_killing_the_queue_leader_under_load_loses_no_acknowledged_reading(
+        cluster: RabbitCluster) -> None:
+    """Last in the module: the leader node stays down."""
+    from devtools.bench_broker_cluster import run
+
+    asyncio.run(drain(cluster, 0.5))
+    leader = cluster.leader_index()
+    r = run("rabbitmq", devices=6, messages=6000, publishers=1, consumers=2, cluster=cluster,
+            drain_timeout=60)
+    assert r["killed_node"] == leader
+    assert r["acknowledged"] == r["published"] == 6000
+    assert r["lost"] == 0, r["lost_examples"]
+    assert r["devices_reconnected"] >= 2   # those on the killed node moved to another
+    assert cluster.pid(leader) is None and len(cluster.node_pids()) == 2
