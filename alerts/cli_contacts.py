@@ -40,7 +40,8 @@ def cmd_contact_add(args: argparse.Namespace, s: Settings) -> int:
         spec = ContactSpec(role=args.role, name=args.name, urls=args.url, home=args.home,
                            community=args.community, lang=args.lang,
                            quiet=parse_span(args.quiet) if args.quiet else None,
-                           daily_summary=args.daily_summary, summary_at=args.summary_at)
+                           daily_summary=args.daily_summary, summary_at=args.summary_at,
+                           phone=args.phone, has_key=args.has_key)
         with sync_db(s) as conn:
             cid = add_contact(conn, spec)
     except ContactError as e:
@@ -144,6 +145,8 @@ def register(cli) -> None:  # type: ignore[no-untyped-def]
     p.add_argument("--lang", default="zh-CN", choices=("zh-CN", "en"))
     p.add_argument("--quiet", help="quiet hours for low severity, e.g. 22:00-07:00")
     p.add_argument("--daily-summary", action="store_true", help="send a daily summary (family)")
+    p.add_argument("--phone", help="a number the people on duty dial from an alert's page")
+    p.add_argument("--has-key", action="store_true", help="holds a key to the home")
     p.add_argument("--summary-at", type=_time, default=_time("20:00"),
                    help="local time of the daily summary (default 20:00)")
     p = cli.command("list", cmd_contact_list, "list contacts", cs)

@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 
 from alerts import policy as policies
 from alerts.contacts import LANGS, ContactError, check_url
+from anju import registry
 
 ROLES = ("family", "community_worker", "property", "operator")
 
@@ -31,6 +32,8 @@ class ContactSpec:
     quiet: tuple[time, time] | None = None
     daily_summary: bool = False
     summary_at: time = time(20)
+    phone: str | None = None          # a number the people on duty dial (tel: link)
+    has_key: bool = False             # holds a key to the home
 
 
 def _home_id(conn: psycopg.Connection, code: str) -> tuple[int, int]:
@@ -58,6 +61,10 @@ def add_contact(conn: psycopg.Connection, spec: ContactSpec) -> int:
     if not spec.urls:
         raise ContactError("give at least one apprise URL (--url), preferred first")
     urls = [check_url(u) for u in spec.urls]
+    try:
+        phone = registry.check_phone(spec.phone)
+    except registry.ProvisioningError as e:
+        raise ContactError(str(e)) from None
     home_id = community_id = None
     if spec.role == "family":
         if not spec.home or spec.community:
@@ -83,10 +90,10 @@ def add_contact(conn: psycopg.Connection, spec: ContactSpec) -> int:
     quiet = spec.quiet or (None, None)
     row = conn.execute(
         "INSERT INTO contacts (role, home_id, community_id, name, urls, lang, quiet_start,"
-        " quiet_end, daily_summary, summary_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        " RETURNING id",
+        " quiet_end, daily_summary, summary_at, phone, has_key)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
         (spec.role, home_id, community_id, spec.name.strip(), urls, spec.lang, quiet[0],
-         quiet[1], spec.daily_summary, spec.summary_at)).fetchone()
+         quiet[1], spec.daily_summary, spec.summary_at, phone, spec.has_key)).fetchone()
     assert row
     return int(row[0])
 

@@ -154,8 +154,17 @@ def cmd_home_add(args: argparse.Namespace, s: Settings) -> int:
     ep = resolve(s)
     with db.connect(ep.database_url) as conn:
         registry.add_home(conn, code=args.code, community=args.community, resident=args.resident,
-                          address=args.address, building=args.building, tz=args.tz or s.default_tz)
+                          address=args.address, building=args.building, tz=args.tz or s.default_tz,
+                          phone=args.phone)
     print(f"home {args.code} added")
+    return 0
+
+
+def cmd_home_phone(args: argparse.Namespace, s: Settings) -> int:
+    ep = resolve(s)
+    with db.connect(ep.database_url) as conn:
+        registry.set_home_phone(conn, args.code, args.phone or None)
+    print(f"home {args.code}: phone {args.phone or '(none)'}")
     return 0
 
 
@@ -317,6 +326,10 @@ def build() -> CommandLine:
     p.add_argument("--address", default="")
     p.add_argument("--building", default="")
     p.add_argument("--tz", help="IANA time zone (default: settings.default_tz)")
+    p.add_argument("--phone", help="the resident's own number, shown to the people on duty")
+    p = cli.command("phone", cmd_home_phone, "set (or with \"\" clear) the resident's number", hs)
+    p.add_argument("code")
+    p.add_argument("phone", help='e.g. 023-6388-1234; "" clears it')
     p = cli.command("import", cmd_home_import, "add homes from a CSV file", hs)
     p.add_argument("file", help="CSV with header code,community,resident[,address,building,tz]")
     cli.command("list", cmd_home_list, "list homes", hs)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -51,31 +52,59 @@ def ensure_community(conn: psycopg.Connection, code: str, name: str | None = Non
     return int(row[0])
 
 
+PHONE_RE = re.compile(r"\+?[0-9][0-9 ()\-]{2,24}")
+
+
+def check_phone(text: str | None) -> str | None:
+    """A number a person on duty dials (shown as a tel: link), or None when not given:
+    digits with an optional leading +, spaces, dashes or brackets between, 3 to 20 digits."""
+    if text is None or not text.strip():
+        return None
+    t = text.strip()
+    digits = sum(c.isdigit() for c in t)
+    if not PHONE_RE.fullmatch(t) or not 3 <= digits <= 20:
+        raise ProvisioningError(
+            f"phone {t!r}: expected a number to dial, e.g. 13800138000, 023-6388-1234 or "
+            "+86 23 6388 1234")
+    return t
+
+
 def add_home(conn: psycopg.Connection, *, code: str, community: str, resident: str,
-             address: str = "", building: str = "", tz: str = "Asia/Shanghai") -> int:
+             address: str = "", building: str = "", tz: str = "Asia/Shanghai",
+             phone: str | None = None) -> int:
+    """Register a home; `phone` is the resident's own number (optional)."""
     if not code.strip():
         raise ProvisioningError("home code: expected a non-empty code")
     if not resident.strip():
         raise ProvisioningError("resident: expected the resident's name")
     _check_tz(tz)
+    phone = check_phone(phone)
     community_id = ensure_community(conn, community)
     try:
         with conn.transaction():
             row = conn.execute(
-                "INSERT INTO homes (code, community_id, resident_name, address, building, tz) "
-                "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-                (code, community_id, resident, address, building, tz)).fetchone()
+                "INSERT INTO homes (code, community_id, resident_name, address, building, tz,"
+                " phone) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                (code, community_id, resident, address, building, tz, phone)).fetchone()
     except psycopg.errors.UniqueViolation:
         raise ProvisioningError(f"home {code!r} already exists") from None
     assert row
     return int(row[0])
 
 
-HOME_CSV_COLUMNS = ("code", "community", "resident", "address", "building", "tz")
+HOME_CSV_COLUMNS = ("code", "community", "resident", "address", "building", "tz", "phone")
+
+
+def set_home_phone(conn: psycopg.Connection, code: str, phone: str | None) -> None:
+    """The resident's own number (None: no number on record)."""
+    phone = check_phone(phone)
+    cur = conn.execute("UPDATE homes SET phone = %s WHERE code = %s", (phone, code))
+    if cur.rowcount == 0:
+        raise ProvisioningError(f"home {code!r} does not exist (anju home list)")
 
 
 def import_homes(conn: psycopg.Connection, path: Path, default_tz: str = "Asia/Shanghai") -> int:
-    """Add every home in a CSV file (header: code,community,resident[,address,building,tz]).
+    """Add every home in a CSV file (header: code,community,resident[,address,building,tz,phone]).
 
     All or nothing: a bad line names the file and line and nothing is added.
     """
@@ -96,7 +125,8 @@ def import_homes(conn: psycopg.Connection, path: Path, default_tz: str = "Asia/S
                          resident=(row.get("resident") or "").strip(),
                          address=(row.get("address") or "").strip(),
                          building=(row.get("building") or "").strip(),
-                         tz=(row.get("tz") or "").strip() or default_tz)
+                         tz=(row.get("tz") or "").strip() or default_tz,
+                         phone=row.get("phone"))
             except ProvisioningError as e:
                 raise ProvisioningError(f"{path}:{line}: {e}") from None
             n += 1

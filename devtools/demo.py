@@ -54,16 +54,20 @@ SIM_HOMES = 12
 SIM_COMMUNITY = "南岸区·南坪街道"
 
 
+WORKER = ("陈静（社区工作人员）", "138-0000-0301")
+
+
 def add_worker(stack: Stack, inbox_port: int) -> None:
     """The community's worker, told of the simulated homes' alerts through the inbox."""
     env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir))
     with db.connect(stack.database_url()) as conn:
-        if conn.execute("SELECT 1 FROM contacts WHERE name = 'demo community worker'"
-                        " AND active").fetchone():
-            conn.execute("UPDATE contacts SET active = false WHERE name = 'demo community worker'")
+        # an earlier run's worker (under any name it had) gives way to this run's inbox
+        conn.execute("UPDATE contacts SET active = false WHERE active AND role = 'community_worker'"
+                     " AND community_id = (SELECT id FROM communities WHERE code = %s)"
+                     " AND urls[1] LIKE 'json://127.0.0.1:%%/worker'", (SIM_COMMUNITY,))
     subprocess.run([sys.executable, "-m", "anju.cli", "contact", "add", "--role",
-                    "community_worker", "--community", SIM_COMMUNITY, "--name",
-                    "demo community worker", "--url", f"json://127.0.0.1:{inbox_port}/worker"],
+                    "community_worker", "--community", SIM_COMMUNITY, "--name", WORKER[0],
+                    "--phone", WORKER[1], "--url", f"json://127.0.0.1:{inbox_port}/worker"],
                    env=env, check=True, stdout=subprocess.DEVNULL)
 
 
@@ -90,11 +94,15 @@ def add_family(stack: Stack, inbox_port: int) -> None:
     """Each scripted home's family is told through the local inbox (through the router's CLI)."""
     env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir))
     with db.connect(stack.database_url()) as conn:
-        conn.execute("UPDATE contacts SET active = false WHERE name LIKE 'demo family%%'")
+        conn.execute("UPDATE contacts SET active = false WHERE active AND role = 'family'"
+                     " AND home_id IN (SELECT id FROM homes WHERE code = ANY(%s))",
+                     ([h.code for h in demo_homes.HOMES],))
     for h in demo_homes.HOMES:
         subprocess.run([sys.executable, "-m", "anju.cli", "contact", "add", "--role", "family",
-                        "--home", h.code, "--name", f"demo family of {h.resident}",
-                        "--url", f"json://127.0.0.1:{inbox_port}/{h.code}"],
+                        "--home", h.code, "--name", h.family or h.resident,
+                        "--url", f"json://127.0.0.1:{inbox_port}/{h.code}"]
+                       + (["--phone", h.family_phone] if h.family_phone else [])
+                       + (["--has-key"] if h.family_has_key else []),
                        env=env, check=True, stdout=subprocess.DEVNULL)
 
 

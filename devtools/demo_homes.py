@@ -88,17 +88,25 @@ class ScriptedHome:
     # and the defaults put back once the incident is over, so the rest of the day's
     # ordinary stillness (a nap, the night) or a shower is not an alert
     restore: tuple[str, ...] = ()
+    # who is called from the alert's page (made-up numbers): the resident, and the family
+    # member told first, who may hold a key
+    phone: str = ""
+    family: str = ""
+    family_phone: str = ""
+    family_has_key: bool = False
 
 
 HOMES = (
     ScriptedHome("demo-101", "南岸区·南坪街道", "王秀英", "1栋", "early_riser", "collapse",
                  "inactivity", (f"inactivity.default_min={STILL_LIMIT_S // 60}",),
-                 ("inactivity.default_min=720",)),
+                 ("inactivity.default_min=720",), "023-6288-0101", "王小明（儿子）",
+                 "139-0000-0101", True),
     ScriptedHome("demo-102", "南岸区·南坪街道", "李德华", "1栋", "frail", "water_running",
                  "water_running", (f"water.running_min={TAP_LIMIT_S // 60}",),
-                 ("water.running_min=30",)),
+                 ("water.running_min=30",), "023-6288-0102", "李芳（女儿）", "139-0000-0102"),
     ScriptedHome("demo-201", "渝中区·解放碑街道", "张桂兰", "3栋", "early_riser",
-                 "night_wandering", "night_wandering"),
+                 "night_wandering", "night_wandering", phone="023-6377-0201",
+                 family="刘洋（外孙）", family_phone="139-0000-0201"),
 )
 
 
@@ -210,9 +218,10 @@ def provision(conn: psycopg.Connection, p: Plan, credentials: Path) -> list[flee
         if row is None:
             registry.add_home(conn, code=h.code, community=h.community, resident=h.resident,
                               building=h.building, address=f"{h.community} {h.building}",
-                              tz=profile.tz)
+                              tz=profile.tz, phone=h.phone or None)
         else:
             conn.execute("UPDATE homes SET tz = %s WHERE id = %s", (profile.tz, row[0]))
+            registry.set_home_phone(conn, h.code, h.phone or None)
         passwords = dict(known[h.code].passwords) if h.code in known else {}
         uids = [d.uid for d in profile.devices]
         conn.execute("UPDATE devices SET active = false, updated_at = now() WHERE active"

@@ -47,16 +47,14 @@ def _home(conn: psycopg.Connection, unique: str) -> Home:
     code = f"h-act-{unique}"
     registry.ensure_community(conn, community, "南坪街道")
     home_id = registry.add_home(conn, code=code, community=community, resident="王秀英",
-                                building="1栋", address="南岸区·南坪街道 1栋 3-201")
-    conn.execute("UPDATE homes SET phone = '023-6280 1234' WHERE id = %s", (home_id,))
-    fam = add_contact(conn, ContactSpec(role="family", name="李娜", home=code,
-                                        urls=["mailto://li@example.com"]))
-    conn.execute("UPDATE contacts SET phone = '13800000001' WHERE id = %s", (fam,))
+                                building="1栋", address="南岸区·南坪街道 1栋 3-201",
+                                phone="023-6280 1234")
+    add_contact(conn, ContactSpec(role="family", name="李娜", home=code,
+                                  urls=["mailto://li@example.com"], phone="13800000001"))
     add_contact(conn, ContactSpec(role="community_worker", name="张社工", community=community,
                                   urls=["sns://AKIAEXAMPLEKEY/examplesecret/us-east-1/+8613900000002"]))
-    prop = add_contact(conn, ContactSpec(role="property", name="陈师傅", community=community,
-                                         urls=["mailto://chen@example.com"]))
-    conn.execute("UPDATE contacts SET phone = '13700000003' WHERE id = %s", (prop,))
+    add_contact(conn, ContactSpec(role="property", name="陈师傅", community=community,
+                                  urls=["mailto://chen@example.com"], phone="13700000003"))
     pir = registry.add_device(conn, home=code, kind="motion", room="bedroom")
     seen = datetime.now(timezone.utc) - timedelta(minutes=130, seconds=20)
     conn.execute("INSERT INTO readings (ts, seq, value, device_id, kind) VALUES (%s, 1, 1, %s, %s)",

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import psycopg
 import pytest
 
 from anju import db, registry
@@ -120,6 +121,43 @@ def test_provisioning_refuses_bad_input(conn, unique, tmp_path):
                         (f"i1-{unique}",)).fetchone() == (0,)  # all or nothing
     csv.write_text(f"code,community,resident\ni1-{unique},c,甲\ni2-{unique},c,乙\n")
     assert registry.import_homes(conn, csv) == 2
+    # the resident's number: a number to dial or nothing
+    with pytest.raises(registry.ProvisioningError, match="phone 'call me'.*13800138000"):
+        registry.add_home(conn, code=f"p-{unique}", community="c", resident="r", phone="call me")
+    csv.write_text(f"code,community,resident,phone\ni3-{unique},c,丙,023-6388-1234\n"
+                   f"i4-{unique},c,丁,12\n")
+    with pytest.raises(registry.ProvisioningError, match=r"homes.csv:3: phone '12'"):
+        registry.import_homes(conn, csv)
+    csv.write_text(f"code,community,resident,phone\ni3-{unique},c,丙,023-6388-1234\n"
+                   f"i4-{unique},c,丁,\n")
+    assert registry.import_homes(conn, csv) == 2
+    assert conn.execute("SELECT code, phone FROM homes WHERE code IN (%s, %s) ORDER BY code",
+                        (f"i3-{unique}", f"i4-{unique}")).fetchall() == [
+        (f"i3-{unique}", "023-6388-1234"), (f"i4-{unique}", None)]
+
+
+def test_phones_from_the_command_line(stack, unique):
+    env = {"ANJU_STATE_DIR": str(stack.state_dir)}
+    code = f"ph-{unique}"
+    assert _anju("home", "add", code, "--community", f"c-{unique}", "--resident", "王秀英",
+                 "--phone", "023 6388 1234", env=env).returncode == 0
+    r = _anju("contact", "add", "--role", "family", "--home", code, "--name", "王小明",
+              "--url", "json://127.0.0.1:9/x", "--phone", "139-0000-0101", "--has-key", env=env)
+    assert r.returncode == 0, r.stderr
+    r = _anju("contact", "add", "--role", "family", "--home", code, "--name", "李芳",
+              "--url", "json://127.0.0.1:9/y", "--phone", "ring twice", env=env)
+    assert r.returncode == 2 and "phone 'ring twice': expected a number to dial" in r.stderr
+    assert _anju("home", "phone", code, "023-6288-0000", env=env).returncode == 0
+    with psycopg.connect(stack.database_url()) as conn:
+        assert conn.execute("SELECT phone FROM homes WHERE code = %s", (code,)).fetchone() == (
+            "023-6288-0000",)
+        assert conn.execute(
+            "SELECT c.name, c.phone, c.has_key FROM contacts c JOIN homes h ON h.id = c.home_id"
+            " WHERE h.code = %s ORDER BY c.id", (code,)).fetchall() == [
+            ("王小明", "139-0000-0101", True)]
+    assert _anju("home", "phone", code, "", env=env).returncode == 0
+    r = _anju("home", "phone", f"none-{unique}", "023-6288-0000", env=env)
+    assert r.returncode != 0 and "does not exist" in r.stderr
 
 
 def test_device_password_is_hashed_for_the_broker(conn, unique):
