@@ -184,3 +184,15 @@ def test_a_home_without_devices_is_not_called_all_well(console, db_url: str, wor
     none = {r["id"] for r in c.get("/api/v1/homes",
                                    params={"status": "no_devices"}).json()["homes"]}
     assert bare in none and dev not in none
+
+
+def test_a_service_in_the_timeline_is_named_not_its_worker(console, rich: World,
+                                                           conn: psycopg.Connection) -> None:
+    # the router and detectors write "router HOST:PID": a person reads which service acted
+    aid = rich.alert["A1"]
+    conn.execute("INSERT INTO alert_events (alert_id, action, to_state, actor, channel)"
+                  " VALUES (%s, 'notify', 'open', 'router node-7:4242', 'router')", (aid,))
+    c = sign_in(console.url, rich.users["admin"])
+    html = c.get(f"/alerts/{aid}").text  # type: ignore[attr-defined]
+    assert "node-7:4242" not in html
+    assert "通知服务" in html

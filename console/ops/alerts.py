@@ -222,8 +222,13 @@ def timeline(w: Words, a: dict[str, Any], events: list[dict[str, Any]]) -> list[
             note = e["note"]
         else:
             note = ""
-        actor = w.channel(e["actor"]) if e["actor"] in SERVICE_ACTORS else e["actor"]
-        channel = "" if e["actor"] in SERVICE_ACTORS else w.channel(e["channel"])
+        # a service writes "router HOST:PID": the worker is for engineers (the audit keeps
+        # it); a person reads which service it was
+        service = (e["actor"] or "").split(" ", 1)[0]
+        if service in SERVICE_ACTORS:
+            actor, channel = w.channel(service), ""
+        else:
+            actor, channel = e["actor"], w.channel(e["channel"])
         out.append(Entry(e["at"], w.event(e["action"]), actor, channel, note))
     return out
 
