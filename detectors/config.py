@@ -127,6 +127,27 @@ class Decline(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     fraction: Annotated[float, _within(0.05, 0.95)] = 0.65
 
 
+class Routine(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The routine rule's limits (detectors/rules/routine.py; docs/detectors.md "Routines").
+    Scores are in units of the home's own spread, so one limit suits homes of every kind."""
+    # days learned before any routine finding
+    min_days: Annotated[int, _within(5, 28, DAYS)] = 7
+    # routine_activity: a day's score (or two days' mean) opening it
+    day_score: Annotated[float, _within(1.5, 10.0)] = 2.75
+    # ... a smaller change that persists: the CUSUM of the last two weeks' scores
+    drift_score: Annotated[float, _within(2.0, 20.0)] = 5.0
+    # ... the last 7 days' medians against the weeks before
+    week_score: Annotated[float, _within(2.0, 20.0)] = 4.0
+    # routine_night_toilet: visits 00:00-05:00 this many above the usual
+    night_toilet_more: Annotated[int, _within(1, 10, "visits")] = 3
+    # routine_night_out_of_bed: this long up outside the bedroom beyond the usual
+    night_up_more_min: Annotated[int, _within(30, 480, MINUTES)] = 120
+    # routine_wandering: at least this many of the last 7 nights (and well above the usual)
+    wander_nights: Annotated[int, _within(2, 7, "nights")] = 3
+    # routine_shower: no shower for at least this many days (and 3 past the longest gap)
+    shower_days: Annotated[int, _within(3, 30, DAYS)] = 6
+
+
 class PreAlarm(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # 0: off; else inactivity waits this long for the resident's button
     minutes: Annotated[int, _within(0, 30, "minutes (0 = off)")] = 0
@@ -147,6 +168,7 @@ class DetectorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     devices: Devices = msgspec.field(default_factory=Devices)
     decline: Decline = msgspec.field(default_factory=Decline)
     prealarm: PreAlarm = msgspec.field(default_factory=PreAlarm)
+    routine: Routine = msgspec.field(default_factory=Routine)
 
     def on(self, kind: str) -> bool:
         return kind in self.enabled

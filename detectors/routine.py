@@ -28,7 +28,7 @@ from detectors.events import Event, HomeInfo
 from detectors.routine_features import FEATURES, IDX, NF, DayBins, capabilities, features
 
 KEEP_DAYS = 28           # days of features kept and learned from
-MIN_DAYS = 7             # days learned before any routine finding
+MIN_DAYS = 7             # days learned before any routine finding (routine.min_days by default)
 UNUSUAL = 2.0            # a day scoring this (routine rule's day_score) is not learned from
 
 # +1: more is worrying, -1: less is worrying, 0: not in the day's score

@@ -7,6 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pytest
 
 from detectors import texts
 from detectors.config import DETECTORS, DetectorConfig
@@ -281,3 +282,16 @@ def test_a_small_change_that_persists_opens_after_days_not_at_once() -> None:
     days += [Day(21 + i).ordinary() for i in range(8)]
     after = [f for f in _run(days, days[-1].d0 + 86400 + 1) if f.kind == "routine_activity"]
     assert [f.state for f in after] == ["open", "clear"]
+
+
+def test_routine_limits_are_settings_of_a_home() -> None:
+    from detectors.config import ConfigError, merge
+    days = [Day(i).ordinary() for i in range(14)]
+    days.append(Day(14).ordinary(night_toilets=(0.5, 1.5, 2.5, 3.5)))
+    cfg = merge(None, {"routine.night_toilet_more": 4})       # four more than usual, not three
+    m = HomeMonitor(INFO, cfg)
+    m.learn([e for d in days[:14] for e in d.ev], days[14].d0)
+    out = [f for e in days[14].ev for f in m.observe(e)] + m.advance(days[14].d0 + 86401)
+    assert not [f for f in out if f.kind == "routine_night_toilet"]
+    with pytest.raises(ConfigError, match=r"routine.day_score=0.5: expected 1.5..10"):
+        merge(None, {"routine": {"day_score": 0.5}})

@@ -2,10 +2,10 @@
 
 At local midnight the day just ended is turned into features (detectors/routine_features.py)
 and compared with the home's learned days (median and spread per feature, at least
-routine.MIN_DAYS of them):
+routine.min_days of them, a setting):
 
 - routine_activity (medium): the day's score (routine.day_score), or the mean of it and
-  the day before's, reaches `SCORE_OPEN`: several things at once unlike usual (later up, more
+  the day before's, reaches routine.day_score: several things at once unlike usual (later up, more
   hours in the bedroom, less activity, kitchen, outings, power). The evidence names the
   largest changes with the usual value. A smaller change that persists (a decline) opens it
   too: a CUSUM of the last days' scores, each in units of this home's own spread of scores
@@ -32,21 +32,20 @@ import warnings
 import numpy as np
 
 from detectors.events import Event, Finding
-from detectors.routine import (CORE, MIN_DAYS, HistoryTap, RobustModel, RoutineMemory,
+from detectors.routine import (CORE, HistoryTap, RobustModel, RoutineMemory,
                                close_day, day_score, usable)
 from detectors.routine_features import FEATURES, IDX, MEALS, MORNING, SLOT_S, features
 from detectors.rules.base import Rule
 from detectors.state import HomeState
 
-SCORE_OPEN = 2.75         # routine_activity: a day's (or two days') score opening it
-SCORE_CLEAR = 1.2
-WEEK_OPEN = 4.0           # ... the last 7 days' medians against the weeks before them
-# ... a CUSUM of the day scores (Page's test for a small persistent shift): each day's score
-# in units of the home's own spread of scores over its learned days, less DRIFT_K, summed
-# while positive over the last DRIFT_DAYS days, opening at DRIFT_H (the textbook k = 0.5,
-# h = 5: about one opening in 465 usual days for a normal score)
+# The limits a home may change are settings (detectors/config.py Routine: routine.day_score,
+# routine.drift_score, routine.week_score, routine.night_toilet_more, ...); these are not.
+SCORE_CLEAR = 1.2         # routine_activity clears under this day score
+# a CUSUM of the day scores (Page's test for a small persistent shift): each day's score in
+# units of the home's own spread of scores over its learned days, less DRIFT_K, summed while
+# positive over the last DRIFT_DAYS days, opening at routine.drift_score (the textbook
+# k = 0.5, h = 5: about one opening in 465 usual days for a normal score)
 DRIFT_K = 0.5
-DRIFT_H = 5.0
 DRIFT_DAYS = 14          # two weeks: a longer sum also gathers the ordinary ups and downs
 DRIFT_SPREAD_MIN = 1.0    # a usual day's score varies by at least one deviation
 KINDS = ("routine_activity", "routine_night_toilet", "routine_night_out_of_bed",
@@ -88,7 +87,7 @@ class Routine(Rule):
         if x is None or s.explicit_at(t - 1) or s.explicit_at(d0) or not usable(x):
             return []
         ks, X = mem.learned(d0)
-        if len(ks) < MIN_DAYS:
+        if len(ks) < s.cfg.routine.min_days:
             return []
         model = RobustModel().fit(X)
         z = model.z(x)
@@ -114,10 +113,11 @@ def _activity(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray, z: np.
     p = mem.scores[prev[-1]] if prev else None
     two = (score + p) / 2 if p is not None else 0.0
     stat = max(0.8 * score, two)
-    week = _week(mem, d0)
+    lim = s.cfg.routine
+    week = _week(mem, d0, lim.min_days)
     drift = _drift(mem, d0, model, X)
-    if drift is not None and stat < SCORE_OPEN and drift[0] >= DRIFT_H and \
-            (week is None or week[0] < WEEK_OPEN):
+    if drift is not None and stat < lim.day_score and drift[0] >= lim.drift_score and \
+            (week is None or week[0] < lim.week_score):
         cusum, since = drift
         days = [k for k in sorted(mem.days) if since <= k <= d0 and usable(mem.days[k])]
         with warnings.catch_warnings():
@@ -133,7 +133,7 @@ def _activity(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray, z: np.
             n = int(round((d0 - since) / DAY_S)) + 1
             return s.raise_finding("routine_activity", t, "medium", since, days=n,
                                    score=round(cusum, 2), changes=changes)
-    if week is not None and stat < SCORE_OPEN and week[0] >= WEEK_OPEN:
+    if week is not None and stat < lim.day_score and week[0] >= lim.week_score:
         _, wz, m7, before = week
         order = [i for i in np.argsort(-np.nan_to_num(wz, nan=-9)) if wz[i] >= 2.0][:3]
         changes = [{"feature": FEATURES[i], "value": round(float(m7[i]), 2),
@@ -141,19 +141,20 @@ def _activity(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray, z: np.
         if changes:
             return s.raise_finding("routine_activity", t, "medium", d0 - 6 * DAY_S, days=7,
                                    score=round(week[0], 2), changes=changes)
-    if stat >= SCORE_OPEN:
+    if stat >= lim.day_score:
         # the largest worrying changes, any feature: what a family can picture
         order = [i for i in np.argsort(-np.nan_to_num(z, nan=-9)) if z[i] >= 2.0][:3]
         changes = [_change(FEATURES[i], x, model) for i in order] or \
             [_change(max(CORE, key=lambda n: float(np.nan_to_num(z[IDX[n]], nan=-9))), x,
                      model)]
         return s.raise_finding("routine_activity", t, "medium", d0,
-                               days=2 if two >= SCORE_OPEN and 0.8 * score < SCORE_OPEN else 1,
+                               days=2 if two >= lim.day_score and 0.8 * score < lim.day_score
+                               else 1,
                                score=round(stat, 2), changes=changes)
     # back to the usual day: cleared (a week still unlike the weeks before reopens it, with
     # the week's words, not the day's)
-    if stat < SCORE_CLEAR and (week is None or week[0] < WEEK_OPEN) and \
-            (drift is None or drift[0] < DRIFT_H):
+    if stat < SCORE_CLEAR and (week is None or week[0] < lim.week_score) and \
+            (drift is None or drift[0] < lim.drift_score):
         return s.clear_finding("routine_activity", t, "recovered", score=round(stat, 2))
     return []
 
@@ -184,14 +185,14 @@ def _drift(mem: RoutineMemory, d0: float, model: RobustModel, X: np.ndarray
     return cusum, since
 
 
-def _week(mem: RoutineMemory, d0: float
+def _week(mem: RoutineMemory, d0: float, min_days: int
           ) -> tuple[float, np.ndarray, np.ndarray, RobustModel] | None:
     """A change that came in steps: the median of the last 7 days against the days before
     them (a median of 7 days spreads about half as much as one day)."""
     days = [k for k in sorted(mem.days) if k <= d0 and usable(mem.days[k])]
     last = [k for k in days if k > d0 - 7 * DAY_S + 3600]
     before = [k for k in days if k <= d0 - 7 * DAY_S + 3600][-28:]
-    if len(last) < 6 or len(before) < MIN_DAYS:
+    if len(last) < 6 or len(before) < min_days:
         return None
     m = RobustModel().fit(np.vstack([mem.days[k] for k in before]))
     with warnings.catch_warnings():
@@ -209,7 +210,8 @@ def _night(s: HomeState, x: np.ndarray, z: np.ndarray, model: RobustModel,
         usual = _r(model.med[i])
         # more than on any night learned (a count's chance tail shows in four weeks), and far
         # above the usual
-        if z[i] >= 3.0 and x[i] >= usual + 3 and x[i] > np.nanmax(X[:, i]):
+        if z[i] >= 3.0 and x[i] >= usual + s.cfg.routine.night_toilet_more and \
+                x[i] > np.nanmax(X[:, i]):
             out += s.raise_finding("routine_night_toilet", t, "low", None, count=int(x[i]),
                                    usual=int(usual))
         elif x[i] <= usual + 1:
@@ -217,7 +219,8 @@ def _night(s: HomeState, x: np.ndarray, z: np.ndarray, model: RobustModel,
     i = IDX["night_up_slots"]
     if np.isfinite(x[i]):
         usual = model.med[i]
-        if z[i] >= 5.0 and x[i] >= usual + 8 and x[i] > np.nanmax(X[:, i]):
+        more = s.cfg.routine.night_up_more_min / 15      # in 15-minute slots
+        if z[i] >= 5.0 and x[i] >= usual + more and x[i] > np.nanmax(X[:, i]):
             out += s.raise_finding("routine_night_out_of_bed", t, "low", None,
                                    minutes=int(x[i] * 15), usual_min=int(_r(usual) * 15))
         elif x[i] <= usual + 2:
@@ -235,13 +238,14 @@ def _wandering(s: HomeState, mem: RoutineMemory, d0: float, ks: list[float],
     days = sorted(k for k in mem.days if k <= d0)
     last7 = [k for k in days if k > d0 - 7 * DAY_S + 3600]
     before = [k for k in days if k <= d0 - 7 * DAY_S + 3600][-28:]
-    if len(before) < MIN_DAYS or len(last7) < 5 or not np.isfinite(mem.days[d0][i]):
+    if len(before) < s.cfg.routine.min_days or len(last7) < 5 or \
+            not np.isfinite(mem.days[d0][i]):
         return []
     k7 = sum(1 for k in last7 if mem.days[k][i] >= WANDER_SLOTS)
     rate = sum(1 for k in before if mem.days[k][i] >= WANDER_SLOTS) / len(before)
     e = 7 * rate
     # well above what the weeks before would give by chance (binomial spread of 7 nights)
-    if k7 >= max(3.0, e + 2 + 1.5 * math.sqrt(7 * rate * (1 - rate))):
+    if k7 >= max(s.cfg.routine.wander_nights, e + 2 + 1.5 * math.sqrt(7 * rate * (1 - rate))):
         return s.raise_finding("routine_wandering", t, "medium", None, nights=k7,
                                usual_per_week=round(e, 1))
     if k7 <= e + 1:
@@ -257,7 +261,7 @@ def _meals_part(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray,
     if "kitchen" not in mem.has:
         return []
     ks, X = mem.learned(d0)
-    if len(ks) < MIN_DAYS:
+    if len(ks) < s.cfg.routine.min_days:
         return []
     at = t if t is not None else s.last_ts
     fails = list(mem.fails.get(d0, (False, False, False)))
@@ -310,7 +314,7 @@ def _shower(s: HomeState, mem: RoutineMemory, d0: float, ks: list[float],
         longest = max(longest, run)
     if sum(1 for k in ks if mem.days[k][i] >= 1) < 2:
         return []     # a home that hardly ever shows a shower: nothing learned to miss
-    if gap >= max(6, longest + 3) and gap < len(days):
+    if gap >= max(s.cfg.routine.shower_days, longest + 3) and gap < len(days):
         return s.raise_finding("routine_shower", t, "low", None, days=gap, usual_max=longest)
     return []
 
