@@ -76,24 +76,52 @@ async def _write(url: str, w: _Writer, stop: asyncio.Event, killed_at: list[floa
         await conn.close()
 
 
-async def _probe(url: str, timeout: float) -> float:
+async def _probe(url: str, timeout: float, *, not_port: int | None) -> float:
+    """Seconds until a write commits through `url` (on a node other than not_port's).
+    Each try is cut off after 3 s: a primary whose Patroni died may still take the
+    connection and then hold the commit, waiting for a standby that left it."""
     t0 = time.monotonic()
+
+    async def attempt() -> bool:
+        conn = await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=2)
+        async with conn:
+            port = (await (await conn.execute("SELECT inet_server_port()")).fetchone() or [0])[0]
+            if port == not_port:
+                return False
+            await conn.execute("CREATE TEMP TABLE p (x int); INSERT INTO p VALUES (1)")
+        return True
+
     while time.monotonic() - t0 < timeout:
         try:
-            conn = await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=2)
-            async with conn:
-                await conn.execute("CREATE TEMP TABLE p (x int); INSERT INTO p VALUES (1)")
-            return time.monotonic() - t0
-        except psycopg.OperationalError:
-            await asyncio.sleep(0.05)
+            if await asyncio.wait_for(attempt(), 3.0):
+                return time.monotonic() - t0
+        except (psycopg.OperationalError, TimeoutError):
+            pass
+        await asyncio.sleep(0.05)
     raise TimeoutError(f"nothing committed {timeout:.0f} s after the kill")
 
 
+async def _restart_patroni(cluster: PostgresCluster, old: str, after_s: float) -> float:
+    """As systemd would: the killed Patroni started again `after_s` after the promotion;
+    it finds its PostgreSQL still a primary, demotes and rewinds it. Returns the time
+    from the restart until it streams again."""
+    await asyncio.to_thread(cluster.wait_leader, 60.0, not_=old)
+    await asyncio.sleep(after_s)
+    t = time.monotonic()
+    await asyncio.to_thread(cluster.start_node, old)
+    await asyncio.to_thread(cluster.wait_replicas, 120.0)
+    return time.monotonic() - t
+
+
 async def kill_once(cluster: PostgresCluster, *, how: str = "node", writers: int = 4,
-                    settle_s: float = 2.0, timeout: float = 60.0,
+                    settle_s: float = 2.0, timeout: float = 60.0, restart_s: float = 5.0,
                     rejoin: bool = True) -> Kill:
     """Write from `writers` connections, kill the primary, wait for writes to resume,
-    count what was lost, and (rejoin) bring the old primary back as a replica."""
+    count what was lost, and (rejoin) bring the old primary back as a replica.
+
+    how: node (Patroni and PostgreSQL SIGKILLed: the host died), postgres (PostgreSQL
+    alone; Patroni restarts it in place), patroni (Patroni alone; its PostgreSQL stays
+    a primary until Patroni is back, `restart_s` after the promotion)."""
     url = cluster.database_url(connect_timeout=2)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(PROBE_TABLE)
@@ -104,21 +132,25 @@ async def kill_once(cluster: PostgresCluster, *, how: str = "node", writers: int
     killed_at: list[float] = []
     tasks = [asyncio.create_task(_write(url, w, stop, killed_at)) for w in ws]
     await asyncio.sleep(settle_s)
-    kill = cluster.kill_node if how == "node" else cluster.kill_postgres
+    kill = {"node": cluster.kill_node, "postgres": cluster.kill_postgres,
+            "patroni": cluster.kill_patroni}[how]
     killed_at.append(time.monotonic())
     await asyncio.to_thread(kill, old)
-    writable = (time.monotonic() - killed_at[0]) + await _probe(url, timeout)
-    deadline = time.monotonic() + timeout
+    restart = (asyncio.create_task(_restart_patroni(cluster, old, restart_s))
+               if how == "patroni" and rejoin else None)
+    writable = (time.monotonic() - killed_at[0]) + await _probe(
+        url, timeout, not_port=None if how == "postgres" else cluster.node(old).pg_port)
+    deadline = time.monotonic() + timeout + restart_s
     while any(w.first_after is None for w in ws) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     await asyncio.sleep(0.5)
     stop.set()
     await asyncio.gather(*tasks)
+    rejoined = await restart if restart else None
     new = cluster.wait_leader()
     with psycopg.connect(url, autocommit=True) as conn:
         stored = set(conn.execute("SELECT writer, seq FROM failover_probe").fetchall())
     acked = {(w.n, s) for w in ws for s in w.acked}
-    rejoined = None
     if rejoin and how == "node":
         t = time.monotonic()
         await asyncio.to_thread(cluster.start_node, old)
