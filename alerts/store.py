@@ -324,7 +324,10 @@ async def acknowledge_link(conn: psycopg.AsyncConnection, token: str, *, secret:
         cur = await conn.execute("SELECT name FROM contacts WHERE id = %s", (claim.contact_id,))
         row = await cur.fetchone()
         contact = row[0] if row else f"contact {claim.contact_id}"
-        who = f"{contact} ({used_by.strip()})" if used_by and used_by.strip() else contact
+        typed = (used_by or "").strip()
+        # the name typed on the page, beside the contact's, unless it says the same person
+        # ("王小明" for the contact 王小明（儿子）)
+        who = f"{contact} ({typed})" if typed and typed not in contact else contact
         cur = await conn.execute(
             "INSERT INTO ack_link_uses (nonce, alert_id, contact_id, used_at, used_by, remote,"
             " result) VALUES (%s, %s, %s, %s, %s, %s, 'pending')"

@@ -54,7 +54,7 @@ SIM_HOMES = 12
 SIM_COMMUNITY = "南岸区·南坪街道"
 
 
-WORKER = ("陈静（社区工作人员）", "138-0000-0301")
+WORKER = ("陈静", "138-0000-0301")
 
 
 def add_worker(stack: Stack, inbox_port: int) -> None:
