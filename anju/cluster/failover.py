@@ -40,6 +40,7 @@ class Kill:
     lost: int                      # acknowledged but missing on the new primary
     unacknowledged_kept: int       # in doubt when the primary died, found committed
     rejoined_s: float | None       # old primary streaming again as a replica
+    commits_per_s: float           # all writers, before the kill
 
 
 @dataclass
@@ -132,6 +133,7 @@ async def kill_once(cluster: PostgresCluster, *, how: str = "node", writers: int
     killed_at: list[float] = []
     tasks = [asyncio.create_task(_write(url, w, stop, killed_at)) for w in ws]
     await asyncio.sleep(settle_s)
+    rate = sum(len(w.acked) for w in ws) / settle_s
     kill = {"node": cluster.kill_node, "postgres": cluster.kill_postgres,
             "patroni": cluster.kill_patroni}[how]
     killed_at.append(time.monotonic())
@@ -161,7 +163,7 @@ async def kill_once(cluster: PostgresCluster, *, how: str = "node", writers: int
     return Kill(cluster.synchronous, how, old, new, round(writable, 2),
                 sorted(round(w.first_after, 2) for w in ws if w.first_after is not None),
                 len(acked), len(acked - stored), len(stored - acked),
-                None if rejoined is None else round(rejoined, 1))
+                None if rejoined is None else round(rejoined, 1), round(rate))
 
 
 def summary(kills: list[Kill]) -> dict[str, object]:
@@ -180,6 +182,7 @@ def summary(kills: list[Kill]) -> dict[str, object]:
             "acknowledged": sum(k.acknowledged for k in ks),
             "lost": sum(k.lost for k in ks),
             "rejoined_s_max": max((k.rejoined_s for k in ks if k.rejoined_s), default=None),
+            "commits_per_s_median": statistics.median(k.commits_per_s for k in ks),
         }
     return out
 

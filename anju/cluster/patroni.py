@@ -528,7 +528,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"sync={'on ' if k.synchronous else 'off'} {k.old_leader}->{k.new_leader}"
                       f" writable {k.writable_s:5.2f} s, writers back {k.writers_back_s}"
                       f" acked {k.acknowledged} lost {k.lost} in-doubt kept"
-                      f" {k.unacknowledged_kept} rejoined {k.rejoined_s} s")
+                      f" {k.unacknowledged_kept} rejoined {k.rejoined_s} s,"
+                      f" {k.commits_per_s:.0f} commits/s before")
             print(json.dumps(result["summary"], indent=2))
     return 0
 
