@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from anju import broker, contract_cli, db, maintenance, registry
+from anju.cluster import cli as cluster_cli
 from anju.contract import DEVICE_KINDS, ROOMS
 from anju.embedded import Stack, StackError
 from anju.endpoints import resolve
@@ -364,6 +365,7 @@ def build() -> CommandLine:
     p.add_argument("-n", "--lines", type=positive_int, default=20)
 
     contract_cli.register(cli)
+    cluster_cli.register(cli)
     for ep in sorted(entry_points(group="anju.cli"), key=lambda e: e.name):
         ep.load()(cli)
     return cli

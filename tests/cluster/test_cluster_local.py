@@ -1,0 +1,102 @@
+"""`anju cluster up|down|status` (anju/cluster/local.py): the whole multi-node anju on
+loopback — a 3-node NATS broker, PostgreSQL under Patroni with etcd, detectors sharing the
+partitions, routers, the console — started, looked at, faulted and stopped from the command
+line as an operator would."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import psycopg
+import pytest
+
+from anju.cluster.local import LocalCluster
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(420)]
+
+
+def _anju(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "anju.cli", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def _until(what: str, fn: Callable[[], Any], timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.5)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+@pytest.fixture(scope="module")
+def state() -> Iterator[Path]:
+    base = Path(tempfile.mkdtemp(prefix="anju-cluster-"))
+    os.chmod(base, 0o711)
+    st = base / "state"
+    try:
+        yield st
+    finally:
+        LocalCluster(st).down(purge=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _holders(url: str) -> dict[str, int]:
+    with psycopg.connect(url, connect_timeout=3) as conn:
+        return dict(conn.execute(
+            "SELECT holder, count(*) FROM detector_leases WHERE expires_at > now()"
+            " GROUP BY holder").fetchall())
+
+
+def test_up_status_a_detector_killed_and_down(state: Path) -> None:
+    r = _anju("cluster", "up", "--state", str(state), "--engine", "nats", "--detectors", "2",
+              "--routers", "1")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "anju cluster is up" in r.stdout
+    st = json.loads(_anju("cluster", "status", "--state", str(state), "--json").stdout)
+    assert st["engine"] == "nats" and sorted(st["broker"]["alive"]) == [0, 1, 2]
+    assert all(s["running"] for s in st["services"].values()), st["services"]
+    assert set(st["services"]) == {"detect-1", "detect-2", "route-1", "console"}
+    _until("the console answers", lambda: json.loads(_anju(
+        "cluster", "status", "--state", str(state), "--json").stdout)["console_healthy"], 30)
+    assert st["postgres"]["database_url"].count("127.0.0.1:") == 2        # multi-host
+    assert "target_session_attrs=read-write" in st["postgres"]["database_url"]
+
+    c = LocalCluster(state)
+    url = c.postgres(2).database_url()
+    # the two detectors share the 64 partitions between them
+    shared = _until("both detectors hold partitions",
+                    lambda: (lambda h: h if len(h) == 2 and sum(h.values()) == 64 else None)(
+                        _holders(url)), 60)
+    assert min(shared.values()) >= 1
+    # one dies: the other holds every partition once the dead one's leases run out (30 s)
+    c.kill_service("detect-1")
+    _until("the other detector holds all 64 partitions",
+           lambda: list(_holders(url).values()) == [64], 75)
+    st = json.loads(_anju("cluster", "status", "--state", str(state), "--json").stdout)
+    assert not st["services"]["detect-1"]["running"] and st["services"]["detect-2"]["running"]
+    # a second `up` starts what is not running and leaves the rest alone
+    pid2 = st["services"]["detect-2"]["pid"]
+    r = _anju("cluster", "up", "--state", str(state), "--engine", "nats", "--detectors", "2",
+              "--routers", "1")
+    assert r.returncode == 0, r.stderr[-2000:]
+    st = json.loads(_anju("cluster", "status", "--state", str(state), "--json").stdout)
+    assert st["services"]["detect-1"]["running"] and st["services"]["detect-2"]["pid"] == pid2
+    r = _anju("cluster", "up", "--state", str(state), "--engine", "rabbitmq")
+    assert r.returncode == 2 and "holds a nats cluster" in r.stderr
+
+    r = _anju("cluster", "down", "--state", str(state))
+    assert r.returncode == 0, r.stderr[-2000:]
+    st = json.loads(_anju("cluster", "status", "--state", str(state), "--json").stdout)
+    assert not any(s["running"] for s in st["services"].values())
+    left = subprocess.run(["pgrep", "-f", str(state)], capture_output=True, text=True).stdout
+    assert left.strip() == "", left
