@@ -157,7 +157,8 @@ def _settings(data: dict[str, Any]) -> Settings:
 # What libpq 15 accepts for target_session_attrs (psycopg emulates prefer-standby itself).
 SESSION_ATTRS = ("any", "read-write", "read-only", "primary", "standby", "prefer-standby")
 _PG_FORM = ("postgresql://user:password@host:port/anju, or for several servers "
-            "postgresql://user:password@host1:port1,host2:port2/anju?target_session_attrs=read-write")
+            "postgresql://user:password@host1:port1,host2:port2/anju"
+            "?target_session_attrs=read-write")
 
 
 def _database_url_problem(url: str) -> str | None:

@@ -71,7 +71,8 @@ def test_read_url_alone_is_refused():
     (f"{TWO}?target_session_attrs=any", "postgresql://anju:***@127.0.0.1:5432,127.0.0.1:5433/anju"
                                         "?target_session_attrs=any"),
     ("postgresql://anju:pa/ss@rd@h1,h2/anju", "postgresql://anju:***@h1,h2/anju"),
-    ("postgresql://h1,h2/anju?user=anju&password=s3cret", "postgresql://h1,h2/anju?user=anju&password=***"),
+    ("postgresql://h1,h2/anju?user=anju&password=s3cret",
+     "postgresql://h1,h2/anju?user=anju&password=***"),
     ("postgresql://anju@h1/anju", "postgresql://anju@h1/anju"),
 ])
 def test_redact_hides_passwords_of_host_lists(url, shown):

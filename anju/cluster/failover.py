@@ -187,8 +187,9 @@ def summary(kills: list[Kill]) -> dict[str, object]:
     return out
 
 
-async def measure(cluster: PostgresCluster, *, kills: int = 3, modes: tuple[bool, ...] = (True, False),
-                  how: str = "node", writers: int = 4) -> list[Kill]:
+async def measure(cluster: PostgresCluster, *, kills: int = 3,
+                  modes: tuple[bool, ...] = (True, False), how: str = "node",
+                  writers: int = 4) -> list[Kill]:
     found = []
     for sync in modes:
         await asyncio.to_thread(cluster.set_synchronous, sync)

@@ -51,6 +51,10 @@ def _poll(fn, timeout: float = 15.0):
         time.sleep(0.2)
 
 
+def _port(conn: psycopg.Connection) -> int:
+    return conn.execute("SELECT inet_server_port()").fetchone()[0]
+
+
 def _other(cluster: PostgresCluster, name: str) -> str:
     return next(n.name for n in cluster.nodes() if n.name != name)
 
@@ -59,13 +63,14 @@ def test_bootstraps_with_timescaledb_and_migrations(cluster):
     latest = db.migrations()[-1].version
     leader = cluster.leader()
     with psycopg.connect(cluster.database_url(), autocommit=True) as conn:
-        assert conn.execute("SELECT inet_server_port()").fetchone()[0] == cluster.node(leader).pg_port
+        assert _port(conn) == cluster.node(leader).pg_port
         assert conn.execute("SELECT pg_is_in_recovery()").fetchone()[0] is False
         assert "timescaledb" in conn.execute("SHOW shared_preload_libraries").fetchone()[0]
         assert conn.execute("SELECT extversion FROM pg_extension "
                             "WHERE extname = 'timescaledb'").fetchone()
         assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == latest
-        assert conn.execute("SELECT count(*) FROM timescaledb_information.hypertables").fetchone()[0] > 0
+        assert conn.execute(
+            "SELECT count(*) FROM timescaledb_information.hypertables").fetchone()[0] > 0
     # The replica has it all by streaming, and is the synchronous standby.
     replica = _other(cluster, leader)
     roles = {m["name"]: m["role"] for m in cluster.members()}
@@ -75,7 +80,7 @@ def test_bootstraps_with_timescaledb_and_migrations(cluster):
         assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == latest
     # A read URL over the same hosts prefers the standby; a read-write one never takes it.
     with psycopg.connect(cluster.database_url("prefer-standby"), autocommit=True) as conn:
-        assert conn.execute("SELECT inet_server_port()").fetchone()[0] == cluster.node(replica).pg_port
+        assert _port(conn) == cluster.node(replica).pg_port
     with psycopg.connect(cluster.node_url(replica), autocommit=True) as conn:
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             conn.execute("CREATE TABLE nowhere (x int)")
@@ -89,13 +94,13 @@ def test_primary_killed_replica_promoted_nothing_lost_old_primary_rejoins(cluste
 
     assert (k.old_leader, k.new_leader) == (old, replica)
     assert k.writable_s < 30, k
-    assert len(k.writers_back_s) == 4 and max(k.writers_back_s) < 40, k  # each writer reconnected
+    assert len(k.writers_back_s) == 4 and max(k.writers_back_s) < 40, k  # each reconnected
     assert k.acknowledged > 100, k
-    assert k.lost == 0, k                         # synchronous_mode: an acknowledged write is on both
+    assert k.lost == 0, k          # synchronous_mode: an acknowledged write is on both nodes
 
     # A multi-host read-write connection lands on the promoted node and writes there.
     with psycopg.connect(cluster.database_url(), autocommit=True) as conn:
-        assert conn.execute("SELECT inet_server_port()").fetchone()[0] == cluster.node(replica).pg_port
+        assert _port(conn) == cluster.node(replica).pg_port
         conn.execute("CREATE TABLE IF NOT EXISTS after_failover (x int)")
         conn.execute("INSERT INTO after_failover VALUES (42)")
 
@@ -110,3 +115,17 @@ def test_primary_killed_replica_promoted_nothing_lost_old_primary_rejoins(cluste
         assert _poll(lambda: conn.execute("SELECT to_regclass('after_failover') IS NOT NULL "
                                           "AND EXISTS (SELECT 1 FROM after_failover "
                                           "WHERE x = 42)").fetchone()[0])
+
+
+def test_patroni_killed_its_orphaned_primary_acknowledges_nothing_that_is_lost(cluster):
+    """Patroni alone dies; its PostgreSQL, still a primary, holds commits waiting for the
+    standby that is promoted meanwhile. Patroni is started again 5 s after the promotion
+    and must not let those commits be acknowledged and then rewound away."""
+    old = cluster.leader()
+    k = asyncio.run(kill_once(cluster, how="patroni", writers=4, restart_s=5.0, timeout=45.0))
+    assert (k.old_leader, k.new_leader) == (old, _other(cluster, old))
+    assert k.acknowledged > 100 and len(k.writers_back_s) == 4, k
+    assert k.lost == 0, k
+    assert k.rejoined_s is not None
+    roles = {m["name"]: m["role"] for m in cluster.members()}
+    assert roles == {k.new_leader: "leader", old: "sync_standby"}
