@@ -425,6 +425,10 @@ class PostgresCluster:
     # -- whole cluster ------------------------------------------------------
     def up(self, timeout: float = 120.0) -> ClusterCredentials:
         """etcd, then every node's Patroni; the anju database and its migrations on the leader."""
+        if not self.creds_file.exists() and self.server_dir.parent != self.state_dir:
+            # data left outside by a state directory of the same name that was deleted:
+            # its passwords went with it, so it cannot be used
+            shutil.rmtree(self.server_dir, ignore_errors=True)
         self._prepare_dirs()
         self.etcd.up()
         c = self.credentials() if self.creds_file.exists() else self._create_credentials()
