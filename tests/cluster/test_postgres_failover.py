@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import tempfile
 import time
@@ -16,9 +17,13 @@ from typing import Iterator
 import psycopg
 import pytest
 
-from anju import db
+from anju import db, registry
 from anju.cluster.failover import kill_once
 from anju.cluster.patroni import PostgresCluster
+from anju.embedded import Stack
+from anju.endpoints import Endpoints, MqttEndpoint
+from tests.conftest import fresh_stack
+from tests.support import as_device, publish_series, running_worker, stored, wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 
@@ -35,6 +40,13 @@ def cluster() -> Iterator[PostgresCluster]:
         c.down()
         shutil.rmtree(c.server_dir, ignore_errors=True)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[Stack]:
+    """An embedded stack of its own, for its Mosquitto: the ingest reads from it and writes
+    to the cluster (its own PostgreSQL stays idle)."""
+    yield from fresh_stack("anju-pgcluster-mqtt-")
 
 
 def _poll(fn, timeout: float = 15.0):
@@ -129,3 +141,46 @@ def test_patroni_killed_its_orphaned_primary_acknowledges_nothing_that_is_lost(c
     assert k.rejoined_s is not None
     roles = {m["name"]: m["role"] for m in cluster.members()}
     assert roles == {k.new_leader: "leader", old: "sync_standby"}
+
+
+async def test_ingest_stores_every_reading_through_a_failover(cluster, broker):
+    """anju's ingest, given the multi-host URL, writes to the primary; its host is killed
+    mid-stream; the ingest reconnects to the promoted replica by itself and every reading
+    the broker took from the device is stored once."""
+    url = cluster.database_url()
+    with psycopg.connect(url, autocommit=True) as conn:
+        tag = secrets.token_hex(3)
+        registry.add_home(conn, code=f"h-fo-{tag}", community=f"c-fo-{tag}", resident="测试",
+                          tz="Asia/Shanghai")
+        dev = registry.add_device(conn, home=f"h-fo-{tag}", kind="motion", room="bedroom")
+        broker.write_broker_files(registry.broker_user_hashes(conn))
+    broker.reload_broker()
+    await asyncio.sleep(0.3)
+
+    def count() -> tuple[int, int]:
+        with psycopg.connect(url, autocommit=True) as c:
+            return stored(c, [dev.id])
+
+    def count_or_none() -> tuple[int, int] | None:
+        try:
+            return count()
+        except psycopg.OperationalError:
+            return None                     # no primary yet
+
+    n = 3000
+    ep = Endpoints(url, MqttEndpoint.from_url(broker.mqtt_url()), broker)
+    old = cluster.leader()
+    async with running_worker(ep, worker=f"fo-{tag}"):
+        device = await as_device(broker, dev)
+        publishing = asyncio.create_task(publish_series(device, dev.uid, n, pace=0.003,
+                                                        window=200))
+        await wait_until(lambda: count()[0] >= 300, timeout=30)
+        await asyncio.to_thread(cluster.kill_node, old)
+        await publishing                    # the broker took every reading meanwhile
+        await device.disconnect()
+        await wait_until(lambda: (count_or_none() or (0, 0))[0] >= n, timeout=90)
+        await asyncio.sleep(0.5)
+        assert count() == (n, n)            # none lost, none twice
+    assert cluster.leader() != old
+    cluster.start_node(old)
+    cluster.wait_replicas(120)
