@@ -119,6 +119,8 @@ def register(cli) -> None:  # type: ignore[no-untyped-def]
                    help="NATS: anju's own stream, or a consumer on $MQTT_msgs (default stream)")
     p.add_argument("--no-kill", action="store_true", help="kill no node")
     p.add_argument("--no-churn", action="store_true", help="add and remove no consumer")
+    p.add_argument("--crash-consumer", action="store_true",
+                   help="remove the consumer by SIGKILL rather than a clean stop")
     p.add_argument("--json", action="store_true")
 
 

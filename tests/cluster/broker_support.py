@@ -64,3 +64,37 @@ class DeviceProbe:
             self.c.disconnect()
         finally:
             self.c.loop_stop()
+
+
+def puback_from_lone_node(port: int, device_id: str, password: str,
+                          seconds: float = 10.0) -> bool:
+    """Whether a device gets a PUBACK from this node within `seconds`, connecting again
+    when refused (a node that lost its majority may stop listening, or close the
+    connection, rather than answer)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        d = DeviceProbe(port, device_id, password)
+        try:
+            if d.connect() == 0:
+                d.publish(f"anju/v1/devices/{device_id}/motion", b'{"ts": 1, "seq": 7, "value": 1}')
+                if d.wait_for("puback", max(0.1, deadline - time.monotonic())) is not None:
+                    return True
+        except OSError:
+            time.sleep(0.5)
+        finally:
+            d.close()
+    return False
+
+
+def connected(ports: list[int], device_id: str, password: str, tries: int = 6) -> DeviceProbe:
+    """A probe whose connection was accepted, trying the next node when a CONNECT goes
+    unanswered, as a device given the nodes' addresses does. nats-server 2.9 closes a
+    connection whose session it could not persist within its 4 s JetStream timeout; on
+    this machine it did so, again and again for a minute, for a client id that had just
+    been connected to another node (nats-io/nats-server#4734, fixed in 2.10)."""
+    for k in range(tries):
+        d = DeviceProbe(ports[k % len(ports)], device_id, password)
+        if d.connect() == 0:
+            return d
+        d.close()
+    raise AssertionError(f"{device_id} could not connect in {tries} tries")

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from anju.cluster.nats import CONSUMER, NatsCluster
-from tests.cluster.broker_support import DeviceProbe
+from tests.cluster.broker_support import DeviceProbe, connected, puback_from_lone_node
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
 
@@ -54,6 +54,12 @@ def node_port(c: NatsCluster, i: int) -> int:
     return c.mqtt_addresses()[i][1]
 
 
+def ports_from(c: NatsCluster, i: int) -> list[int]:
+    """The nodes' MQTT ports, node i first."""
+    ports = [p for _, p in c.mqtt_addresses()]
+    return ports[i:] + ports[:i]
+
+
 async def wait_reloaded() -> None:
     await asyncio.sleep(1.0)  # add_devices reloads every node (SIGHUP)
 
@@ -61,8 +67,7 @@ async def wait_reloaded() -> None:
 async def test_a_permitted_device_publishes_and_a_consumer_gets_it(cluster: NatsCluster) -> None:
     await wait_reloaded()
     await drain(cluster, 0.5)
-    d = DeviceProbe(node_port(cluster, 1), "t-d1", "pw-d1")
-    assert d.connect() == 0
+    d = connected(ports_from(cluster, 1), "t-d1", "pw-d1")
     d.publish("anju/v1/devices/t-d1/motion", b'{"ts": 1, "seq": 4711, "value": 1}')
     assert d.wait_for("puback") is not None
     d.close()
@@ -72,8 +77,7 @@ async def test_a_permitted_device_publishes_and_a_consumer_gets_it(cluster: Nats
 
 async def test_publishing_outside_its_topic_is_dropped_silently(cluster: NatsCluster) -> None:
     await drain(cluster, 0.5)
-    d = DeviceProbe(node_port(cluster, 0), "t-d1", "pw-d1")
-    assert d.connect() == 0
+    d = connected(ports_from(cluster, 0), "t-d1", "pw-d1")
     d.publish("anju/v1/devices/t-d2/motion", b'{"ts": 1, "seq": 99, "value": 1}')
     d.publish("anju/v1/devices/t-d1/motion", b'{"ts": 1, "seq": 100, "value": 1}')
     # both acknowledged (as Mosquitto does under 3.1.1), only the permitted one kept
@@ -87,8 +91,7 @@ async def test_publishing_outside_its_topic_is_dropped_silently(cluster: NatsClu
 
 
 async def test_a_subscription_is_refused(cluster: NatsCluster) -> None:
-    d = DeviceProbe(node_port(cluster, 2), "t-d1", "pw-d1")
-    assert d.connect() == 0
+    d = connected(ports_from(cluster, 2), "t-d1", "pw-d1")
     d.c.subscribe("anju/v1/devices/t-d1/#", 1)
     assert d.wait_for("suback") == [0x80]
     d.close()
@@ -130,3 +133,12 @@ def test_killing_the_stream_leader_under_load_loses_no_acknowledged_reading(
     assert r["lost"] == 0, r["lost_examples"]
     assert r["devices_reconnected"] >= 2
     assert cluster.pid(leader) is None and len(cluster.node_pids()) == 2
+
+
+def test_a_lone_node_acknowledges_nothing(cluster) -> None:  # type: ignore[no-untyped-def]
+    """After the kill above, a second node killed: the $MQTT_msgs stream has no majority left, so
+    the last node must not send a PUBACK (it would be a reading on one disk only)."""
+    alive = list(cluster.node_pids())
+    assert len(alive) == 2
+    cluster.kill_node(alive[0])
+    assert not puback_from_lone_node(node_port(cluster, alive[1]), "t-d1", "pw-d1")

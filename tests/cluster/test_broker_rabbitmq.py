@@ -11,7 +11,7 @@ import time
 import pytest
 
 from anju.cluster.rabbitmq import QUEUE, RabbitCluster
-from tests.cluster.broker_support import DeviceProbe
+from tests.cluster.broker_support import DeviceProbe, puback_from_lone_node
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
 
@@ -29,21 +29,22 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
 
 async def drain(c: RabbitCluster, seconds: float = 3.0) -> list[tuple[str, dict[str, object]]]:
     """(routing key, payload) of everything in the capture queue, acknowledged."""
-    import aio_pika
+    import aiormq
 
     out: list[tuple[str, dict[str, object]]] = []
-    conn = await aio_pika.connect(c.amqp_urls()[0])
-    async with conn:
+    conn = await aiormq.connect(c.amqp_urls()[0])
+    try:
         ch = await conn.channel()
-        q = await ch.get_queue(QUEUE, ensure=False)
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            m = await q.get(fail=False)
-            if m is None:
+            m = await ch.basic_get(QUEUE)
+            if m.delivery_tag is None:   # Basic.GetEmpty
                 await asyncio.sleep(0.1)
                 continue
             out.append((m.routing_key or "", json.loads(m.body)))
-            await m.ack()
+            await ch.basic_ack(m.delivery_tag)
+    finally:
+        await conn.close()
     return out
 
 
@@ -104,3 +105,12 @@ def test_killing_the_queue_leader_under_load_loses_no_acknowledged_reading(
     assert r["lost"] == 0, r["lost_examples"]
     assert r["devices_reconnected"] >= 2   # those on the killed node moved to another
     assert cluster.pid(leader) is None and len(cluster.node_pids()) == 2
+
+
+def test_a_lone_node_acknowledges_nothing(cluster) -> None:  # type: ignore[no-untyped-def]
+    """After the kill above, a second node killed: the quorum queue has no majority left, so
+    the last node must not send a PUBACK (it would be a reading on one disk only)."""
+    alive = list(cluster.node_pids())
+    assert len(alive) == 2
+    cluster.kill_node(alive[0])
+    assert not puback_from_lone_node(node_port(cluster, alive[1]), "t-d1", "pw-d1")
