@@ -19,6 +19,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from anju.cluster.procs import pid_alive, stop_pid
 from anju.host import StackError, free_port
 
 ETCD = os.environ.get("ANJU_ETCD", shutil.which("etcd") or "/usr/bin/etcd")
@@ -37,35 +38,6 @@ class EtcdMember:
     @property
     def peer_url(self) -> str:
         return f"http://127.0.0.1:{self.peer_port}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of this process still answers signal 0: reap it if it is ours.
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == 0
-    except ChildProcessError:
-        return True
-
-
-def stop_pid(pid: int, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
-    """Signal a process and wait until it is gone (SIGKILL after `timeout`)."""
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while _pid_alive(pid):
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            deadline = time.monotonic() + 5
-        time.sleep(0.05)
 
 
 class EtcdCluster:
@@ -106,7 +78,7 @@ class EtcdCluster:
             pid = int(self._pid_file(m).read_text())
         except (FileNotFoundError, ValueError):
             return None
-        return pid if _pid_alive(pid) else None
+        return pid if pid_alive(pid) else None
 
     # -- start / stop ------------------------------------------------------
     def start_member(self, m: EtcdMember, members: list[EtcdMember]) -> None:

@@ -23,7 +23,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from urllib.parse import quote
 
 from anju.cluster.nats import NatsCluster
 from anju.cluster.patroni import PostgresCluster
+from anju.cluster.procs import pid_alive, stop_pid
 from anju.cluster.rabbitmq import RabbitCluster
 from anju.host import StackError, free_port
 
@@ -64,33 +64,10 @@ class Layout:
         return Layout(**raw)
 
 
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child of this process is not running
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _stop(pid: int, timeout: float = 15.0) -> None:
+def _stop(pid: int) -> None:
     """SIGTERM (the services stop cleanly: leases released, work committed), then SIGKILL."""
-    if not _alive(pid):
-        return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _alive(pid):
-        os.kill(pid, signal.SIGKILL)
+    if pid_alive(pid):
+        stop_pid(pid, signal.SIGTERM, timeout=15.0)
 
 
 class LocalCluster:
@@ -154,7 +131,7 @@ class LocalCluster:
                    for i in range(1, routers + 1)]
         if console:
             wanted.append(Service("console", ["console", "--port", str(port)]))
-        running = {s.name: s for s in layout.services if _alive(s.pid)}
+        running = {s.name: s for s in layout.services if pid_alive(s.pid)}
         env = self.service_env(layout)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         started = []
@@ -195,7 +172,7 @@ class LocalCluster:
         """SIGKILL one service (a crash, for fault tests); returns its pid."""
         layout = self.layout()
         s = next((s for s in layout.services if s.name == name), None) if layout else None
-        if s is None or not _alive(s.pid):
+        if s is None or not pid_alive(s.pid):
             raise StackError(f"service {name!r} is not running here")
         os.kill(s.pid, signal.SIGKILL)
         return s.pid
@@ -215,7 +192,7 @@ class LocalCluster:
             out["postgres"] = self.postgres(layout.pg_nodes).status()
         except Exception as e:
             out["postgres"] = {"error": str(e)}
-        out["services"] = {s.name: {"pid": s.pid, "running": _alive(s.pid),
+        out["services"] = {s.name: {"pid": s.pid, "running": pid_alive(s.pid),
                                     "command": "anju " + " ".join(s.argv)}
                            for s in layout.services}
         out["console"] = f"http://127.0.0.1:{layout.console_port}/"

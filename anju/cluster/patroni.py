@@ -36,7 +36,8 @@ from urllib.parse import quote
 import psycopg
 
 from anju import db
-from anju.cluster.etcd import EtcdCluster, _pid_alive, stop_pid
+from anju.cluster.etcd import EtcdCluster
+from anju.cluster.procs import pid_alive, stop_pid
 from anju.embedded import PG_BIN
 from anju.host import (StackError, can_traverse, fallback_server_dir, free_port, service_user,
                        user_ids)
@@ -240,14 +241,14 @@ class PostgresCluster:
             pid = int(self._patroni_pid_file(name).read_text())
         except (FileNotFoundError, ValueError):
             return None
-        return pid if _pid_alive(pid) else None
+        return pid if pid_alive(pid) else None
 
     def postmaster_pid(self, name: str) -> int | None:
         try:
             pid = int((self.node_dir(name) / "data" / "postmaster.pid").read_text().split()[0])
         except (FileNotFoundError, ValueError, IndexError):
             return None
-        return pid if _pid_alive(pid) else None
+        return pid if pid_alive(pid) else None
 
     def start_node(self, name: str) -> None:
         """Start a node's Patroni (which starts, or rejoins, its PostgreSQL).
@@ -476,7 +477,7 @@ def _kill_group(pid: int) -> None:
     except ProcessLookupError:
         return
     deadline = time.monotonic() + 10
-    while _pid_alive(pid) and time.monotonic() < deadline:
+    while pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.02)
 
 
