@@ -94,6 +94,8 @@ class ConsoleConfig:
     # none by default, so a client cannot choose the address it is throttled as.
     trusted_proxies: tuple[str, ...] = ()
     ack_secret: bytes | None = None   # the router's signing key: serves /ack/<token> links
+    # reads that may lag (the charts) go to a replica when given (database_read_url)
+    read_url: str | None = None
 
 
 def create_app(cfg: ConsoleConfig) -> Starlette:
@@ -106,10 +108,18 @@ def create_app(cfg: ConsoleConfig) -> Starlette:
                                    # before a request gets it, not after it failed
                                    check=AsyncConnectionPool.check_connection)
         await pool.open(wait=True, timeout=30)
+        read_pool = pool
+        if cfg.read_url and cfg.read_url != cfg.database_url:
+            read_pool = AsyncConnectionPool(cfg.read_url, min_size=1, max_size=cfg.pool_max,
+                                            kwargs={"autocommit": True}, open=False,
+                                            name="console-read",
+                                            check=AsyncConnectionPool.check_connection)
+            await read_pool.open(wait=True, timeout=30)
         async with pool.connection() as conn:
             await conn.execute(users_sql.PURGE_SESSIONS)
         hub = Hub(pool, cfg.database_url)
         app.state.pool = pool
+        app.state.read_pool = read_pool
         app.state.hub = hub
         listener = asyncio.create_task(hub.run(), name="console-listener")
         try:
@@ -118,6 +128,8 @@ def create_app(cfg: ConsoleConfig) -> Starlette:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
+            if read_pool is not pool:
+                await read_pool.close()
             await pool.close()
 
     app = Starlette(routes=routes.routes() + ack.routes(cfg.ack_secret), lifespan=lifespan,

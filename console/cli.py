@@ -21,6 +21,7 @@ def cmd_console(args: argparse.Namespace, s: Settings) -> int:
     from console.app import ConsoleConfig, run
 
     cfg = ConsoleConfig(database_url=resolve(s).database_url,
+                        read_url=s.database_read_url,
                         secure_cookies=args.secure_cookies or s.console.secure_cookies,
                         inbox_url=s.console.inbox_url,
                         trusted_proxies=s.console.trusted_proxies,

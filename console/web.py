@@ -57,6 +57,12 @@ class Ctx:
     def pool(self) -> Any:
         return self.request.app.state.pool
 
+    @property
+    def read_pool(self) -> Any:
+        """For reads that may lag (the charts): a replica's when database_read_url is set,
+        else the same pool. Scoping is checked on `pool` first; this one only reads."""
+        return self.request.app.state.read_pool
+
 
 class Proxies:
     """The reverse proxies whose X-Forwarded-For is believed (settings: console.trusted_proxies).

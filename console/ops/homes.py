@@ -71,6 +71,7 @@ async def activity(ctx: Ctx, args: Args) -> Any:
     since, until = data.window_bounds(win)
     async with ctx.pool.connection() as conn:
         h = await data.home(conn, ctx.user, args.id)
+    async with ctx.read_pool.connection() as conn:
         rows = await data.activity(conn, args.id, since)
         usual = await data.normal(conn, args.id, h["tz"], since)
     if args.query.format == "svg":
@@ -92,6 +93,7 @@ async def usage(ctx: Ctx, args: Args) -> dict[str, Any]:
     since, until = data.window_bounds(win)
     async with ctx.pool.connection() as conn:
         await data.home(conn, ctx.user, args.id)
+    async with ctx.read_pool.connection() as conn:
         use = await data.usage(conn, args.id, since)
     return {"window": win.name, "since": since, "until": until,
             "water_litres": [{"bucket": b, "value": v} for b, v in use["water"]],
@@ -160,8 +162,9 @@ async def home_page(ctx: Ctx, result: dict[str, Any], *, status: int = 200,
     (`form`, its `errors` in the reader's words, the `values` sent), that form keeps what
     was typed and shows each error beside its field (`sent` in the template)."""
     h = result["h"]
-    async with ctx.pool.connection() as conn:
+    async with ctx.read_pool.connection() as conn:
         svgs = await home_charts(conn, h, ctx.w)
+    async with ctx.pool.connection() as conn:
         v = await visits.for_home(conn, h["id"])
         detector = policies = None
         if manage.may_manage(ctx.user):
