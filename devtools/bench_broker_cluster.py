@@ -325,7 +325,7 @@ def make_cluster(engine: str, state_dir: Path, nodes: int, capture: str):  # typ
 
 def run(engine: str, *, nodes: int = 3, devices: int = 60, messages: int = 60_000,
         publishers: int = 2, consumers: int = 2, window: int = 50, kill: bool = True,
-        churn: bool = True, capture: str = "stream", state_dir: Path | None = None,
+        churn: bool = True, capture: str = "mqtt", state_dir: Path | None = None,
         drain_timeout: float = 90.0, crash_consumer: bool = False,
         cluster=None) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """One run on a fresh cluster, or on `cluster` (up already, and left up, less the node

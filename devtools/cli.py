@@ -115,8 +115,9 @@ def register(cli) -> None:  # type: ignore[no-untyped-def]
     p.add_argument("--consumers", type=positive_int, default=2)
     p.add_argument("--window", type=positive_int, default=50,
                    help="unacknowledged messages per device (default 50)")
-    p.add_argument("--capture", choices=("stream", "mqtt"), default="stream",
-                   help="NATS: anju's own stream, or a consumer on $MQTT_msgs (default stream)")
+    p.add_argument("--capture", choices=("stream", "mqtt"), default="mqtt",
+                   help="NATS: a consumer on the $MQTT_msgs stream the PUBACK waits for "
+                        "(default), or anju's own stream, which nothing waits for")
     p.add_argument("--no-kill", action="store_true", help="kill no node")
     p.add_argument("--no-churn", action="store_true", help="add and remove no consumer")
     p.add_argument("--crash-consumer", action="store_true",

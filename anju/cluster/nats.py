@@ -95,7 +95,7 @@ class NatsCluster:
 
     state_dir: Path
     size: int = 3
-    capture: str = "stream"
+    capture: str = "mqtt"
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).absolute()
@@ -431,3 +431,34 @@ def _wait_gone(pid: int, timeout: float = 60) -> None:
         except ProcessLookupError:
             return
         time.sleep(0.1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """up / status / down / add-device; for engineers, in plain English."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m anju.cluster.nats", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=("up", "status", "down", "add-device"))
+    ap.add_argument("--state-dir", default=".anju-cluster/nats")
+    ap.add_argument("--nodes", type=int, default=3)
+    ap.add_argument("--capture", choices=CAPTURES, default="mqtt")
+    ap.add_argument("--device", help="add-device: the device id (its password is printed)")
+    a = ap.parse_args(argv)
+    cluster = NatsCluster(Path(a.state_dir), a.nodes, capture=a.capture)
+    if a.command == "up":
+        cluster.up()
+        print(json.dumps(cluster.status(), indent=2))
+    elif a.command == "status":
+        print(json.dumps(cluster.status(), indent=2))
+    elif a.command == "down":
+        cluster.down()
+    else:
+        if not a.device:
+            ap.error("add-device needs --device")
+        print(cluster.add_device(a.device))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

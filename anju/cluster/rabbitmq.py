@@ -413,3 +413,33 @@ def _wait_gone(pid: int, timeout: float = 60) -> None:
         except ChildProcessError:
             pass
         time.sleep(0.1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """up / status / down / add-device; for engineers, in plain English."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m anju.cluster.rabbitmq", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=("up", "status", "down", "add-device"))
+    ap.add_argument("--state-dir", default=".anju-cluster/rabbitmq")
+    ap.add_argument("--nodes", type=int, default=3)
+    ap.add_argument("--device", help="add-device: the device id (its password is printed)")
+    a = ap.parse_args(argv)
+    cluster = RabbitCluster(Path(a.state_dir), a.nodes)
+    if a.command == "up":
+        cluster.up()
+        print(json.dumps(cluster.status(), indent=2))
+    elif a.command == "status":
+        print(json.dumps(cluster.status(), indent=2))
+    elif a.command == "down":
+        cluster.down()
+    else:
+        if not a.device:
+            ap.error("add-device needs --device")
+        print(cluster.add_device(a.device))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
