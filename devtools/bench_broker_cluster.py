@@ -71,20 +71,23 @@ class Device(Client):
         self.mids[info.mid] = seq
         self._sent += 1
 
-    def _on_publish(self, client, userdata, mid, reason, properties) -> None:  # type: ignore[no-untyped-def]
+    def _on_publish(self, client, userdata, mid, reason,  # type: ignore[no-untyped-def]
+                    properties) -> None:
         self._acked += 1
         seq = self.mids.pop(mid, None)
         if seq is not None:
             self.acked.append(seq)
         self.space.set()
 
-    def _on_connect(self, client, userdata, flags, reason, properties) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(self, client, userdata, flags, reason,  # type: ignore[no-untyped-def]
+                    properties) -> None:
         super()._on_connect(client, userdata, flags, reason, properties)
         if not reason.is_failure and self.down_at is not None:
             self.outages.append((self.down_at, time.time()))
             self.down_at = None
 
-    def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:  # type: ignore[no-untyped-def]
+    def _on_disconnect(self, client, userdata, flags, reason,  # type: ignore[no-untyped-def]
+                       properties) -> None:
         if self.down_at is None and not self._closing:
             self.down_at = time.time()
         super()._on_disconnect(client, userdata, flags, reason, properties)
@@ -315,7 +318,8 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
-def make_cluster(engine: str, state_dir: Path, nodes: int, capture: str):  # type: ignore[no-untyped-def]
+def make_cluster(engine: str, state_dir: Path, nodes: int,  # type: ignore[no-untyped-def]
+                 capture: str):
     if engine == "rabbitmq":
         from anju.cluster.rabbitmq import RabbitCluster
         return RabbitCluster(state_dir, nodes)
@@ -421,7 +425,8 @@ def run(engine: str, *, nodes: int = 3, devices: int = 60, messages: int = 60_00
         t_acked = time.time()
         t_first = min(float(r["t0"]) for r in results)  # type: ignore[arg-type]
 
-        acked_set = {(dev, s) for r in results for dev, seqs in r["acked"].items()  # type: ignore[union-attr]
+        acked_set = {(dev, s) for r in results
+                     for dev, seqs in r["acked"].items()  # type: ignore[union-attr]
                      for s in seqs}
         n_acked = len(acked_set)
         # wait until the sinks hold every acknowledged reading, or stop growing

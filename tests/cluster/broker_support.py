@@ -91,7 +91,7 @@ def connected(ports: list[int], device_id: str, password: str, tries: int = 6) -
     unanswered, as a device given the nodes' addresses does. nats-server 2.9 closes a
     connection whose session it could not persist within its 4 s JetStream timeout; on
     this machine it did so, again and again for a minute, for a client id that had just
-    been connected to another node (nats-io/nats-server#4734, fixed in 2.10)."""
+    been connected to another node (apparently nats-io/nats-server#4734, fixed after 2.9)."""
     for k in range(tries):
         d = DeviceProbe(ports[k % len(ports)], device_id, password)
         if d.connect() == 0:
