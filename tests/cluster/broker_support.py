@@ -86,7 +86,8 @@ def puback_from_lone_node(port: int, device_id: str, password: str,
     return False
 
 
-def connected(ports: list[int], device_id: str, password: str, tries: int = 6) -> DeviceProbe:
+def connected(ports: list[int], device_id: str, password: str, tries: int = 6,
+              will: bool = True) -> DeviceProbe:
     """A probe whose connection was accepted, trying the next node when a CONNECT goes
     unanswered, as a device given the nodes' addresses does. nats-server 2.9 closes a
     connection whose session it could not persist within its 4 s JetStream timeout; on
@@ -94,6 +95,8 @@ def connected(ports: list[int], device_id: str, password: str, tries: int = 6) -
     been connected to another node (apparently nats-io/nats-server#4734, fixed after 2.9)."""
     for k in range(tries):
         d = DeviceProbe(ports[k % len(ports)], device_id, password)
+        if not will:
+            d.c.will_clear()
         if d.connect() == 0:
             return d
         d.close()
