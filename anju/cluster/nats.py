@@ -80,7 +80,8 @@ class Config:
     nodes: list[Node]
     ingest_password: str
     admin_password: str
-    devices: dict[str, str] = field(default_factory=dict)
+    devices: dict[str, str] = field(default_factory=dict)   # device id -> password
+    gateways: dict[str, str] = field(default_factory=dict)  # gateway id -> password
 
     @staticmethod
     def load(path: Path) -> "Config":
@@ -164,10 +165,12 @@ include "accounts.conf"
 
     def _write_accounts(self, cfg: Config) -> None:
         users = [f"      {{user: {_quote(INGEST_USER)}, password: {_quote(cfg.ingest_password)}}}"]
-        for dev, pw in sorted(cfg.devices.items()):
+        subjects = [(dev, pw, device_subject(dev)) for dev, pw in cfg.devices.items()]
+        subjects += [(gw, pw, gateway_subject(gw)) for gw, pw in cfg.gateways.items()]
+        for dev, pw, subject in sorted(subjects):
             users.append(
                 f"      {{user: {_quote(dev)}, password: {_quote(pw)}, permissions: {{"
-                f"publish: {{allow: [{_quote(device_subject(dev))}]}}, "
+                f"publish: {{allow: [{_quote(subject)}]}}, "
                 f"subscribe: {{deny: [\">\"]}}}}}}")
         text = (
             "accounts {\n"
@@ -335,6 +338,16 @@ include "accounts.conf"
         self.add_devices({device_id: password})
         return password
 
+    def add_gateway(self, gateway_id: str, password: str | None = None) -> str:
+        """Provision a home gateway (anju/v1/gateways/{id}/{name}/{kind}); returns its password."""
+        password = password or secrets.token_urlsafe(18)
+        cfg = self.config()
+        cfg.gateways[gateway_id] = password
+        self._save(cfg)
+        self._write_accounts(cfg)
+        self.reload()
+        return password
+
     # -- addresses and the capture -------------------------------------------------------
     def mqtt_addresses(self) -> list[tuple[str, int]]:
         return [("127.0.0.1", n.mqtt_port) for n in self.config().nodes]
@@ -406,6 +419,11 @@ include "accounts.conf"
 def device_subject(device_id: str) -> str:
     """The NATS subjects a device may publish: one level below its name."""
     return f"anju.v1.devices.{device_id}.*"
+
+
+def gateway_subject(gateway_id: str) -> str:
+    """A gateway publishes for the devices behind it: their external name, then the kind."""
+    return f"anju.v1.gateways.{gateway_id}.*.*"
 
 
 async def _retry(fn, deadline: float):  # type: ignore[no-untyped-def]

@@ -68,6 +68,12 @@ def device_routing_pattern(device_id: str) -> str:
     return r"^anju\.v1\.devices\." + re.escape(device_id) + r"\.[^.]+$"
 
 
+def gateway_routing_pattern(gateway_id: str) -> str:
+    """A gateway writes for the devices registered behind it: its name, then two levels
+    (the device's external name, then the kind, `batch` or `status`)."""
+    return r"^anju\.v1\.gateways\." + re.escape(gateway_id) + r"\.[^.]+\.[^.]+$"
+
+
 @dataclass
 class Node:
     index: int
@@ -86,6 +92,7 @@ class Config:
     admin_password: str
     ingest_password: str
     devices: dict[str, str] = field(default_factory=dict)  # device id -> password
+    gateways: dict[str, str] = field(default_factory=dict)  # gateway id -> password
 
     @staticmethod
     def load(path: Path) -> "Config":
@@ -330,8 +337,10 @@ class RabbitCluster:
                      {"routing_key": key})
         for dev, pw in cfg.devices.items():
             self._put_device(dev, pw)
+        for gw, pw in cfg.gateways.items():
+            self._put_device(gw, pw, gateway=True)
 
-    def _put_device(self, device_id: str, password: str) -> None:
+    def _put_device(self, device_id: str, password: str, gateway: bool = False) -> None:
         v = urllib.parse.quote(VHOST, safe="")
         u = urllib.parse.quote(device_id, safe="")
         self.api("PUT", f"users/{u}", {"password": password, "tags": ""})
@@ -339,9 +348,9 @@ class RabbitCluster:
         # or read, so a SUBSCRIBE's queue declaration is refused
         self.api("PUT", f"permissions/{v}/{u}",
                  {"configure": "^$", "write": "^" + re.escape(EXCHANGE) + "$", "read": "^$"})
+        pattern = gateway_routing_pattern if gateway else device_routing_pattern
         self.api("PUT", f"topic-permissions/{v}/{u}",
-                 {"exchange": EXCHANGE, "write": device_routing_pattern(device_id),
-                  "read": "^$"})
+                 {"exchange": EXCHANGE, "write": pattern(device_id), "read": "^$"})
 
     def add_device(self, device_id: str, password: str | None = None) -> str:
         """Provision a device's user, permissions and topic permission; returns its password.
@@ -351,6 +360,15 @@ class RabbitCluster:
         password = password or secrets.token_urlsafe(18)
         self._put_device(device_id, password)
         cfg.devices[device_id] = password
+        self._save(cfg)
+        return password
+
+    def add_gateway(self, gateway_id: str, password: str | None = None) -> str:
+        """Provision a home gateway (anju/v1/gateways/{id}/{name}/{kind}); returns its password."""
+        cfg = self.config()
+        password = password or secrets.token_urlsafe(18)
+        self._put_device(gateway_id, password, gateway=True)
+        cfg.gateways[gateway_id] = password
         self._save(cfg)
         return password
 

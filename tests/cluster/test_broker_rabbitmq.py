@@ -75,6 +75,19 @@ async def test_publishing_outside_its_topic_closes_the_connection(cluster: Rabbi
     assert not any(key.endswith("t-d2.motion") for key, _ in await drain(cluster, 1.5))
 
 
+
+async def test_a_gateway_publishes_for_the_devices_behind_it(cluster: RabbitCluster) -> None:
+    cluster.add_gateway("t-gw", "pw-gw")
+    await asyncio.sleep(1.0)  # NATS: every node reloaded
+    await drain(cluster, 0.5)
+    d = DeviceProbe(node_port(cluster, 1), "t-gw", "pw-gw")
+    assert d.connect() == 0
+    d.publish("anju/v1/gateways/t-gw/door-1/door", b'{"ts": 3, "seq": 1, "value": 1}')
+    assert d.wait_for("puback") is not None
+    d.close()
+    got = await drain(cluster)
+    assert ("anju.v1.gateways.t-gw.door-1.door", {"ts": 3, "seq": 1, "value": 1}) in got
+
 async def test_a_subscription_is_refused(cluster: RabbitCluster) -> None:
     d = DeviceProbe(node_port(cluster, 2), "t-d1", "pw-d1")
     assert d.connect() == 0
@@ -107,7 +120,7 @@ def test_killing_the_queue_leader_under_load_loses_no_acknowledged_reading(
     assert cluster.pid(leader) is None and len(cluster.node_pids()) == 2
 
 
-async def test_the_killed_node_comes_back_and_takes_readings(cluster) -> None:  # type: ignore[no-untyped-def]
+async def test_the_killed_node_comes_back_and_takes_readings(cluster: RabbitCluster) -> None:
     """After the kill above: the node started again rejoins, and a device on it is
     acknowledged and consumed."""
     dead = next(i for i in range(3) if cluster.pid(i) is None)
@@ -124,7 +137,7 @@ async def test_the_killed_node_comes_back_and_takes_readings(cluster) -> None:  
     assert len(cluster.node_pids()) == 3
 
 
-def test_a_lone_node_acknowledges_nothing(cluster) -> None:  # type: ignore[no-untyped-def]
+def test_a_lone_node_acknowledges_nothing(cluster: RabbitCluster) -> None:
     """Two nodes killed: the quorum queue has no majority left, so
     the last node must not send a PUBACK (it would be a reading on one disk only)."""
     alive = list(cluster.node_pids())
