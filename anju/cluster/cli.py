@@ -68,7 +68,8 @@ def register(cli) -> None:  # type: ignore[no-untyped-def]
         p.add_argument("--state", default=DEFAULT_STATE,
                        help=f"the cluster's state directory (default {DEFAULT_STATE})")
         if name == "up":
-            p.add_argument("--engine", choices=("rabbitmq", "nats"), default="nats")
+            p.add_argument("--engine", choices=("rabbitmq", "nats"), default="rabbitmq",
+                           help="the clustered broker (default rabbitmq: docs/cluster-broker.md)")
             p.add_argument("--brokers", type=int, default=3, help="broker nodes (default 3)")
             p.add_argument("--pg-nodes", type=int, default=2,
                            help="PostgreSQL nodes: a primary and replicas (default 2)")

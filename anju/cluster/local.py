@@ -109,7 +109,7 @@ class LocalCluster:
                     ANJU_STATE_DIR=str(self.state_dir))
 
     # -- up / down ---------------------------------------------------------------------
-    def up(self, *, engine: Engine = "nats", brokers: int = 3, pg_nodes: int = 2,
+    def up(self, *, engine: Engine = "rabbitmq", brokers: int = 3, pg_nodes: int = 2,
            detectors: int = 2, routers: int = 2, partitions: int = 64,
            console: bool = True) -> Layout:
         """Start what is not running; a second `up` leaves running parts alone."""

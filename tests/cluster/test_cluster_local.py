@@ -1,5 +1,5 @@
 """`anju cluster up|down|status` (anju/cluster/local.py): the whole multi-node anju on
-loopback — a 3-node NATS broker, PostgreSQL under Patroni with etcd, detectors sharing the
+loopback — a 3-node RabbitMQ broker, PostgreSQL under Patroni with etcd, detectors sharing the
 partitions, routers, the console — started, looked at, faulted and stopped from the command
 line as an operator would."""
 
@@ -58,12 +58,12 @@ def _holders(url: str) -> dict[str, int]:
 
 
 def test_up_status_a_detector_killed_and_down(state: Path) -> None:
-    r = _anju("cluster", "up", "--state", str(state), "--engine", "nats", "--detectors", "2",
+    r = _anju("cluster", "up", "--state", str(state), "--engine", "rabbitmq", "--detectors", "2",
               "--routers", "1")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "anju cluster is up" in r.stdout
     st = json.loads(_anju("cluster", "status", "--state", str(state), "--json").stdout)
-    assert st["engine"] == "nats" and sorted(st["broker"]["alive"]) == [0, 1, 2]
+    assert st["engine"] == "rabbitmq" and sorted(st["broker"]["alive"]) == [0, 1, 2]
     assert all(s["running"] for s in st["services"].values()), st["services"]
     assert set(st["services"]) == {"detect-1", "detect-2", "route-1", "console"}
     _until("the console answers", lambda: json.loads(_anju(
@@ -86,13 +86,13 @@ def test_up_status_a_detector_killed_and_down(state: Path) -> None:
     assert not st["services"]["detect-1"]["running"] and st["services"]["detect-2"]["running"]
     # a second `up` starts what is not running and leaves the rest alone
     pid2 = st["services"]["detect-2"]["pid"]
-    r = _anju("cluster", "up", "--state", str(state), "--engine", "nats", "--detectors", "2",
+    r = _anju("cluster", "up", "--state", str(state), "--engine", "rabbitmq", "--detectors", "2",
               "--routers", "1")
     assert r.returncode == 0, r.stderr[-2000:]
     st = json.loads(_anju("cluster", "status", "--state", str(state), "--json").stdout)
     assert st["services"]["detect-1"]["running"] and st["services"]["detect-2"]["pid"] == pid2
-    r = _anju("cluster", "up", "--state", str(state), "--engine", "rabbitmq")
-    assert r.returncode == 2 and "holds a nats cluster" in r.stderr
+    r = _anju("cluster", "up", "--state", str(state), "--engine", "nats")
+    assert r.returncode == 2 and "holds a rabbitmq cluster" in r.stderr
 
     r = _anju("cluster", "down", "--state", str(state))
     assert r.returncode == 0, r.stderr[-2000:]
