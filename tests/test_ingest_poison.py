@@ -88,7 +88,7 @@ async def test_each_poison_then_another_home_is_stored(stack, endpoints, conn, h
     _, devs = home_factory([("motion", "bedroom")])
     _, good = home_factory([("motion", "kitchen")])
     bad, ok = devs["motion-bedroom"], good["motion-kitchen"]
-    async with running_worker(endpoints) as w:
+    async with running_worker(endpoints):
         attacker, victim = await as_device(stack, bad), await as_device(stack, ok)
         for i, (leaf, payload, why) in enumerate(POISON):
             attacker.publish(f"anju/v1/devices/{bad.uid}/{leaf}", payload, qos=1)
@@ -136,7 +136,7 @@ async def test_a_flood_is_counted_not_kept(stack, endpoints, conn, home_factory)
     _, devs = home_factory([("motion", "bedroom")])
     _, good = home_factory([("motion", "kitchen")])
     bad, ok = devs["motion-bedroom"], good["motion-kitchen"]
-    async with running_worker(endpoints) as w:
+    async with running_worker(endpoints):
         attacker, victim = await as_device(stack, bad), await as_device(stack, ok)
         big = b"\x00" + os.urandom(120 * 1024 - 1)
         t0 = time.monotonic()
