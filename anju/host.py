@@ -33,6 +33,16 @@ def free_port(preferred: int = 0) -> int:
     raise StackError("no free loopback port")
 
 
+def free_ports(n: int) -> list[int]:
+    """n distinct free loopback ports (none bound yet, so checked against each other)."""
+    out: list[int] = []
+    while len(out) < n:
+        p = free_port()
+        if p not in out:
+            out.append(p)
+    return out
+
+
 def raise_fd_limit(want: int = 65536) -> int:
     """Raise this process's open-file limit (inherited by the servers it starts).
 

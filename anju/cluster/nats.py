@@ -38,7 +38,8 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from anju.host import StackError, free_port, wait_port
+from anju.cluster.procs import wait_gone
+from anju.host import StackError, free_ports, wait_port
 
 NATS_SERVER = os.environ.get("ANJU_NATS_SERVER", "/usr/sbin/nats-server")
 ACCOUNT = "ANJU"
@@ -50,15 +51,6 @@ MQTT_STREAM = "$MQTT_msgs"
 MQTT_PREFIX = "$MQTT.msgs."
 CONSUMER = "anju-ingest"
 CAPTURES = ("stream", "mqtt")
-
-
-def _ports(n: int) -> list[int]:
-    out: list[int] = []
-    while len(out) < n:
-        p = free_port()
-        if p not in out:
-            out.append(p)
-    return out
 
 
 def _quote(s: str) -> str:
@@ -115,7 +107,7 @@ class NatsCluster:
         os.chmod(self.config_file, 0o600)
 
     def _create(self) -> Config:
-        ports = _ports(4 * self.size)
+        ports = free_ports(4 * self.size)
         nodes = [Node(i, f"anju{i}", *ports[4 * i:4 * i + 4]) for i in range(self.size)]
         cfg = Config(nodes=nodes, ingest_password=secrets.token_urlsafe(18),
                      admin_password=secrets.token_urlsafe(18))
@@ -215,16 +207,16 @@ include "accounts.conf"
         pid = self.pid(i)
         if pid:
             os.kill(pid, signal.SIGKILL)
-            _wait_gone(pid)
+            wait_gone(pid)
 
     def stop_node(self, i: int) -> None:
         pid = self.pid(i)
         if pid:
             os.kill(pid, signal.SIGTERM)
-            _wait_gone(pid, 30)
+            wait_gone(pid, 30)
             if self.pid(i):
                 os.kill(pid, signal.SIGKILL)
-                _wait_gone(pid)
+                wait_gone(pid)
 
     def reload(self) -> None:
         for i in range(self.size):
@@ -434,21 +426,6 @@ async def _retry(fn, deadline: float):  # type: ignore[no-untyped-def]
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(1)
-
-
-def _wait_gone(pid: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                return
-        except ChildProcessError:
-            pass
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
 
 
 def main(argv: list[str] | None = None) -> int:

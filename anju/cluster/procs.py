@@ -43,3 +43,13 @@ def stop_pid(pid: int, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None
             os.kill(pid, signal.SIGKILL)
             deadline = time.monotonic() + 5
         time.sleep(0.05)
+
+
+def wait_gone(pid: int, timeout: float = 60.0) -> bool:
+    """Wait until the process has ended (True), or `timeout` passed (False); sends nothing."""
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True

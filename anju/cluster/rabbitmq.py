@@ -38,7 +38,8 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from anju.host import StackError, free_port, wait_port
+from anju.cluster.procs import wait_gone
+from anju.host import StackError, free_ports, wait_port
 
 RABBIT_BIN = Path(os.environ.get("ANJU_RABBITMQ_BIN", "/usr/lib/rabbitmq/bin"))
 VHOST = "/"
@@ -48,16 +49,6 @@ QUEUE = "anju.readings"
 BINDINGS = ("anju.v1.devices.#", "anju.v1.gateways.#")
 ADMIN_USER = "anju-admin"
 INGEST_USER = "anju-ingest"
-
-
-def _ports(n: int) -> list[int]:
-    """n distinct free loopback ports (not yet bound, so checked against each other)."""
-    out: list[int] = []
-    while len(out) < n:
-        p = free_port()
-        if p not in out:
-            out.append(p)
-    return out
 
 
 def device_routing_pattern(device_id: str) -> str:
@@ -124,7 +115,7 @@ class RabbitCluster:
         os.chmod(self.config_file, 0o600)
 
     def _create(self) -> Config:
-        ports = _ports(4 * self.size + 1)
+        ports = free_ports(4 * self.size + 1)
         nodes = [Node(i, f"anju{i}@localhost", *ports[4 * i:4 * i + 4]) for i in range(self.size)]
         cfg = Config(nodes=nodes, epmd_port=ports[-1], cookie=secrets.token_hex(20).upper(),
                      admin_password=secrets.token_urlsafe(18),
@@ -236,7 +227,7 @@ class RabbitCluster:
         pid = self.pid(i)
         if pid:
             os.kill(pid, signal.SIGKILL)
-            _wait_gone(pid)
+            wait_gone(pid)
 
     def stop_node(self, i: int) -> None:
         pid = self.pid(i)
@@ -246,7 +237,7 @@ class RabbitCluster:
             self.ctl(i, "stop", timeout=60)
         except (StackError, subprocess.TimeoutExpired):
             os.kill(pid, signal.SIGKILL)
-        _wait_gone(pid)
+        wait_gone(pid)
 
     def up(self) -> Config:
         """Start (creating on first use) the cluster, and the capture queue and service users."""
@@ -416,21 +407,6 @@ class RabbitCluster:
 
     def node_pids(self) -> dict[int, int]:
         return {i: p for i in range(self.size) if (p := self.pid(i))}
-
-
-def _wait_gone(pid: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        # a child of ours is reaped here; another's pid disappears by itself
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        time.sleep(0.1)
 
 
 def main(argv: list[str] | None = None) -> int:
