@@ -30,10 +30,19 @@ def cmd_ingest(args: argparse.Namespace, s: Settings) -> int:
         start_http_server(port, addr="127.0.0.1", registry=metrics.registry)
         logging.getLogger("anju.ingest").info("metrics on http://127.0.0.1:%d/metrics", port)
     trace = os.environ.get("ANJU_BENCH_TRACE")  # benchmarks: per-reading latency
-    worker = IngestWorker(ep.database_url, ep.mqtt, s.ingest, worker=args.worker,
-                          metrics=metrics, trace_latency=bool(trace),
-                          retention_days=s.retention_days,
-                          rollup_retention_days=s.rollup_retention_days)
+    amqp = [u.strip() for arg in args.amqp or () for u in arg.split(",") if u.strip()]
+    worker: IngestWorker
+    if amqp:    # the clustered broker's capture queue (ingest.amqp), not MQTT
+        from ingest.amqp import QueueIngestWorker
+        worker = QueueIngestWorker(ep.database_url, amqp, s.ingest, queue=args.queue,
+                                   worker=args.worker, metrics=metrics,
+                                   trace_latency=bool(trace), retention_days=s.retention_days,
+                                   rollup_retention_days=s.rollup_retention_days)
+    else:
+        worker = IngestWorker(ep.database_url, ep.mqtt, s.ingest, worker=args.worker,
+                              metrics=metrics, trace_latency=bool(trace),
+                              retention_days=s.retention_days,
+                              rollup_retention_days=s.rollup_retention_days)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -56,6 +65,10 @@ def register(cli) -> None:  # type: ignore[no-untyped-def]
     p.add_argument("--worker", default=os.environ.get("ANJU_WORKER", socket.gethostname()),
                    help="this worker's name, stable across restarts (keeps its broker session)")
     p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+    p.add_argument("--amqp", action="append", metavar="URL",
+                   help="consume the clustered broker's capture queue at these AMQP URLs "
+                        "(repeatable, or a comma list) instead of MQTT")
+    p.add_argument("--queue", default="anju.readings", help="the capture queue (with --amqp)")
     from ingest import bench   # `anju contract test`: the device's counterpart on a bench
     bench.register(cli)
     from ingest import conformance_live   # `anju device check`: one device, live

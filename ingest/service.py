@@ -323,12 +323,16 @@ class IngestWorker:
             return await self._connect_db() or db   # (closed: the loop is stopping)
         return db
 
-    def _after_commit(self, b: Batch, result: writer.WriteResult, seconds: float) -> None:
+    def _ack(self, b: Batch) -> None:
+        """Acknowledge a committed batch to the broker (a subclass's receiver may override)."""
         gen = self.generation
         if self.conn is not None and self.conn.connected:
             # (acks of an earlier connection are not sent: the broker redelivers those,
             # and the rows are already stored once)
             self.conn.ack(pid for g, pid in b.acks if g == gen)
+
+    def _after_commit(self, b: Batch, result: writer.WriteResult, seconds: float) -> None:
+        self._ack(b)
         m = self.metrics
         m.batches.inc()
         m.stored.inc(result.inserted)
