@@ -45,9 +45,10 @@ def safe_url(url: str) -> str:
 def topic_of(routing_key: str, known_gateway: Any = None) -> str:
     """The contract's MQTT topic of a routing key the MQTT plugin made (`/` -> `.`).
 
-    A device id may contain `.` (the plugin translates only `/`), but the kind, the last
-    level, never does: `anju.v1.devices.<id>.<kind>` is split at its first three and its
-    last dot. A gateway's topic has two levels after the gateway's id, either of which may
+    The topic itself is not carried: 3.10's plugin adds only the headers x-mqtt-publish-qos
+    and x-mqtt-dup. A device id may contain `.` (the plugin translates only `/`), but the
+    kind, the last level, never does: `anju.v1.devices.<id>.<kind>` is split at its first
+    three and its last dot. A gateway's topic has two levels after the gateway's id, either of which may
     contain `.`: the split the device cache knows as a (gateway, name) pair wins
     (`known_gateway(key) -> bool`), else the gateway id is taken as the first level."""
     parts = routing_key.split(".")
