@@ -30,7 +30,10 @@ def cmd_ingest(args: argparse.Namespace, s: Settings) -> int:
         start_http_server(port, addr="127.0.0.1", registry=metrics.registry)
         logging.getLogger("anju.ingest").info("metrics on http://127.0.0.1:%d/metrics", port)
     trace = os.environ.get("ANJU_BENCH_TRACE")  # benchmarks: per-reading latency
-    amqp = [u.strip() for arg in args.amqp or () for u in arg.split(",") if u.strip()]
+    # URLs with a password belong in the environment (ANJU_AMQP_URLS, as the units' env
+    # file), not on a command line that `ps` shows
+    given = args.amqp or [os.environ.get("ANJU_AMQP_URLS", "")]
+    amqp = [u.strip() for arg in given for u in arg.split(",") if u.strip()]
     worker: IngestWorker
     if amqp:    # the clustered broker's capture queue (ingest.amqp), not MQTT
         from ingest.amqp import QueueIngestWorker
@@ -67,7 +70,8 @@ def register(cli) -> None:  # type: ignore[no-untyped-def]
     p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
     p.add_argument("--amqp", action="append", metavar="URL",
                    help="consume the clustered broker's capture queue at these AMQP URLs "
-                        "(repeatable, or a comma list) instead of MQTT")
+                        "(repeatable, or a comma list) instead of MQTT; better in "
+                        "ANJU_AMQP_URLS, which ps does not show")
     p.add_argument("--queue", default="anju.readings", help="the capture queue (with --amqp)")
     from ingest import bench   # `anju contract test`: the device's counterpart on a bench
     bench.register(cli)

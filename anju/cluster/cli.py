@@ -18,7 +18,7 @@ def _cluster(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def cmd_up(args: argparse.Namespace, s: Settings) -> int:
     c = _cluster(args)
     layout = c.up(engine=args.engine, brokers=args.brokers, pg_nodes=args.pg_nodes,
-                  detectors=args.detectors, routers=args.routers, partitions=args.partitions,
+                  ingest=args.ingest, detectors=args.detectors, routers=args.routers, partitions=args.partitions,
                   console=not args.no_console)
     b = c.broker(layout.engine, layout.brokers)
     print(f"anju cluster is up (state in {c.state_dir}):")
@@ -73,6 +73,8 @@ def register(cli) -> None:  # type: ignore[no-untyped-def]
             p.add_argument("--brokers", type=int, default=3, help="broker nodes (default 3)")
             p.add_argument("--pg-nodes", type=int, default=2,
                            help="PostgreSQL nodes: a primary and replicas (default 2)")
+            p.add_argument("--ingest", type=int, default=2,
+                           help="ingest workers on the capture queue (default 2; RabbitMQ only)")
             p.add_argument("--detectors", type=int, default=2,
                            help="detector processes sharing the partitions (default 2)")
             p.add_argument("--routers", type=int, default=2, help="routers (default 2)")

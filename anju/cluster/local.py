@@ -8,8 +8,9 @@ Under one state directory, on loopback ports:
   streaming replica(s) under Patroni (anju/cluster/patroni.py), TimescaleDB and anju's
   migrations on the primary;
 - the services as processes of their own, connected the way production connects them
-  (libpq's multi-host URL with target_session_attrs=read-write): M detectors sharing the
-  homes' partitions under leases, R routers sharing deliveries, the console.
+  (libpq's multi-host URL with target_session_attrs=read-write): N ingest workers competing
+  for RabbitMQ's capture queue (ingest/amqp.py), M detectors sharing the homes' partitions
+  under leases, R routers sharing deliveries, the console.
 
 What it started is written to `cluster.json` (pids, ports, the engine), so `down` and
 `status` work from another shell. The servers keep their data across `down`/`up`.
@@ -110,7 +111,7 @@ class LocalCluster:
 
     # -- up / down ---------------------------------------------------------------------
     def up(self, *, engine: Engine = "rabbitmq", brokers: int = 3, pg_nodes: int = 2,
-           detectors: int = 2, routers: int = 2, partitions: int = 64,
+           ingest: int = 2, detectors: int = 2, routers: int = 2, partitions: int = 64,
            console: bool = True) -> Layout:
         """Start what is not running; a second `up` leaves running parts alone."""
         if engine not in ENGINES:
@@ -125,22 +126,33 @@ class LocalCluster:
         port = old.console_port if old else free_port(8760)
         layout = Layout(engine, brokers, pg_nodes, partitions, port,
                         old.services if old else [])
-        wanted = [Service(f"detect-{i}", ["detect", "--partitions", str(partitions)])
-                  for i in range(1, detectors + 1)]
+        # ingest workers compete for RabbitMQ's capture queue (ingest/amqp.py), each
+        # starting on another node; on NATS there is no such consumer yet
+        wanted = [Service(f"ingest-{i}", ["ingest", "--worker", f"cluster-ingest-{i}",
+                                          "--metrics-port", "0"])
+                  for i in range(1, (ingest if engine == "rabbitmq" else 0) + 1)]
+        wanted += [Service(f"detect-{i}", ["detect", "--partitions", str(partitions)])
+                   for i in range(1, detectors + 1)]
         wanted += [Service(f"route-{i}", ["route", "--worker", f"cluster-route-{i}"])
                    for i in range(1, routers + 1)]
         if console:
             wanted.append(Service("console", ["console", "--port", str(port)]))
         running = {s.name: s for s in layout.services if pid_alive(s.pid)}
         env = self.service_env(layout)
+        urls = (self.broker(engine, brokers).amqp_urls()  # type: ignore[union-attr]
+                if engine == "rabbitmq" else [])
         self.log_dir.mkdir(parents=True, exist_ok=True)
         started = []
         for s in wanted:
             if s.name in running:
                 started.append(running[s.name])
                 continue
+            own = dict(env)
+            if s.name.startswith("ingest-") and urls:
+                k = int(s.name.split("-")[1]) - 1
+                own["ANJU_AMQP_URLS"] = ",".join(urls[k % len(urls):] + urls[:k % len(urls)])
             with (self.log_dir / f"{s.name}.log").open("ab") as log:
-                p = subprocess.Popen([sys.executable, "-m", "anju.cli", *s.argv], env=env,
+                p = subprocess.Popen([sys.executable, "-m", "anju.cli", *s.argv], env=own,
                                      stdout=subprocess.DEVNULL, stderr=log,
                                      start_new_session=True)
             s.pid = p.pid

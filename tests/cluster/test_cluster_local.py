@@ -1,7 +1,7 @@
 """`anju cluster up|down|status` (anju/cluster/local.py): the whole multi-node anju on
-loopback — a 3-node RabbitMQ broker, PostgreSQL under Patroni with etcd, detectors sharing the
-partitions, routers, the console — started, looked at, faulted and stopped from the command
-line as an operator would."""
+loopback — a 3-node RabbitMQ broker, PostgreSQL under Patroni with etcd, ingest workers on
+the capture queue, detectors sharing the partitions, routers, the console — started, looked
+at, faulted and stopped from the command line as an operator would."""
 
 from __future__ import annotations
 
@@ -18,7 +18,10 @@ from typing import Any, Callable, Iterator
 import psycopg
 import pytest
 
+from anju import registry
 from anju.cluster.local import LocalCluster
+from tests.cluster.broker_support import DeviceProbe
+from tests.support import reading
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(420)]
 
@@ -65,7 +68,8 @@ def test_up_status_a_detector_killed_and_down(state: Path) -> None:
     st = json.loads(_anju("cluster", "status", "--state", str(state), "--json").stdout)
     assert st["engine"] == "rabbitmq" and sorted(st["broker"]["alive"]) == [0, 1, 2]
     assert all(s["running"] for s in st["services"].values()), st["services"]
-    assert set(st["services"]) == {"detect-1", "detect-2", "route-1", "console"}
+    assert set(st["services"]) == {"ingest-1", "ingest-2", "detect-1", "detect-2", "route-1",
+                                   "console"}
     _until("the console answers", lambda: json.loads(_anju(
         "cluster", "status", "--state", str(state), "--json").stdout)["console_healthy"], 30)
     assert st["postgres"]["database_url"].count("127.0.0.1:") == 2        # multi-host
@@ -73,6 +77,26 @@ def test_up_status_a_detector_killed_and_down(state: Path) -> None:
 
     c = LocalCluster(state)
     url = c.postgres(2).database_url()
+    # a device on the second node: its acknowledged readings are stored once by the
+    # ingest workers competing for the capture queue
+    with psycopg.connect(url, autocommit=True) as conn:
+        registry.add_home(conn, code="h-cl-1", community="c-cl", resident="测试")
+        dev = registry.add_device(conn, home="h-cl-1", kind="motion", room="bedroom")
+    b = c.broker("rabbitmq")
+    probe = DeviceProbe(b.mqtt_addresses()[1][1], dev.uid, b.add_device(dev.uid))
+    assert probe.connect() == 0
+    try:
+        for seq in range(200):
+            probe.publish(f"anju/v1/devices/{dev.uid}/motion", reading(seq, seq & 1))
+        _until("200 PUBACKs", lambda: probe.kinds().count("puback") == 200, 30)
+    finally:
+        probe.close()
+
+    def rows() -> tuple[int, int]:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            return conn.execute("SELECT count(*), count(DISTINCT seq) FROM readings"
+                                " WHERE device_id = %s", (dev.id,)).fetchone()  # type: ignore
+    _until("the 200 readings stored", lambda: rows() == (200, 200), 30)
     # the two detectors share the 64 partitions between them
     shared = _until("both detectors hold partitions",
                     lambda: (lambda h: h if len(h) == 2 and sum(h.values()) == 64 else None)(
