@@ -81,9 +81,13 @@ async def test_publishing_outside_its_topic_is_dropped_silently(cluster: NatsClu
     d = connected(ports_from(cluster, 0), "t-d1", "pw-d1")
     d.publish("anju/v1/devices/t-d2/motion", b'{"ts": 1, "seq": 99, "value": 1}')
     d.publish("anju/v1/devices/t-d1/motion", b'{"ts": 1, "seq": 100, "value": 1}')
-    # both acknowledged (as Mosquitto does under 3.1.1), only the permitted one kept
-    assert d.wait_for("puback") is not None
-    await asyncio.sleep(0.5)
+    # both acknowledged (as Mosquitto does under 3.1.1), only the permitted one kept. The
+    # refused one is acknowledged at once, the kept one once the replicated stream has it:
+    # once, in a whole cluster run, that came after the 0.5 s this test allowed (not
+    # reproduced under CPU load alone), so it is waited for, not timed
+    deadline = time.monotonic() + 15
+    while d.kinds().count("puback") < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
     assert d.kinds().count("puback") == 2 and "disconnect" not in d.kinds()
     d.close()
     subjects = [s for s, _ in await drain(cluster, 1.5)]
