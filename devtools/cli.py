@@ -1,4 +1,4 @@
-"""`anju eval`, `anju bench ingest|detect|alert|console` and `anju demo`.
+"""`anju eval`, `anju bench ingest|detect|alert|console|broker|cluster` and `anju demo`.
 
 The benchmarks, the demo and the live evaluation load their modules only when they run:
 they pull in the servers' clients, the console and the detector service, and every `anju`
@@ -45,6 +45,12 @@ def cmd_bench_alert(args: argparse.Namespace, s: Settings) -> int:
 
 def cmd_bench_broker(args: argparse.Namespace, s: Settings) -> int:
     from devtools.bench_broker_cluster import run_bench  # lazy: see the module's docstring
+
+    return run_bench(args)
+
+
+def cmd_bench_cluster(args: argparse.Namespace, s: Settings) -> int:
+    from devtools.bench_cluster import run_bench  # lazy: see the module's docstring
 
     return run_bench(args)
 
@@ -122,6 +128,28 @@ def register(cli) -> None:  # type: ignore[no-untyped-def]
     p.add_argument("--no-churn", action="store_true", help="add and remove no consumer")
     p.add_argument("--crash-consumer", action="store_true",
                    help="remove the consumer by SIGKILL rather than a clean stop")
+    p.add_argument("--json", action="store_true")
+
+    p = cli.command("cluster", cmd_bench_cluster,
+                    "homes living through `anju cluster up` while a broker node, the "
+                    "PostgreSQL primary, an ingest worker and a detector are killed in turn: "
+                    "lost, duplicates, failover seconds, emergencies", cli.bench)
+    p.add_argument("--homes", type=positive_int, default=60,
+                   help="homes, each with a motion sensor and a button pressed once (default 60)")
+    p.add_argument("--rate", type=positive_int, default=300,
+                   help="motion readings per second in all (default 300)")
+    p.add_argument("--warmup", type=positive_int, default=15, help="seconds before the first kill")
+    p.add_argument("--phase", type=positive_int, default=40,
+                   help="seconds between kills (default 40; the detector's lease is 30 s)")
+    p.add_argument("--ingest", type=positive_int, default=2, help="ingest workers (default 2)")
+    p.add_argument("--detectors", type=positive_int, default=2,
+                   help="detector processes (default 2)")
+    p.add_argument("--routers", type=positive_int, default=2, help="routers (default 2)")
+    p.add_argument("--partitions", type=positive_int, default=64)
+    p.add_argument("--publishers", type=positive_int, default=2,
+                   help="publishing processes (default 2)")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the temporary directory (logs) afterwards")
     p.add_argument("--json", action="store_true")
 
 
