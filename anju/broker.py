@@ -64,6 +64,13 @@ def hash_password(password: str, salt: bytes | None = None) -> str:
                                 base64.b64encode(digest).decode())
 
 
+def rabbit_hash(password: str, salt: bytes | None = None) -> str:
+    """RabbitMQ's rabbit_password_hashing_sha256: base64(salt + SHA-256(salt + password)),
+    a 4-byte salt; what its management API takes as `password_hash`."""
+    salt = salt or os.urandom(4)
+    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
+
+
 def verify_password(password: str, hashed: str) -> bool:
     try:
         _, version, iterations, salt, digest = hashed.split("$")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import sys
 import time
@@ -21,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from anju import broker, contract_cli, db, maintenance, registry
+from anju import broker, contract_cli, db, maintenance, rabbitmq_users, registry
 from anju.cluster import cli as cluster_cli
 from anju.contract import DEVICE_KINDS, ROOMS
 from anju.embedded import Stack, StackError
@@ -143,6 +144,13 @@ def cmd_maintain(args: argparse.Namespace, s: Settings) -> int:
 
 # -- provisioning ------------------------------------------------------------
 def _sync_broker(database_url: str, stack: Stack | None) -> None:
+    if os.environ.get("ANJU_RABBITMQ_API"):
+        # the clustered broker: the new device's user is there before its password is shown
+        try:
+            _sync_rabbitmq(database_url)
+        except rabbitmq_users.ApiError as e:
+            print(f"anju: the device is registered, but RabbitMQ was not updated ({e}); run "
+                  "`anju broker sync --rabbitmq` before the device connects", file=sys.stderr)
     if stack is None:
         return
     with db.connect(database_url) as conn:
@@ -222,8 +230,28 @@ def cmd_device_list(args: argparse.Namespace, s: Settings) -> int:
     return 0
 
 
+def _sync_rabbitmq(database_url: str) -> rabbitmq_users.SyncReport:
+    api = rabbitmq_users.ManagementApi.parse(os.environ.get("ANJU_RABBITMQ_API", ""))
+    with db.connect(database_url) as conn:
+        users = registry.rabbit_users(conn)
+    return rabbitmq_users.sync(api, users)
+
+
 def cmd_broker_sync(args: argparse.Namespace, s: Settings) -> int:
     ep = resolve(s)
+    if args.rabbitmq:
+        try:
+            r = _sync_rabbitmq(ep.database_url)
+        except rabbitmq_users.ApiError as e:
+            print(f"anju: {e}", file=sys.stderr)
+            return 2
+        print(f"RabbitMQ device users: {r.added} added, {r.updated} updated, {r.deleted} "
+              f"deleted, {r.unchanged} unchanged")
+        if r.no_hash:
+            print(f"{len(r.no_hash)} devices were provisioned before RabbitMQ hashes were kept "
+                  f"(e.g. {r.no_hash[0]}): add them again to give them credentials for the "
+                  "cluster", file=sys.stderr)
+        return 0
     with db.connect(ep.database_url) as conn:
         hashes = registry.broker_user_hashes(conn)
     if ep.stack is not None and not args.password_file:
@@ -354,6 +382,9 @@ def build() -> CommandLine:
     p = cli.command("sync", cmd_broker_sync, "write device credentials and ACLs for the broker", bs)
     p.add_argument("--password-file")
     p.add_argument("--acl-file")
+    p.add_argument("--rabbitmq", action="store_true",
+                   help="the clustered broker instead: device users on RabbitMQ through its "
+                        "management API, from ANJU_RABBITMQ_API (http://USER:PASSWORD@HOST:15672)")
 
     rp = commands.add_parser("readings", help="stored readings")
     rs = rp.add_subparsers(dest="readings_cmd", metavar="ACTION", required=True)

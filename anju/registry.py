@@ -182,9 +182,9 @@ def add_device(conn: psycopg.Connection, *, home: str, kind: str, room: str = "o
             if gateway_id is None:
                 password = broker.new_password()
                 conn.execute(
-                    "INSERT INTO broker_users (username, password_hash, role, device_id) "
-                    "VALUES (%s, %s, %s, %s)",
-                    (uid, broker.hash_password(password),
+                    "INSERT INTO broker_users (username, password_hash, rabbit_hash, role,"
+                    " device_id) VALUES (%s, %s, %s, %s, %s)",
+                    (uid, broker.hash_password(password), broker.rabbit_hash(password),
                      "gateway" if kind == "gateway" else "device", dev[0]))
     except psycopg.errors.UniqueViolation:
         raise ProvisioningError(f"device {uid!r} already exists") from None
@@ -197,3 +197,13 @@ def broker_user_hashes(conn: psycopg.Connection) -> dict[str, str]:
         "SELECT b.username, b.password_hash FROM broker_users b"
         " LEFT JOIN devices d ON d.id = b.device_id WHERE d.active IS NOT FALSE").fetchall()
     return {u: h for u, h in rows}
+
+
+def rabbit_users(conn: psycopg.Connection) -> list[tuple[str, str | None, str]]:
+    """(user name, RabbitMQ hash or None, role) of every active device and gateway."""
+    rows = conn.execute(
+        "SELECT b.username, b.rabbit_hash, b.role FROM broker_users b"
+        " LEFT JOIN devices d ON d.id = b.device_id"
+        " WHERE d.active IS NOT FALSE AND b.role IN ('device', 'gateway')"
+        " ORDER BY b.username").fetchall()
+    return [(u, h, r) for u, h, r in rows]

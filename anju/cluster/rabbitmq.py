@@ -40,29 +40,14 @@ from pathlib import Path
 
 from anju.cluster.procs import wait_gone
 from anju.host import StackError, free_ports, wait_port
+from anju.rabbitmq_users import EXCHANGE, VHOST, put_device
 
 RABBIT_BIN = Path(os.environ.get("ANJU_RABBITMQ_BIN", "/usr/lib/rabbitmq/bin"))
-VHOST = "/"
-EXCHANGE = "amq.topic"
 QUEUE = "anju.readings"
 # The routing keys the MQTT plugin makes of the contract's topics (`/` -> `.`).
 BINDINGS = ("anju.v1.devices.#", "anju.v1.gateways.#")
 ADMIN_USER = "anju-admin"
 INGEST_USER = "anju-ingest"
-
-
-def device_routing_pattern(device_id: str) -> str:
-    """The regular expression of the routing keys a device may write: one level below its
-    own name (the kind, `batch` or `status`). A `.` in a device id stays a `.` in the
-    routing key (the plugin translates only `/`), so it is escaped; the single level after
-    the id keeps device `a` from writing as device `a.b`."""
-    return r"^anju\.v1\.devices\." + re.escape(device_id) + r"\.[^.]+$"
-
-
-def gateway_routing_pattern(gateway_id: str) -> str:
-    """A gateway writes for the devices registered behind it: its name, then two levels
-    (the device's external name, then the kind, `batch` or `status`)."""
-    return r"^anju\.v1\.gateways\." + re.escape(gateway_id) + r"\.[^.]+\.[^.]+$"
 
 
 @dataclass
@@ -332,16 +317,9 @@ class RabbitCluster:
             self._put_device(gw, pw, gateway=True)
 
     def _put_device(self, device_id: str, password: str, gateway: bool = False) -> None:
-        v = urllib.parse.quote(VHOST, safe="")
-        u = urllib.parse.quote(device_id, safe="")
-        self.api("PUT", f"users/{u}", {"password": password, "tags": ""})
-        # write on amq.topic only (the MQTT plugin publishes there); nothing to configure
-        # or read, so a SUBSCRIBE's queue declaration is refused
-        self.api("PUT", f"permissions/{v}/{u}",
-                 {"configure": "^$", "write": "^" + re.escape(EXCHANGE) + "$", "read": "^$"})
-        pattern = gateway_routing_pattern if gateway else device_routing_pattern
-        self.api("PUT", f"topic-permissions/{v}/{u}",
-                 {"exchange": EXCHANGE, "write": pattern(device_id), "read": "^$"})
+        # added by hand (tests, trials), not from the registry: untagged, so that
+        # `anju broker sync --rabbitmq` leaves it alone
+        put_device(self.api, device_id, password=password, gateway=gateway, tags="")
 
     def add_device(self, device_id: str, password: str | None = None) -> str:
         """Provision a device's user, permissions and topic permission; returns its password.

@@ -103,6 +103,65 @@ def test_a_wrong_password_is_refused(cluster: RabbitCluster) -> None:
     assert d.connect() == 134  # 3.1.1 CONNACK 4 "bad user name or password", as paho names it
     d.close()
 
+def test_devices_provisioned_in_the_registry_reach_the_cluster(
+        cluster: RabbitCluster, stack, conn, unique: str) -> None:  # type: ignore[no-untyped-def]
+    """Production provisioning: `anju device add` with ANJU_RABBITMQ_API puts the device's
+    user on the cluster from the registry's hash (no plain password kept); `anju broker
+    sync --rabbitmq` changes nothing when nothing changed and deletes a retired device's
+    user, never a service account."""
+    import os
+    import subprocess
+    import sys
+
+    from anju import registry
+
+    cfg = cluster.config()
+    api = ",".join(f"http://anju-admin:{cfg.admin_password}@127.0.0.1:{n.mgmt_port}"
+                   for n in cfg.nodes)
+    env = dict(os.environ, ANJU_STATE_DIR=str(stack.state_dir), ANJU_RABBITMQ_API=api)
+    for k in ("ANJU_DATABASE_URL", "ANJU_MQTT_URL", "ANJU_CONFIG"):
+        env.pop(k, None)
+
+    def anju(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "anju.cli", *args], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    registry.add_home(conn, code=f"rq-{unique}", community="c-rq", resident="测试")
+    r = anju("device", "add", "--home", f"rq-{unique}", "--kind", "motion", "--room", "bedroom",
+             "--uid", f"rq-{unique}-m")
+    assert r.returncode == 0, r.stderr
+    password = r.stdout.split("password:")[1].split()[0]
+    assert cfg.admin_password not in r.stdout + r.stderr
+
+    d = DeviceProbe(node_port(cluster, 2), f"rq-{unique}-m", password)
+    assert d.connect() == 0
+    d.publish(f"anju/v1/devices/rq-{unique}-m/motion", b'{"ts": 5, "seq": 1, "value": 1}')
+    assert d.wait_for("puback") is not None
+    d.close()
+    got = asyncio.run(drain(cluster))
+    assert (f"anju.v1.devices.rq-{unique}-m.motion", {"ts": 5, "seq": 1, "value": 1}) in got
+    wrong = DeviceProbe(node_port(cluster, 0), f"rq-{unique}-m", password + "x")
+    assert wrong.connect() != 0
+    wrong.close()
+
+    r = anju("broker", "sync", "--rabbitmq")
+    assert r.returncode == 0, r.stderr
+    assert "0 added, 0 updated, 0 deleted" in r.stdout
+
+    conn.execute("UPDATE devices SET active = false WHERE uid = %s", (f"rq-{unique}-m",))
+    r = anju("broker", "sync", "--rabbitmq")
+    assert r.returncode == 0 and "1 deleted" in r.stdout, r.stdout + r.stderr
+    gone = DeviceProbe(node_port(cluster, 1), f"rq-{unique}-m", password)
+    assert gone.connect() != 0
+    gone.close()
+    names = {u["name"] for u in cluster.api("GET", "users")}  # type: ignore[union-attr]
+    assert {"anju-ingest", "anju-admin", "t-d1"} <= names   # not the registry's: left alone
+
+    env["ANJU_RABBITMQ_API"] = "amqp://127.0.0.1:5672"
+    r = anju("broker", "sync", "--rabbitmq")
+    assert r.returncode == 2 and "ANJU_RABBITMQ_API: expected http(s)://" in r.stderr
+
+
 
 def test_killing_the_queue_leader_under_load_loses_no_acknowledged_reading(
         cluster: RabbitCluster) -> None:
@@ -145,3 +204,4 @@ def test_a_lone_node_acknowledges_nothing(cluster: RabbitCluster) -> None:
     cluster.kill_node(alive[0])
     cluster.kill_node(alive[1])
     assert not puback_from_lone_node(node_port(cluster, alive[2]), "t-d1", "pw-d1")
+
