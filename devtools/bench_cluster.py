@@ -202,6 +202,13 @@ class Kill:
                 **self.extra}
 
 
+def _sent_before(conn: psycopg.Connection, at: float) -> int:
+    """Motion readings stored with a device time before `at`."""
+    row = conn.execute("SELECT count(*) FROM readings WHERE kind = 1 AND ts < to_timestamp(%s)",
+                       (at,)).fetchone()
+    return int(row[0]) if row else 0
+
+
 def _until(fn: Callable[[], Any], timeout: float, step: float = 0.2) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -289,9 +296,7 @@ class Bench:
             while not done.is_set():
                 try:
                     with psycopg.connect(self.url()) as conn:
-                        n = conn.execute("SELECT count(*) FROM readings WHERE kind = 1 AND"
-                                         " ts < to_timestamp(%s)", (k.at,)).fetchone()
-                    k.samples.append((time.time(), int(n[0])))  # type: ignore[index]
+                        k.samples.append((time.time(), _sent_before(conn, k.at)))
                 except psycopg.Error:
                     pass
                 done.wait(0.25)
@@ -407,9 +412,7 @@ class Bench:
                 "SELECT d.uid, r.seq, count(*) FROM readings r JOIN devices d"
                 " ON d.id = r.device_id WHERE r.kind = 1 GROUP BY d.uid, r.seq").fetchall()
             for k in kills:
-                k.caught_up(int(conn.execute(
-                    "SELECT count(*) FROM readings WHERE kind = 1 AND ts < to_timestamp(%s)",
-                    (k.at,)).fetchone()[0]))  # type: ignore[index]
+                k.caught_up(_sent_before(conn, k.at))
                 if k.what == "ingest_worker":
                     k.failover_s = k.caught_up_s
         stored = {(uid, int(seq)) for uid, seq, _ in rows}

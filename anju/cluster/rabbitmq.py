@@ -24,7 +24,6 @@ system RabbitMQ or another cluster.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -32,15 +31,13 @@ import secrets
 import signal
 import subprocess
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from anju.cluster.procs import wait_gone
 from anju.host import StackError, free_ports, wait_port
-from anju.rabbitmq_users import EXCHANGE, VHOST, put_device
+from anju.rabbitmq_users import EXCHANGE, VHOST, ApiError, ManagementApi, put_device
 
 RABBIT_BIN = Path(os.environ.get("ANJU_RABBITMQ_BIN", "/usr/lib/rabbitmq/bin"))
 QUEUE = "anju.readings"
@@ -274,27 +271,15 @@ class RabbitCluster:
 
     # -- management API ----------------------------------------------------------
     def api(self, method: str, path: str, body: object | None = None) -> object:
-        """One call of the management HTTP API, through the first node that answers."""
+        """One call of the management HTTP API, through the first live node that answers."""
         cfg = self.config()
-        auth = base64.b64encode(f"{ADMIN_USER}:{cfg.admin_password}".encode()).decode()
-        data = json.dumps(body).encode() if body is not None else None
-        err: Exception | None = None
-        for n in cfg.nodes:
-            if not self.pid(n.index):
-                continue
-            req = urllib.request.Request(f"http://127.0.0.1:{n.mgmt_port}/api/{path}",
-                                         data=data, method=method,
-                                         headers={"Authorization": f"Basic {auth}",
-                                                  "Content-Type": "application/json"})
-            try:
-                with urllib.request.urlopen(req, timeout=30) as r:
-                    text = r.read()
-                return json.loads(text) if text else None
-            except urllib.error.HTTPError:
-                raise
-            except OSError as e:
-                err = e
-        raise StackError(f"no RabbitMQ node answers the management API: {err}")
+        pw = urllib.parse.quote(cfg.admin_password, safe="")
+        urls = [f"http://{ADMIN_USER}:{pw}@127.0.0.1:{n.mgmt_port}" for n in cfg.nodes
+                if self.pid(n.index)]
+        try:
+            return ManagementApi(urls)(method, path, body)
+        except ApiError as e:
+            raise StackError(str(e)) from None
 
     def _setup(self, cfg: Config) -> None:
         v = urllib.parse.quote(VHOST, safe="")
