@@ -35,7 +35,7 @@ def _sim_home(job: tuple) -> HomeRun:
     findings = drive(info, evs, ts, eval_start, end, cfg)
     truths = [Truth(i.kind, float(i.start), float(i.end), i.details.get("uid")) for i in incs]
     run = HomeRun(home.code, home.persona, (end - eval_start) / DAY, events=len(evs))
-    score(findings, truths, eval_start, run)
+    score(findings, truths, eval_start, run, end)
     return run
 
 

@@ -111,3 +111,21 @@ def test_cli_refuses_a_bad_setting(capsys):
     args = parser.parse_args(["eval", "--simulate", "--config", '{"inactivity.floor_min": 5}'])
     assert args.handler(args, None) == 2
     assert "inactivity.floor_min=5: expected 30..720 minutes" in capsys.readouterr().err
+
+
+def test_a_routine_incident_begun_within_48_h_of_the_end_is_not_scored_within_48_h():
+    from detectors.events import Finding
+    day = 86400.0
+    truths = [evaluate.Truth("illness", 10 * day, 13 * day),
+              evaluate.Truth("illness", 20 * day, 23 * day),
+              evaluate.Truth("illness", 26.5 * day, 29 * day)]    # 36 h before the end
+    found = [Finding("routine_activity", "open", 11 * day)]      # the first, 24 h in
+    run = evaluate.HomeRun("h", "p", 21.0)
+    evaluate.score(found, truths, 7 * day, run, end=28 * day)
+    rep = evaluate.Report("t", [run], 0.0, 1.0).as_dict()["incidents"]["illness"]
+    # found while it lasts counts all three; within 48 h only the two whose 48 h were seen
+    assert (rep["n"], rep["detected"], rep["n_48h"], rep["recall_48h"]) == (3, 1, 2, 0.5)
+    run = evaluate.HomeRun("h", "p", 21.0)
+    evaluate.score(found, truths, 7 * day, run)                  # no end given: all scored
+    rep = evaluate.Report("t", [run], 0.0, 1.0).as_dict()["incidents"]["illness"]
+    assert (rep["n_48h"], rep["recall_48h"]) == (3, 0.333)
