@@ -25,7 +25,8 @@ import numpy as np
 
 from detectors.clock import LocalClock
 from detectors.events import Event, HomeInfo
-from detectors.routine_features import FEATURES, IDX, NF, DayBins, capabilities, features
+from detectors.routine_features import (FEATURES, IDX, NF, NIGHT, DayBins, capabilities,
+                                        features, night_counts, night_window)
 
 KEEP_DAYS = 28           # days of features kept and learned from
 MIN_DAYS = 7             # days learned before any routine finding (routine.min_days by default)
@@ -39,6 +40,7 @@ DIRECTION: dict[str, int] = {
     "day_midday": 0, "day_evening": 0, "water_morning": -1, "water_midday": -1, "water_evening": -1, "shower": 0, "outings": -1,
     "hours_bedroom": 1, "hours_kitchen": -1, "hours_living": 0, "hours_bathroom": 0,
     "activity": -1, "intensity": -1, "kitchen_day": -1, "active_slots": -1, "water_l": -1, "power_kwh": -1,
+    "sleep_h": 0, "night_wet_bits": 0, "night_up_bits": 0, "night_away_bits": 0,
 }
 # the smallest spread (the MAD scaled to an SD) a feature is judged with, in its own unit;
 # RELATIVE: at least this share of the median as well
@@ -50,7 +52,8 @@ FLOOR: dict[str, float] = {
     "shower": 1.0, "outings": 1.5, "hours_bedroom": 1.0, "hours_kitchen": 0.5,
     "hours_living": 1.0, "hours_bathroom": 0.5, "activity": 10.0,
     "intensity": 0.3, "kitchen_day": 1.5, "active_slots": 3.0,
-    "water_l": 15.0, "power_kwh": 0.3,
+    "water_l": 15.0, "power_kwh": 0.3, "sleep_h": 0.5,
+    "night_wet_bits": 1.0, "night_up_bits": 1.0, "night_away_bits": 1.0,
 }
 RELATIVE: dict[str, float] = {"activity": 0.15, "intensity": 0.08, "water_l": 0.15, "power_kwh": 0.1,
                               "active_slots": 0.08}
@@ -166,16 +169,19 @@ def usable(x: np.ndarray) -> bool:
 class RoutineMemory:
     """One home's routine: the last days' features, today's bins, the checks done."""
 
-    __slots__ = ("has", "clock", "days", "bins", "checked", "scores", "fails")
+    __slots__ = ("has", "clock", "days", "bins", "ended", "checked", "scores", "fails",
+                 "night")
 
     def __init__(self, info: HomeInfo) -> None:
         self.has = capabilities(info)
         self.clock = LocalClock(info.tz)      # its own: the monitor's caches its current day
         self.days: dict[float, np.ndarray] = {}       # local midnight -> features
         self.bins: DayBins | None = None
+        self.ended: DayBins | None = None      # the day before, until its midnight is judged
         self.checked = 0.0                            # the day whose morning was judged
         self.scores: dict[float, float] = {}          # local midnight -> day score
         self.fails: dict[float, tuple[bool, bool, bool]] = {}   # meals: window without kitchen
+        self.night = NIGHT                            # slots of this home's night
 
     def keep(self, d0: float, x: np.ndarray) -> None:
         self.days[d0] = x
@@ -195,12 +201,26 @@ class RoutineMemory:
             ks = [k for k in ks if self.scores.get(k, 0.0) < UNUSUAL]
         return ks, (np.vstack([self.days[k] for k in ks]) if ks else np.empty((0, NF)))
 
+    def renight(self, before: float) -> None:
+        """Learn the home's night from its usable days before `before` (00:00-05:00 until
+        MIN_DAYS are known) and, when it moved, count every kept day's night in it again."""
+        ks = [k for k in sorted(self.days) if k < before and usable(self.days[k])][-KEEP_DAYS:]
+        w = night_window(np.vstack([self.days[k] for k in ks])) if len(ks) >= MIN_DAYS \
+            else NIGHT
+        if w == self.night:
+            return
+        self.night = w
+        for k, x in self.days.items():
+            night_counts(x[None, :], w)
+
     def feed(self, ev: Event, clock: LocalClock) -> None:
         b = self.bins
         if b is None or not b.lo <= ev.ts < b.hi:
             if b is not None and ev.ts < b.lo:
                 return      # late, from a day already closed
             lo = clock.day(ev.ts)
+            # a reading stamped at midnight itself comes before the midnight is judged
+            self.ended = b
             self.bins = b = DayBins(lo, clock.hi)
         b.add(ev)
 
@@ -235,26 +255,29 @@ class HistoryTap:
         # heartbeats report all night) and it ended before now
         if b.first is None or b.hi > self.now or b.first > b.lo + 3600:
             return
-        self.mem.keep(b.lo, features(b, self.mem.has))
+        self.mem.keep(b.lo, features(b, self.mem.has, self.mem.night))
 
     def finish(self) -> None:
         if self.cur is not None:
             self._close(self.cur)
         self.cur = None
+        self.mem.renight(self.now)
 
 
 def close_day(mem: RoutineMemory, d0: float) -> np.ndarray | None:
-    """Local midnight ending the day d0: its features from today's bins (None when the bins
-    did not see it whole)."""
+    """Local midnight ending the day d0: its features from its bins (None when the bins did
+    not see it whole)."""
     b = mem.bins
-    if b is None or b.lo != d0 or b.first is None:
+    if b is not None and b.lo == d0:
+        mem.bins = None
+    else:
+        # a reading stamped at midnight itself (or after) came before this midnight was judged
+        b = mem.ended if mem.ended is not None and mem.ended.lo == d0 else None
+    mem.ended = None
+    if b is None or b.first is None:
         return mem.days.get(d0)
     if b.first > d0 + 3600 and d0 not in mem.days:
-        mem.bins = None
         return None
-    x = features(b, mem.has)
+    x = features(b, mem.has, mem.night)
     mem.keep(d0, x)
-    mem.bins = None
     return x
-
-

@@ -6,13 +6,17 @@ litres, entrance-door events, power) as the events come, and closed into a featu
 it). The same accumulator serves the live monitor (fed event by event) and the learner and
 the tests (`days_features()` over a list of events), so what is learned is what is scored.
 
-Nights are 00:00-05:00 of the day (the night that ended it): fixed hours, the same for every
-day of a home, so a night owl's late toilet visit before bed counts alike on every day and
-only a change against the home's own usual stands out.
+A night is the home's own: from the end of its evening (past midnight for a night owl) to
+half an hour before it usually gets up (`night_window`, learned from its days; 00:00-05:00
+until a week is learned). The same hours serve every day of a home, so only a change against
+its own usual stands out. The night's slots 00:00-11:00 are kept with each day as bit masks
+(`night_*_bits`), so the night features of past days are counted again whenever the window
+moves (`night_counts`) and a day is never judged against nights counted otherwise.
 """
 
 from __future__ import annotations
 
+import math
 from array import array
 from typing import Iterable, Sequence
 
@@ -29,7 +33,10 @@ NG = 5
 _GROUP = {"bedroom": BED, "bathroom": BATH, "toilet": BATH, "kitchen": KITCHEN,
           "entrance": ENTRY, "hallway": ENTRY}
 
-NIGHT = (0, 20)              # slots 00:00-05:00
+NIGHT = (0, 20)              # slots 00:00-05:00: the night until the home's own is learned
+BITS = 44                    # slots 00:00-11:00 kept as bits: every window a night can have
+NIGHT_MIN = 12               # a night window is at least 3 h
+QUIET = 8                    # 2 h without the kitchen or the living room: the evening is over
 MORNING = (20, 44)           # 05:00-11:00: breakfast
 MIDDAY = (44, 60)            # 11:00-15:00: lunch
 EVENING = (60, 84)           # 15:00-21:00: dinner
@@ -68,9 +75,15 @@ FEATURES: tuple[str, ...] = (
     "active_slots",      # 15-min slots with a sign of life 05:00-24:00
     "water_l",           # litres in the day
     "power_kwh",         # energy in the day
+    "sleep_h",           # end of the evening past midnight (0: asleep by midnight)
+    # not features: the slots 00:00-11:00 as bits, for the home's own night window
+    "night_wet_bits",    # a toilet visit (bathroom PIR, else a flush)
+    "night_up_bits",     # up outside the bedroom
+    "night_away_bits",   # in the kitchen or the living room
 )
 IDX = {n: i for i, n in enumerate(FEATURES)}
 NF = len(FEATURES)
+RAW = ("night_wet_bits", "night_up_bits", "night_away_bits")
 
 
 class DayBins:
@@ -120,8 +133,47 @@ def _span(a: np.ndarray, r: tuple[int, int]) -> np.ndarray:
     return a[..., r[0]:r[1]]
 
 
-def features(b: DayBins, has: frozenset[str]) -> np.ndarray:
-    """The day's feature vector; `has` names what the home can see (see `capabilities`)."""
+_WEIGHTS = np.left_shift(np.int64(1), np.arange(BITS, dtype=np.int64))
+
+
+def _bits(flags: np.ndarray) -> float:
+    """Slot i set -> bit i; a float64 holds the 44 bits exactly."""
+    return float(np.dot(flags.astype(np.int64), _WEIGHTS[:len(flags)]))
+
+
+_NIGHT_COLS = [IDX["night_toilet"], IDX["night_up_slots"], IDX["night_away_slots"]]
+_BIT_COLS = [IDX[n] for n in RAW]
+
+
+def night_counts(X: np.ndarray, night: tuple[int, int]) -> np.ndarray:
+    """Count the night features of each row of X (days x FEATURES, changed in place) in the
+    slots night = (from, to) from its bits: toilet visits (runs of wet slots: one visit can
+    straddle two), slots up outside the bedroom, slots in the kitchen or living room."""
+    lo, hi = night
+    B = X[:, _BIT_COLS]
+    ok = np.isfinite(B)
+    m = (np.nan_to_num(B).astype(np.int64) >> lo) & ((1 << (hi - lo)) - 1)
+    runs = np.bitwise_count(m[:, 0] & ~(m[:, 0] << 1))
+    counts = np.stack([runs, np.bitwise_count(m[:, 1]), np.bitwise_count(m[:, 2])], axis=1)
+    X[:, _NIGHT_COLS] = np.where(ok, counts.astype(np.float64), np.nan)
+    return X
+
+
+def night_window(X: np.ndarray) -> tuple[int, int]:
+    """A home's night in slots of the day, from its usual days (rows of X): from the end of
+    its usual evening past midnight (plus 15 min) to half an hour before its usual getting
+    up, at least 3 h and within 00:00-11:00."""
+    lo = min(12, int(math.ceil(4 * float(np.median(X[:, IDX["sleep_h"]])))) + 1)
+    if lo == 1:
+        lo = 0          # asleep by midnight: the night is counted from 00:00
+    hi = int(math.floor(4 * (float(np.median(X[:, IDX["wake_h"]])) - 0.5)))
+    hi = min(BITS, max(lo + NIGHT_MIN, hi))
+    return lo, hi
+
+
+def features(b: DayBins, has: frozenset[str], night: tuple[int, int] = NIGHT) -> np.ndarray:
+    """The day's feature vector; `has` names what the home can see (see `capabilities`), the
+    night features are counted in `night` (slots; the home's `night_window`)."""
     act = np.frombuffer(b.act, dtype=np.uint16).reshape(NG, SLOTS).astype(np.float64)
     water = np.frombuffer(b.water, dtype=np.float32).astype(np.float64)
     door = np.frombuffer(b.door, dtype=np.uint16).astype(np.float64)
@@ -139,17 +191,23 @@ def features(b: DayBins, has: frozenset[str]) -> np.ndarray:
     f[IDX["wake_h"]] = wake
     late = np.nonzero(nonbed[68:] > 0)[0]
     f[IDX["bed_h"]] = (68 + late[-1] + 1) / 4.0 if late.size else 17.0
-    night = slice(*NIGHT)
+    # the evening past midnight: activity in the kitchen or living room from 00:00 up to the
+    # first 2 h without any (a night owl's television; 0 for one asleep by midnight)
+    end = 0
+    for sl in range(BITS):
+        if sl - end >= QUIET:
+            break
+        if day_rooms[sl]:
+            end = sl + 1
+    f[IDX["sleep_h"]] = end / 4.0
     if "bath" in has or "water" in has:
-        wet = (act[BATH, night] > 0) if "bath" in has else (water[night] >= FLUSH_L)
-        # a visit is a run of wet slots (one visit can straddle two)
-        runs = int(wet[0]) + int(np.count_nonzero(wet[1:] & ~wet[:-1]))
-        f[IDX["night_toilet"]] = runs
+        wet = (act[BATH, :BITS] > 0) if "bath" in has else (water[:BITS] >= FLUSH_L)
+        f[IDX["night_wet_bits"]] = _bits(wet)
     if "rooms" in has:
-        f[IDX["night_up_slots"]] = np.count_nonzero(nonbed[night] > 0)
+        f[IDX["night_up_bits"]] = _bits(nonbed[:BITS] > 0)
         # the entrance is left out: the way to the toilet crosses it
-        away = act[KITCHEN, night] + act[LIVING, night]
-        f[IDX["night_away_slots"]] = np.count_nonzero(away > 0)
+        f[IDX["night_away_bits"]] = _bits((act[KITCHEN, :BITS] + act[LIVING, :BITS]) > 0)
+    night_counts(f[None, :], night)
     for name, r in MEALS:
         if "kitchen" in has:
             f[IDX[f"kitchen_{name}"]] = np.count_nonzero(_span(act[KITCHEN], r) > 0)

@@ -112,7 +112,7 @@ _HOURS = frozenset({"hours_bedroom", "hours_kitchen", "hours_living", "hours_bat
 
 def _value(lang: str, feature: str, v: object) -> str:
     x = float(v) if isinstance(v, (int, float)) else 0.0
-    if feature in ("wake_h", "bed_h"):
+    if feature in ("wake_h", "bed_h", "sleep_h"):
         m = int(round(x * 60)) % 1440
         return f"{m // 60:02d}:{m % 60:02d}"
     if feature in _SLOTS:

@@ -14,7 +14,8 @@ from detectors.config import DETECTORS, DetectorConfig
 from detectors.events import DeviceInfo, Event, Finding, HomeInfo
 from detectors.monitor import HomeMonitor
 from detectors.routine import RobustModel, usable
-from detectors.routine_features import IDX, capabilities, days_features
+from detectors.routine_features import (IDX, capabilities, days_features, night_counts,
+                                        night_window)
 from detectors.rules import RULES
 from detectors.rules.routine import KINDS
 from anju import i18n
@@ -65,8 +66,11 @@ class Day:
         self.at(h + 0.2, "m-kit", "motion")
 
     def ordinary(self, *, night_toilets: tuple[float, ...] = (2.0,), breakfast: bool = True,
-                 night_kitchen: bool = False, up: float = 7.0, to_bed: float = 21.5) -> "Day":
+                 night_kitchen: bool = False, up: float = 7.0, to_bed: float = 21.5,
+                 tv_until: float = 0.0) -> "Day":
         self.meter()
+        for q in range(int(tv_until * 4)):   # the evening before, past midnight (a night owl)
+            self.at(q / 4 + 0.05, "m-liv", "motion")
         for h in night_toilets:
             self.toilet(h)
         if night_kitchen:           # up and about in the kitchen at 02:40 (wandering)
@@ -108,6 +112,38 @@ def test_getting_up_bedtime_and_the_night() -> None:
     assert x[IDX["night_toilet"]] == 2
     assert x[IDX["night_up_slots"]] == 2           # up in the bathroom twice, nothing else
     assert x[IDX["night_away_slots"]] == 0
+
+
+def test_the_night_is_the_homes_own_evening_to_morning() -> None:
+    owl = [Day(i).ordinary(up=9.0, to_bed=23.9, tv_until=0.75, night_toilets=(3.0, 6.0))
+           for i in range(14)]
+    X = np.vstack([_features(d) for d in owl])
+    assert X[0, IDX["sleep_h"]] == 0.75            # the television on till 00:45
+    assert _features(Day(0).ordinary())[IDX["sleep_h"]] == 0.0
+    # from 01:00 (15 min after the evening ends) to 08:30 (30 min before getting up)
+    assert night_window(X) == (4, 34)
+    # 00:00-05:00 counts the television as up at night and misses the 06:00 visit; the
+    # home's own night does not
+    assert (X[0, IDX["night_toilet"]], X[0, IDX["night_up_slots"]]) == (1, 4)
+    night_counts(X, night_window(X))
+    assert (X[0, IDX["night_toilet"]], X[0, IDX["night_up_slots"]]) == (2, 2)
+    # an early sleeper's night runs to half an hour before getting up, at least 3 hours
+    early = np.vstack([_features(Day(i).ordinary(up=5.5)) for i in range(7)])
+    assert night_window(early) == (0, 20)
+    late = early.copy()
+    late[:, IDX["sleep_h"]], late[:, IDX["wake_h"]] = 2.75, 5.0
+    assert night_window(late) == (12, 24)        # from 03:00 at the latest, three hours
+
+
+def test_a_night_owls_toilet_visits_are_counted_in_its_own_night() -> None:
+    def owl(i: int, toilets: tuple[float, ...]) -> Day:
+        return Day(i).ordinary(up=9.0, to_bed=23.9, tv_until=0.75, night_toilets=toilets)
+    days = [owl(i, (3.0, 6.0)) for i in range(14)] + [owl(14, (2.0, 3.0, 4.0, 5.5, 6.5, 7.5))]
+    found = _run(days, days[14].d0 + 86400 + 1)
+    assert [(f.kind, f.evidence) for f in found] == [
+        ("routine_night_toilet", {"count": 6, "usual": 2})]
+    # the television past midnight every night is not being up at night
+    assert _run([owl(i, (3.0, 6.0)) for i in range(15)], DAY0 + 15 * 86400 + 1) == []
 
 
 def test_wandering_at_night_is_time_outside_bedroom_and_bathroom() -> None:
@@ -207,6 +243,15 @@ def test_a_night_with_four_toilet_visits_after_fourteen_ordinary_ones() -> None:
     assert _run([Day(i).ordinary() for i in range(15)], DAY0 + 15 * 86400 + 1) == []
 
 
+def test_a_reading_stamped_at_midnight_itself_does_not_lose_the_day() -> None:
+    days = [Day(i).ordinary() for i in range(14)]
+    days.append(Day(14).ordinary(night_toilets=(0.5, 1.5, 2.5, 3.5)))
+    days[14].at(24.0, "m-bed", "motion")          # 00:00:00 of the next day, before midnight ran
+    found = _run(days, days[14].d0 + 86400 + 1)
+    assert [f.evidence for f in found if f.kind == "routine_night_toilet"] == [
+        {"count": 4, "usual": 1}]
+
+
 def test_two_mornings_without_the_kitchen_open_at_eleven() -> None:
     days = [Day(i).ordinary() for i in range(14)]
     days += [Day(14).ordinary(breakfast=False), Day(15).ordinary(breakfast=False)]
@@ -252,8 +297,10 @@ def test_kinds_are_switchable_worded_and_low_or_medium() -> None:
     out = [f for e in days[14].ev for f in m.observe(e)] + m.advance(days[14].d0 + 86401)
     assert not [f for f in out if f.kind == "routine_night_toilet"]
     # every feature a routine_activity finding may name has words in both languages
-    from detectors.routine_features import FEATURES
+    from detectors.routine_features import FEATURES, RAW
     for f in FEATURES:
+        if f in RAW:
+            continue          # the night's slots as bits: never named
         for lang in i18n.LANGS:
             assert i18n.has(lang, f"finding.routine_change.{f}"), (lang, f)
     t = texts.render("routine_activity", "open", {"days": 2, "changes": [

@@ -83,6 +83,7 @@ class Routine(Rule):
         if mem is None:
             return []
         d0 = mem.clock.day(t - 1)
+        mem.renight(d0)
         x = close_day(mem, d0)
         if x is None or s.explicit_at(t - 1) or s.explicit_at(d0) or not usable(x):
             return []
