@@ -170,7 +170,7 @@ class RoutineMemory:
     """One home's routine: the last days' features, today's bins, the checks done."""
 
     __slots__ = ("has", "clock", "days", "bins", "ended", "checked", "scores", "fails",
-                 "night")
+                 "night", "calm_from", "opened_by")
 
     def __init__(self, info: HomeInfo) -> None:
         self.has = capabilities(info)
@@ -182,6 +182,11 @@ class RoutineMemory:
         self.scores: dict[float, float] = {}          # local midnight -> day score
         self.fails: dict[float, tuple[bool, bool, bool]] = {}   # meals: window without kitchen
         self.night = NIGHT                            # slots of this home's night
+        # routine_activity: the persisting-change checks count days from calm_from (the day
+        # after it last cleared), and what opened it ("day", "drift", "week") says what
+        # must be over before it clears
+        self.calm_from = 0.0
+        self.opened_by = ""
 
     def keep(self, d0: float, x: np.ndarray) -> None:
         self.days[d0] = x

@@ -331,6 +331,22 @@ def test_a_small_change_that_persists_opens_after_days_not_at_once() -> None:
     assert [f.state for f in after] == ["open", "clear"]
 
 
+def test_an_illness_after_recovery_opens_again() -> None:
+    # three days unwell (up at 10:30, to bed at 19:00, no breakfast, the toilet four times a
+    # night), three ordinary days, then two unwell again: two findings, the first cleared
+    # when the days were back even though the days' sum still remembered the first spell
+    def ill(i: int) -> Day:
+        return Day(i).ordinary(up=10.5, to_bed=19.0, breakfast=False,
+                               night_toilets=(0.5, 1.5, 2.5, 3.5))
+    days = [Day(i).ordinary() for i in range(14)] + [ill(14), ill(15), ill(16)]
+    days += [Day(17 + i).ordinary() for i in range(3)] + [ill(20), ill(21)]
+    found = [f for f in _run(days, days[-1].d0 + 86400 + 1) if f.kind == "routine_activity"]
+    assert [f.state for f in found] == ["open", "clear", "open"]
+    assert found[0].at == days[14].d0 + 86400           # at the first unwell day's midnight
+    assert days[17].d0 + 86400 <= found[1].at <= days[19].d0 + 86400
+    assert days[20].d0 + 86400 <= found[2].at <= days[21].d0 + 86400
+
+
 def test_routine_limits_are_settings_of_a_home() -> None:
     from detectors.config import ConfigError, merge
     days = [Day(i).ordinary() for i in range(14)]

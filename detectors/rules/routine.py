@@ -117,7 +117,10 @@ def _activity(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray, z: np.
     lim = s.cfg.routine
     week = _week(mem, d0, lim.min_days)
     drift = _drift(mem, d0, model, X)
-    if drift is not None and stat < lim.day_score and drift[0] >= lim.drift_score and \
+    out: list[Finding] = []
+    # while open, nothing but a clear is to be done unless the day itself is unusual
+    idle = "routine_activity" not in s.open
+    if idle and drift is not None and stat < lim.day_score and drift[0] >= lim.drift_score and \
             (week is None or week[0] < lim.week_score):
         cusum, since = drift
         days = [k for k in sorted(mem.days) if since <= k <= d0 and usable(mem.days[k])]
@@ -132,32 +135,45 @@ def _activity(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray, z: np.
                     "usual": round(float(model.med[i]), 2)} for i in order]
         if changes:
             n = int(round((d0 - since) / DAY_S)) + 1
-            return s.raise_finding("routine_activity", t, "medium", since, days=n,
-                                   score=round(cusum, 2), changes=changes)
-    if week is not None and stat < lim.day_score and week[0] >= lim.week_score:
+            out = s.raise_finding("routine_activity", t, "medium", since, days=n,
+                                  score=round(cusum, 2), changes=changes)
+            mem.opened_by = "drift" if out else mem.opened_by
+            return out
+    if idle and week is not None and stat < lim.day_score and week[0] >= lim.week_score:
         _, wz, m7, before = week
         order = [i for i in np.argsort(-np.nan_to_num(wz, nan=-9)) if wz[i] >= 2.0][:3]
         changes = [{"feature": FEATURES[i], "value": round(float(m7[i]), 2),
                     "usual": round(float(before.med[i]), 2)} for i in order]
         if changes:
-            return s.raise_finding("routine_activity", t, "medium", d0 - 6 * DAY_S, days=7,
-                                   score=round(week[0], 2), changes=changes)
+            out = s.raise_finding("routine_activity", t, "medium", d0 - 6 * DAY_S, days=7,
+                                  score=round(week[0], 2), changes=changes)
+            mem.opened_by = "week" if out else mem.opened_by
+            return out
     if stat >= lim.day_score:
         # the largest worrying changes, any feature: what a family can picture
         order = [i for i in np.argsort(-np.nan_to_num(z, nan=-9)) if z[i] >= 2.0][:3]
         changes = [_change(FEATURES[i], x, model) for i in order] or \
             [_change(max(CORE, key=lambda n: float(np.nan_to_num(z[IDX[n]], nan=-9))), x,
                      model)]
-        return s.raise_finding("routine_activity", t, "medium", d0,
-                               days=2 if two >= lim.day_score and 0.8 * score < lim.day_score
-                               else 1,
-                               score=round(stat, 2), changes=changes)
-    # back to the usual day: cleared (a week still unlike the weeks before reopens it, with
-    # the week's words, not the day's)
-    if stat < SCORE_CLEAR and (week is None or week[0] < lim.week_score) and \
-            (drift is None or drift[0] < lim.drift_score):
-        return s.clear_finding("routine_activity", t, "recovered", score=round(stat, 2))
-    return []
+        out = s.raise_finding("routine_activity", t, "medium", d0,
+                              days=2 if two >= lim.day_score and 0.8 * score < lim.day_score
+                              else 1,
+                              score=round(stat, 2), changes=changes)
+        mem.opened_by = "day" if out else mem.opened_by
+        return out
+    # back to the usual day: cleared. One opened by a bad day or two clears when the days are
+    # back; one opened by a change that persists, when that is over too (a week still unlike
+    # the weeks before keeps it, with the week's words, not the day's)
+    persisting = mem.opened_by != "day"
+    if stat < SCORE_CLEAR and (not persisting or (
+            (week is None or week[0] < lim.week_score) and
+            (drift is None or drift[0] < lim.drift_score))):
+        out = s.clear_finding("routine_activity", t, "recovered", score=round(stat, 2))
+        if out:
+            # the persisting-change checks start again after the recovery (Page's CUSUM is
+            # restarted after it signals): the days it recovered from do not reopen it
+            mem.calm_from, mem.opened_by = d0 + DAY_S - 3600, ""
+    return out
 
 
 def _drift(mem: RoutineMemory, d0: float, model: RobustModel, X: np.ndarray
@@ -167,8 +183,8 @@ def _drift(mem: RoutineMemory, d0: float, model: RobustModel, X: np.ndarray
     its midnight, or (a day closed before a restart) its score against today's model; it is
     counted in units of the spread of the learned days' own scores, so a home whose days
     vary much needs a larger change."""
-    days = [k for k in sorted(mem.days)
-            if d0 - DRIFT_DAYS * DAY_S < k <= d0 and usable(mem.days[k])]
+    days = [k for k in sorted(mem.days) if max(d0 - DRIFT_DAYS * DAY_S, mem.calm_from) < k
+            and k <= d0 and usable(mem.days[k])]
     if not days:
         return None
     own = model.scores(X)
@@ -193,7 +209,7 @@ def _week(mem: RoutineMemory, d0: float, min_days: int
     days = [k for k in sorted(mem.days) if k <= d0 and usable(mem.days[k])]
     last = [k for k in days if k > d0 - 7 * DAY_S + 3600]
     before = [k for k in days if k <= d0 - 7 * DAY_S + 3600][-28:]
-    if len(last) < 6 or len(before) < min_days:
+    if len(last) < 6 or len(before) < min_days or last[0] < mem.calm_from:
         return None
     m = RobustModel().fit(np.vstack([mem.days[k] for k in before]))
     with warnings.catch_warnings():
