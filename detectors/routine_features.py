@@ -36,7 +36,8 @@ _GROUP = {"bedroom": BED, "bathroom": BATH, "toilet": BATH, "kitchen": KITCHEN,
 NIGHT = (0, 20)              # slots 00:00-05:00: the night until the home's own is learned
 BITS = 44                    # slots 00:00-11:00 kept as bits: every window a night can have
 NIGHT_MIN = 12               # a night window is at least 3 h
-QUIET = 8                    # 2 h without the kitchen or the living room: the evening is over
+QUIET = 4                    # 1 h without the kitchen or the living room: the evening is over
+LATE_MAX = 8                 # a late evening moves that day's night on by at most 2 h
 MORNING = (20, 44)           # 05:00-11:00: breakfast
 MIDDAY = (44, 60)            # 11:00-15:00: lunch
 EVENING = (60, 84)           # 15:00-21:00: dinner
@@ -48,8 +49,8 @@ SHOWER_L = 20.0              # water in one slot that is a shower (or a wash mac
 FEATURES: tuple[str, ...] = (
     "wake_h",            # getting up: first lasting activity outside the bedroom after 04:00
     "bed_h",             # last activity outside the bedroom before midnight
-    "night_toilet",      # toilet visits 00:00-05:00 (bathroom PIR, else flushes)
-    "night_up_slots",    # 15-min slots 00:00-05:00 with activity outside the bedroom
+    "night_toilet",      # toilet visits in the home's night (bathroom PIR, else flushes)
+    "night_up_slots",    # 15-min slots of the night with activity outside the bedroom
     "night_away_slots",  # ... in the kitchen or the living room (wandering)
     "kitchen_morning",   # 15-min slots with kitchen activity 05:00-11:00
     "kitchen_midday",    # 11:00-15:00
@@ -148,11 +149,17 @@ _BIT_COLS = [IDX[n] for n in RAW]
 def night_counts(X: np.ndarray, night: tuple[int, int]) -> np.ndarray:
     """Count the night features of each row of X (days x FEATURES, changed in place) in the
     slots night = (from, to) from its bits: toilet visits (runs of wet slots: one visit can
-    straddle two), slots up outside the bedroom, slots in the kitchen or living room."""
+    straddle two), slots up outside the bedroom, slots in the kitchen or living room. A day
+    whose evening went on later than the night's start has its night begin after it (by at
+    most LATE_MAX): a late evening is not being up in the night."""
     lo, hi = night
     B = X[:, _BIT_COLS]
     ok = np.isfinite(B)
-    m = (np.nan_to_num(B).astype(np.int64) >> lo) & ((1 << (hi - lo)) - 1)
+    e = np.nan_to_num(X[:, IDX["sleep_h"]] * 4).astype(np.int64)
+    start = np.where(e > 0, np.clip(e + 1, lo, lo + LATE_MAX), lo)
+    start = np.minimum(start, hi)[:, None]
+    mask = np.left_shift(np.int64(1), hi - start) - 1
+    m = (np.nan_to_num(B).astype(np.int64) >> start) & mask
     runs = np.bitwise_count(m[:, 0] & ~(m[:, 0] << 1))
     counts = np.stack([runs, np.bitwise_count(m[:, 1]), np.bitwise_count(m[:, 2])], axis=1)
     X[:, _NIGHT_COLS] = np.where(ok, counts.astype(np.float64), np.nan)
@@ -191,14 +198,16 @@ def features(b: DayBins, has: frozenset[str], night: tuple[int, int] = NIGHT) ->
     f[IDX["wake_h"]] = wake
     late = np.nonzero(nonbed[68:] > 0)[0]
     f[IDX["bed_h"]] = (68 + late[-1] + 1) / 4.0 if late.size else 17.0
-    # the evening past midnight: activity in the kitchen or living room from 00:00 up to the
-    # first 2 h without any (a night owl's television; 0 for one asleep by midnight)
+    # the evening past midnight: activity in the kitchen or living room going on at midnight
+    # (in its first half hour), up to the first hour without any (a night owl's television;
+    # 0 for one asleep by midnight: getting up later is the night, not the evening)
     end = 0
-    for sl in range(BITS):
-        if sl - end >= QUIET:
-            break
-        if day_rooms[sl]:
-            end = sl + 1
+    if day_rooms[:2].any():
+        for sl in range(BITS):
+            if sl - end >= QUIET:
+                break
+            if day_rooms[sl]:
+                end = sl + 1
     f[IDX["sleep_h"]] = end / 4.0
     if "bath" in has or "water" in has:
         wet = (act[BATH, :BITS] > 0) if "bath" in has else (water[:BITS] >= FLUSH_L)

@@ -122,11 +122,25 @@ def test_the_night_is_the_homes_own_evening_to_morning() -> None:
     assert _features(Day(0).ordinary())[IDX["sleep_h"]] == 0.0
     # from 01:00 (15 min after the evening ends) to 08:30 (30 min before getting up)
     assert night_window(X) == (4, 34)
-    # 00:00-05:00 counts the television as up at night and misses the 06:00 visit; the
-    # home's own night does not
-    assert (X[0, IDX["night_toilet"]], X[0, IDX["night_up_slots"]]) == (1, 4)
+    # 00:00-05:00 misses the 06:00 visit (the television is the evening either way: that
+    # day's night begins after it); the home's own night counts it
+    assert (X[0, IDX["night_toilet"]], X[0, IDX["night_up_slots"]]) == (1, 1)
     night_counts(X, night_window(X))
     assert (X[0, IDX["night_toilet"]], X[0, IDX["night_up_slots"]]) == (2, 2)
+    # a night owl up till 02:30 one evening: that night begins at 02:45, 2 h at most later
+    # than the usual start; getting up into the living room at 00:45 after an early night is
+    # the night, not the evening
+    late = Day(20).ordinary(up=9.0, to_bed=23.9, tv_until=2.5, night_toilets=(3.0, 6.0))
+    x = _features(late)
+    assert x[IDX["sleep_h"]] == 2.5
+    night_counts(x[None, :], (4, 34))
+    assert (x[IDX["night_toilet"]], x[IDX["night_up_slots"]], x[IDX["night_away_slots"]]) \
+        == (2, 2, 0)
+    up = Day(21).ordinary(night_toilets=())
+    for m in range(45, 120, 5):
+        up.at(m / 60, "m-liv", "motion")
+    x = _features(up)
+    assert x[IDX["sleep_h"]] == 0.0 and x[IDX["night_away_slots"]] == 5
     # an early sleeper's night runs to half an hour before getting up, at least 3 hours
     early = np.vstack([_features(Day(i).ordinary(up=5.5)) for i in range(7)])
     assert night_window(early) == (0, 20)

@@ -10,9 +10,10 @@ routine.min_days of them, a setting):
   largest changes with the usual value. A smaller change that persists (a decline) opens it
   too: a CUSUM of the last days' scores, each in units of this home's own spread of scores
   (`_drift`), or the last 7 days' medians against the weeks before (`_week`).
-- routine_night_toilet (low): toilet visits 00:00-05:00 three or more above the usual and
+- routine_night_toilet (low): toilet visits in the home's night three or more above the usual and
   more than on any night learned.
-- routine_night_out_of_bed (low): time up outside the bedroom 00:00-05:00 far above it.
+- routine_night_out_of_bed (low): time up outside the bedroom in the home's night far above it.
+  (The night is the home's own: detectors/routine_features.py `night_window`.)
 - routine_wandering (medium): nights with walking about outside bedroom and bathroom in the
   last 7, well above the rate of the weeks before (a change that grows week by week).
 - routine_meals (medium): a meal time (morning, midday, evening) with almost no kitchen
