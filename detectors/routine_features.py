@@ -170,10 +170,10 @@ def night_window(X: np.ndarray) -> tuple[int, int]:
     """A home's night in slots of the day, from its usual days (rows of X): from the end of
     its usual evening past midnight (plus 15 min) to half an hour before its usual getting
     up, at least 3 h and within 00:00-11:00."""
-    lo = min(12, int(math.ceil(4 * float(np.median(X[:, IDX["sleep_h"]])))) + 1)
+    lo = min(12, int(math.ceil(4 * float(np.nanmedian(X[:, IDX["sleep_h"]])))) + 1)
     if lo == 1:
         lo = 0          # asleep by midnight: the night is counted from 00:00
-    hi = int(math.floor(4 * (float(np.median(X[:, IDX["wake_h"]])) - 0.5)))
+    hi = int(math.floor(4 * (float(np.nanmedian(X[:, IDX["wake_h"]])) - 0.5)))
     hi = min(BITS, max(lo + NIGHT_MIN, hi))
     return lo, hi
 
@@ -188,16 +188,24 @@ def features(b: DayBins, has: frozenset[str], night: tuple[int, int] = NIGHT) ->
     total = act.sum(axis=0)
     nonbed = total - act[BED]
     # getting up: the first slot from 04:00 opening an hour with activity in the kitchen or
-    # the living room in at least two of its four slots (a night toilet visit does not)
+    # the living room in at least two of its four slots (a night toilet visit does not), or
+    # going out (the entrance door)
     day_rooms = (act[KITCHEN] + act[LIVING]) > 0
     wake = 14.0
     for s in range(16, 56):
-        if day_rooms[s] and day_rooms[s:s + 4].sum() >= 2:
+        if (day_rooms[s] and day_rooms[s:s + 4].sum() >= 2) or door[s] > 0:
             wake = s / 4.0
             break
     f[IDX["wake_h"]] = wake
     late = np.nonzero(nonbed[68:] > 0)[0]
-    f[IDX["bed_h"]] = (68 + late[-1] + 1) / 4.0 if late.size else 17.0
+    bed = (68 + late[-1] + 1) / 4.0 if late.size else 17.0
+    # out at midnight (the door after the evening's last sign and nothing in the bedroom
+    # after it): when they went to bed is not known, not early
+    gone = np.nonzero(door[68:] > 0)[0]
+    if gone.size and (68 + gone[-1]) / 4.0 >= bed - 0.25 and \
+            not act[BED, 68 + gone[-1] + 1:].any():
+        bed = np.nan
+    f[IDX["bed_h"]] = bed
     # the evening past midnight: activity in the kitchen or living room going on at midnight
     # (in its first half hour), up to the first hour without any (a night owl's television;
     # 0 for one asleep by midnight: getting up later is the night, not the evening)
@@ -242,6 +250,8 @@ def features(b: DayBins, has: frozenset[str], night: tuple[int, int] = NIGHT) ->
         col = act[:, s]
         if col.sum() > 0:
             room = int(np.argmax(col[:4])) if col[:4].sum() > 0 else ENTRY
+        elif door[s] > 0:
+            room = ENTRY        # gone out (or at the door): not in the room last seen
         hours[room] += 0.25
     for name, g, cap in (("bedroom", BED, ""), ("kitchen", KITCHEN, "kitchen"),
                          ("living", LIVING, "living"), ("bathroom", BATH, "bath")):

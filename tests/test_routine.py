@@ -160,6 +160,30 @@ def test_a_night_owls_toilet_visits_are_counted_in_its_own_night() -> None:
     assert _run([owl(i, (3.0, 6.0)) for i in range(15)], DAY0 + 15 * 86400 + 1) == []
 
 
+def test_a_day_out_is_not_a_day_in_bed() -> None:
+    # up in the bedroom and out of the door at 08:00 till 19:00 (a basic kit: no kitchen or
+    # living-room sign before leaving): up at 08:00, the day out is not hours in the bedroom
+    d = Day(0)
+    d.meter()
+    d.at(7.5, "m-bed", "motion")
+    d.at(8.0, "door", "door", 1)
+    d.at(8.01, "door", "door", 0)
+    d.at(19.0, "door", "door", 1)
+    d.at(19.01, "door", "door", 0)
+    for q in range(19 * 4 + 1, 22 * 4):
+        d.at(q / 4 + 0.05, "m-liv", "motion")
+    d.at(22.1, "m-bed", "motion")
+    d.ev.sort(key=lambda e: e.ts)
+    x = _features(d)
+    assert x[IDX["wake_h"]] == 8.0
+    assert x[IDX["hours_bedroom"]] == 8.0 + 2.0        # 00:00-08:00 and 22:00-24:00
+    assert x[IDX["bed_h"]] == 22.0
+    # out again at 23:00 and not back by midnight: when they went to bed is not known
+    d.at(23.0, "door", "door", 1)
+    d.at(23.01, "door", "door", 0)
+    assert np.isnan(_features(d)[IDX["bed_h"]])
+
+
 def test_wandering_at_night_is_time_outside_bedroom_and_bathroom() -> None:
     x = _features(Day(0).ordinary(night_kitchen=True))
     assert x[IDX["night_away_slots"]] == 3         # 02:40-03:10 in the kitchen: three slots
