@@ -196,11 +196,15 @@ class RoutineMemory:
                 self.scores.pop(k, None)
                 self.fails.pop(k, None)
 
+    def recent(self, before: float) -> list[float]:
+        """The usable days before `before`, the last KEEP_DAYS of them."""
+        return [k for k in sorted(self.days) if k < before and usable(self.days[k])][-KEEP_DAYS:]
+
     def learned(self, before: float) -> tuple[list[float], np.ndarray]:
-        """The usable days before `before` (the last KEEP_DAYS of them), leaving out the days
-        that were themselves judged unusual (an illness does not become the usual), unless
-        they are a third of them or more: then that is how the resident lives now."""
-        ks = [k for k in sorted(self.days) if k < before and usable(self.days[k])][-KEEP_DAYS:]
+        """The recent days, leaving out the days that were themselves judged unusual (an
+        illness does not become the usual), unless they are a third of them or more: then
+        that is how the resident lives now."""
+        ks = self.recent(before)
         odd = [k for k in ks if self.scores.get(k, 0.0) >= UNUSUAL]
         if odd and len(odd) * 3 < len(ks):
             ks = [k for k in ks if self.scores.get(k, 0.0) < UNUSUAL]
@@ -209,7 +213,7 @@ class RoutineMemory:
     def renight(self, before: float) -> None:
         """Learn the home's night from its usable days before `before` (00:00-05:00 until
         MIN_DAYS are known) and, when it moved, count every kept day's night in it again."""
-        ks = [k for k in sorted(self.days) if k < before and usable(self.days[k])][-KEEP_DAYS:]
+        ks = self.recent(before)
         w = night_window(np.vstack([self.days[k] for k in ks])) if len(ks) >= MIN_DAYS \
             else NIGHT
         if w == self.night:
