@@ -48,7 +48,7 @@ SHOWER_L = 20.0              # water in one slot that is a shower (or a wash mac
 
 FEATURES: tuple[str, ...] = (
     "wake_h",            # getting up: first lasting activity outside the bedroom after 04:00
-    "bed_h",             # last activity outside the bedroom before midnight
+    "bed_h",             # last activity in the kitchen, living room or at the door before midnight
     "night_toilet",      # toilet visits in the home's night (bathroom PIR, else flushes)
     "night_up_slots",    # 15-min slots of the night with activity outside the bedroom
     "night_away_slots",  # ... in the kitchen or the living room (wandering)
@@ -197,7 +197,10 @@ def features(b: DayBins, has: frozenset[str], night: tuple[int, int] = NIGHT) ->
             wake = s / 4.0
             break
     f[IDX["wake_h"]] = wake
-    late = np.nonzero(nonbed[68:] > 0)[0]
+    # going to bed: the last activity in the kitchen or the living room, or the door (a toilet
+    # visit after going to bed is not staying up)
+    up = day_rooms if ("kitchen" in has or "living" in has) else nonbed > 0
+    late = np.nonzero(up[68:] | (door[68:] > 0))[0]
     bed = (68 + late[-1] + 1) / 4.0 if late.size else 17.0
     # out at midnight (the door after the evening's last sign and nothing in the bedroom
     # after it): when they went to bed is not known, not early

@@ -58,6 +58,11 @@ class Day:
         self.draw(h + 3 / 60, 5.0)
         self.at(h + 6 / 60, "m-bed", "motion")
 
+    def toilet_at(self, h: float) -> "Day":
+        self.toilet(h)
+        self.ev.sort(key=lambda e: e.ts)
+        return self
+
     def breakfast(self, h: float = 7.1) -> None:
         self.at(h, "m-kit", "motion")
         self.at(h + 0.03, "c-fridge", "contact", 1)
@@ -109,6 +114,8 @@ def test_getting_up_bedtime_and_the_night() -> None:
     x = _features(Day(0).ordinary(night_toilets=(1.0, 3.5)))
     assert x[IDX["wake_h"]] == 7.0                 # the first hour with living-room activity
     assert x[IDX["bed_h"]] == 21.5                 # the last slot outside the bedroom, 21:15-21:30
+    # a toilet visit after going to bed is not staying up
+    assert _features(Day(0).ordinary().toilet_at(23.2))[IDX["bed_h"]] == 21.5
     assert x[IDX["night_toilet"]] == 2
     assert x[IDX["night_up_slots"]] == 2           # up in the bathroom twice, nothing else
     assert x[IDX["night_away_slots"]] == 0
