@@ -40,7 +40,7 @@ DIRECTION: dict[str, int] = {
     "day_midday": 0, "day_evening": 0, "water_morning": -1, "water_midday": -1, "water_evening": -1, "shower": 0, "outings": -1,
     "hours_bedroom": 1, "hours_kitchen": -1, "hours_living": 0, "hours_bathroom": 0,
     "activity": -1, "intensity": -1, "kitchen_day": -1, "active_slots": -1, "water_l": -1, "power_kwh": -1,
-    "sleep_h": 0, "night_wet_bits": 0, "night_up_bits": 0, "night_away_bits": 0,
+    "sleep_h": -1, "night_wet_bits": 0, "night_up_bits": 0, "night_away_bits": 0,
 }
 # the smallest spread (the MAD scaled to an SD) a feature is judged with, in its own unit;
 # RELATIVE: at least this share of the median as well
@@ -61,9 +61,10 @@ SIGN = np.array([DIRECTION[n] for n in FEATURES], dtype=float)
 FLOORS = np.array([FLOOR[n] for n in FEATURES])
 RELS = np.array([RELATIVE.get(n, 0.0) for n in FEATURES])
 # the features of the day's score: signs a family would notice of someone unwell or failing
-CORE = ("hours_bedroom", "activity", "intensity", "wake_h", "power_kwh", "bed_h",
+CORE = ("hours_bedroom", "activity", "intensity", "wake_h", "power_kwh", "bed_h", "sleep_h",
         "water_morning", "kitchen_day", "night_toilet")
 _CORE_IDX = np.array([IDX[n] for n in CORE])
+_SLEEP = IDX["sleep_h"]
 
 
 def day_score(z: np.ndarray) -> float:
@@ -101,18 +102,24 @@ class RobustModel:
         # a spread from a week of days is less sure than one from four weeks: wider while
         # few days are learned (x1.4 with 7 days, x1.1 with 28)
         self.scale = self.scale * np.sqrt(1.0 + 7.0 / max(1, len(X)))
+        # how far past midnight the evening went counts only for a home that usually goes to
+        # bed after midnight (a night owl, whose bed_h is midnight itself on most days); for
+        # the rest bed_h says when they went to bed
+        self.sign = SIGN.copy()
+        if not self.med[_SLEEP] > 0:
+            self.sign[_SLEEP] = np.nan
         return self
 
     def z(self, x: np.ndarray) -> np.ndarray:
         """Signed deviations, positive where worrying (NaN: not seen in this home)."""
-        return SIGN * (x - self.med) / self.scale
+        return self.sign * (x - self.med) / self.scale
 
     def score(self, x: np.ndarray) -> float:
         return day_score(self.z(x))
 
     def scores(self, X: np.ndarray) -> np.ndarray:
         """The day score of each row of X."""
-        return day_scores(SIGN * (X - self.med) / self.scale)
+        return day_scores(self.sign * (X - self.med) / self.scale)
 
 
 def _columns(X: np.ndarray) -> np.ndarray:

@@ -139,7 +139,9 @@ def _routine(lang: str, kind: str, e: dict) -> str:
         parts = []
         for c in e.get("changes") or []:
             f = str(c.get("feature"))
-            parts.append(i18n.text(lang, f"finding.routine_change.{f}",
+            # to bed before midnight, usually after it
+            key = "sleep_h_before" if f == "sleep_h" and not c.get("value") else f
+            parts.append(i18n.text(lang, f"finding.routine_change.{key}",
                                    value=_value(lang, f, c.get("value")),
                                    usual=_value(lang, f, c.get("usual"))))
         if not parts:

@@ -260,6 +260,21 @@ def test_the_robust_score_has_a_floor_on_the_spread() -> None:
     assert m.z(x)[IDX["wake_h"]] < 0
 
 
+def test_a_night_owl_to_bed_earlier_than_usual_past_midnight() -> None:
+    # up till 01:30 every night; one evening over at 00:15: still past midnight (bed_h is
+    # midnight either way), scored by how far past midnight the evening went
+    owl = RobustModel().fit(np.vstack([_features(Day(i).ordinary(up=9.0, to_bed=23.9,
+                                                                  tv_until=1.5))
+                                       for i in range(7)]))
+    early = _features(Day(7).ordinary(up=9.0, to_bed=23.9, tv_until=0.25))
+    z = owl.z(early)
+    assert z[IDX["bed_h"]] == 0 and z[IDX["sleep_h"]] > 1.5
+    assert owl.score(early) > 0.5
+    # a home asleep by midnight: its evenings say nothing past midnight (bed_h says when)
+    usual = RobustModel().fit(np.vstack([_features(Day(i).ordinary()) for i in range(7)]))
+    assert np.isnan(usual.z(_features(Day(7).ordinary(tv_until=0.5)))[IDX["sleep_h"]])
+
+
 # -- the rule ---------------------------------------------------------------------------
 
 def _run(days: list[Day], until: float) -> list[Finding]:
@@ -352,6 +367,12 @@ def test_kinds_are_switchable_worded_and_low_or_medium() -> None:
         {"feature": "wake_h", "value": 9.5, "usual": 7.25},
         {"feature": "hours_bedroom", "value": 13.0, "usual": 8.5}]})
     assert t["zh-CN"] == "近2天的生活规律和平时不一样：起床 09:30，平时 07:15；在卧室约13小时，平时约8小时30分钟。"
+    # a night owl's evening: past midnight, or over before it
+    for v, zh, en in ((0.25, "夜里 00:15 上床休息，平时 01:30", "to bed at 00:15 after midnight"),
+                      (0.0, "午夜前就上床休息了，平时夜里 01:30", "to bed before midnight")):
+        t = texts.render("routine_activity", "open", {"days": 1, "changes": [
+            {"feature": "sleep_h", "value": v, "usual": 1.5}]})
+        assert zh in t["zh-CN"] and en in t["en"], t
 
 
 def test_a_small_change_that_persists_opens_after_days_not_at_once() -> None:
