@@ -413,6 +413,20 @@ def test_an_illness_after_recovery_opens_again() -> None:
     assert days[20].d0 + 86400 <= found[2].at <= days[21].d0 + 86400
 
 
+def test_an_illness_a_day_after_the_last_is_a_finding_of_its_own() -> None:
+    # three days unwell, one ordinary day, two unwell again: the first finding clears on the
+    # ordinary day, the second spell opens its own
+    def ill(i: int) -> Day:
+        return Day(i).ordinary(up=10.5, to_bed=19.0, breakfast=False,
+                               night_toilets=(0.5, 1.5, 2.5, 3.5))
+    days = [Day(i).ordinary() for i in range(14)] + [ill(14), ill(15), ill(16)]
+    days += [Day(17).ordinary(), ill(18), ill(19)]
+    found = [f for f in _run(days, days[-1].d0 + 86400 + 1) if f.kind == "routine_activity"]
+    assert [f.state for f in found] == ["open", "clear", "open"]
+    assert found[1].at == days[17].d0 + 86400
+    assert days[18].d0 + 86400 <= found[2].at <= days[19].d0 + 86400
+
+
 def test_routine_limits_are_settings_of_a_home() -> None:
     from detectors.config import ConfigError, merge
     days = [Day(i).ordinary() for i in range(14)]

@@ -162,14 +162,17 @@ def _activity(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray, z: np.
                               score=round(stat, 2), changes=changes)
         mem.opened_by = "day" if out else mem.opened_by
         return out
-    # back to the usual day: cleared. One opened by a bad day or two clears when the days are
-    # back; one opened by a change that persists, when that is over too (a week still unlike
-    # the weeks before keeps it, with the week's words, not the day's)
-    persisting = mem.opened_by != "day"
-    if stat < SCORE_CLEAR and (not persisting or (
-            (week is None or week[0] < lim.week_score) and
-            (drift is None or drift[0] < lim.drift_score))):
-        out = s.clear_finding("routine_activity", t, "recovered", score=round(stat, 2))
+    # back to the usual day: cleared. One opened by a bad day or two clears on the first usual
+    # day (a second illness soon after is then a finding of its own); one opened by a change
+    # that persists, when that is over too (a week still unlike the weeks before keeps it,
+    # with the week's words, not the day's)
+    if mem.opened_by == "day":
+        back = score < SCORE_CLEAR
+    else:
+        back = stat < SCORE_CLEAR and (week is None or week[0] < lim.week_score) and \
+            (drift is None or drift[0] < lim.drift_score)
+    if back:
+        out = s.clear_finding("routine_activity", t, "recovered", score=round(score, 2))
         if out:
             # the persisting-change checks start again after the recovery (Page's CUSUM is
             # restarted after it signals): the days it recovered from do not reopen it
