@@ -36,7 +36,8 @@ UNUSUAL = 2.0            # a day scoring this (routine rule's day_score) is not 
 DIRECTION: dict[str, int] = {
     "wake_h": 1, "bed_h": -1, "night_toilet": 1, "night_up_slots": 1, "night_away_slots": 1,
     "kitchen_morning": -1, "kitchen_midday": -1, "kitchen_evening": -1,
-    "meal_morning": 0, "meal_midday": 0, "meal_evening": 0, "day_morning": 0,
+    "meal_morning": 0, "meal_midday": 0, "meal_evening": 0,
+    "food_morning": 0, "food_midday": 0, "food_evening": 0, "day_morning": 0,
     "day_midday": 0, "day_evening": 0, "water_morning": -1, "water_midday": -1, "water_evening": -1, "shower": 0, "outings": -1,
     "hours_bedroom": 1, "hours_kitchen": -1, "hours_living": 0, "hours_bathroom": 0,
     "activity": -1, "intensity": -1, "kitchen_day": -1, "active_slots": -1, "water_l": -1, "power_kwh": -1,
@@ -48,6 +49,7 @@ FLOOR: dict[str, float] = {
     "wake_h": 0.5, "bed_h": 0.5, "night_toilet": 0.75, "night_up_slots": 1.0,
     "night_away_slots": 1.0, "kitchen_morning": 1.0, "kitchen_midday": 1.0,
     "kitchen_evening": 1.0, "meal_morning": 3.0, "meal_midday": 3.0, "meal_evening": 3.0,
+    "food_morning": 1.0, "food_midday": 1.0, "food_evening": 1.0,
     "day_morning": 2.0, "day_midday": 2.0, "day_evening": 2.0, "water_morning": 8.0, "water_midday": 8.0, "water_evening": 8.0,
     "shower": 1.0, "outings": 1.5, "hours_bedroom": 1.0, "hours_kitchen": 0.5,
     "hours_living": 1.0, "hours_bathroom": 0.5, "activity": 10.0,

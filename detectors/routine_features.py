@@ -58,6 +58,9 @@ FEATURES: tuple[str, ...] = (
     "meal_morning",      # signs of life in the kitchen (PIR, fridge, cupboard) 05:00-11:00
     "meal_midday",
     "meal_evening",
+    "food_morning",      # the fridge or a cupboard opened 05:00-11:00 (a kitchen contact)
+    "food_midday",
+    "food_evening",
     "day_morning",       # 15-min slots with any sign of life 05:00-11:00 (up and at home)
     "day_midday",
     "day_evening",
@@ -90,13 +93,15 @@ RAW = ("night_wet_bits", "night_up_bits", "night_away_bits")
 class DayBins:
     """One local day in 15-minute slots, filled event by event."""
 
-    __slots__ = ("lo", "hi", "act", "water", "door", "wh", "first", "meter_v", "meter_t")
+    __slots__ = ("lo", "hi", "act", "water", "door", "food", "wh", "first", "meter_v",
+                 "meter_t")
 
     def __init__(self, lo: float, hi: float) -> None:
         self.lo, self.hi = lo, hi
         self.act = array("H", bytes(2 * NG * SLOTS))      # [group * SLOTS + slot]
         self.water = array("f", bytes(4 * SLOTS))
         self.door = array("H", bytes(2 * SLOTS))
+        self.food = array("H", bytes(2 * SLOTS))      # kitchen contacts opened
         self.wh = 0.0
         self.first: float | None = None
         self.meter_v: dict[str, float] = {}
@@ -115,6 +120,8 @@ class DayBins:
         elif k == "contact" or k == "presence":
             g = BED if k == "presence" else _GROUP.get(ev.room, LIVING)
             self.act[g * SLOTS + slot] += 1
+            if g == KITCHEN and k == "contact" and ev.value >= 1:
+                self.food[slot] += 1
         elif k == "door":
             self.door[slot] += 1
         elif k == "water":
@@ -184,6 +191,7 @@ def features(b: DayBins, has: frozenset[str], night: tuple[int, int] = NIGHT) ->
     act = np.frombuffer(b.act, dtype=np.uint16).reshape(NG, SLOTS).astype(np.float64)
     water = np.frombuffer(b.water, dtype=np.float32).astype(np.float64)
     door = np.frombuffer(b.door, dtype=np.uint16).astype(np.float64)
+    food = np.frombuffer(b.food, dtype=np.uint16).astype(np.float64)
     f = np.full(NF, np.nan)
     total = act.sum(axis=0)
     nonbed = total - act[BED]
@@ -232,6 +240,8 @@ def features(b: DayBins, has: frozenset[str], night: tuple[int, int] = NIGHT) ->
         if "kitchen" in has:
             f[IDX[f"kitchen_{name}"]] = np.count_nonzero(_span(act[KITCHEN], r) > 0)
             f[IDX[f"meal_{name}"]] = _span(act[KITCHEN], r).sum()
+        if "food" in has:
+            f[IDX[f"food_{name}"]] = _span(food, r).sum()
         f[IDX[f"day_{name}"]] = np.count_nonzero(_span(total, r) > 0)
         if "water" in has:
             f[IDX[f"water_{name}"]] = float(_span(water, r).sum())
@@ -289,6 +299,8 @@ def capabilities(info: HomeInfo) -> frozenset[str]:
                 has.add("bath")
             elif g == KITCHEN:
                 has.add("kitchen")
+                if d.kind == "contact":
+                    has.add("food")     # the fridge or a cupboard: opened for a meal
             elif g == LIVING:
                 has.add("living")
     if rooms - {BED}:

@@ -163,6 +163,9 @@ def _routine(lang: str, kind: str, e: dict) -> str:
         p = e.get("part")
         part = i18n.text(lang, f"finding.routine_part.{p}" if p in ("morning", "midday", "evening")
                          else "finding.routine_part.any")
+        if "opened" in e:
+            return i18n.text(lang, "finding.routine_meals_food", days=n("days"), part=part,
+                             usual=n("usual_opened"))
         if not n("signs"):
             return i18n.text(lang, "finding.routine_meals", days=n("days"), part=part)
         return i18n.text(lang, "finding.routine_meals_few", days=n("days"), part=part,

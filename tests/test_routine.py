@@ -65,6 +65,8 @@ class Day:
 
     def breakfast(self, h: float = 7.1) -> None:
         self.at(h, "m-kit", "motion")
+        for m in (3, 6, 9):
+            self.at(h + m / 60, "m-kit", "motion")
         self.at(h + 0.03, "c-fridge", "contact", 1)
         self.at(h + 0.05, "c-fridge", "contact", 0)
         self.draw(h + 0.1, 3.0)
@@ -205,7 +207,9 @@ def test_meals_kitchen_and_water_around_meal_times() -> None:
     assert x[IDX["water_morning"]] == 3.0 + 50.0   # breakfast and the shower
     assert x[IDX["water_midday"]] == 2.0
     assert x[IDX["kitchen_day"]] == 4
-    assert x[IDX["meal_morning"]] == 4             # two PIR signs, the fridge opened and shut
+    assert x[IDX["meal_morning"]] == 7             # five PIR signs, the fridge opened and shut
+    assert x[IDX["food_morning"]] == 1             # the fridge opened once
+    assert x[IDX["food_midday"]] == 0
     assert x[IDX["day_morning"]] >= 4              # up and at home that morning
     y = _features(Day(1).ordinary(breakfast=False))
     assert y[IDX["kitchen_morning"]] == 0 and y[IDX["water_morning"]] == 50.0
@@ -277,11 +281,12 @@ def test_a_night_owl_to_bed_earlier_than_usual_past_midnight() -> None:
 
 # -- the rule ---------------------------------------------------------------------------
 
-def _run(days: list[Day], until: float) -> list[Finding]:
+def _run(days: list[Day], until: float, info: HomeInfo = INFO) -> list[Finding]:
     """Learn the first 14 days, then live through the rest as the service would."""
-    hist = [e for d in days[:14] for e in d.ev]
-    live = [e for d in days[14:] for e in d.ev if e.ts <= until]
-    m = HomeMonitor(INFO, DetectorConfig())
+    have = {d.uid for d in info.devices}
+    hist = [e for d in days[:14] for e in d.ev if e.device in have]
+    live = [e for d in days[14:] for e in d.ev if e.ts <= until and e.device in have]
+    m = HomeMonitor(info, DetectorConfig())
     m.learn(hist, days[14].d0)
     out: list[Finding] = []
     for e in live:
@@ -320,10 +325,33 @@ def test_two_mornings_without_the_kitchen_open_at_eleven() -> None:
     assert len(meals) == 1 and meals[0].severity == "medium"
     # judged on the first reading after 11:00 on the second day, not at midnight
     assert days[15].d0 + 11 * H <= meals[0].at < days[15].d0 + 11.5 * H
-    assert meals[0].text["zh-CN"] == "连续 2 天上午无厨房活动。"
-    assert meals[0].text["en"] == "No kitchen activity in the morning for 2 days in a row."
+    assert meals[0].evidence == {"days": 2, "part": "morning", "opened": 0, "usual_opened": 1}
+    assert meals[0].text["zh-CN"] == "连续 2 天上午没有开过冰箱或橱柜（平时约 1 次）。"
+    assert meals[0].text["en"] == \
+        "The fridge and cupboards not opened in the morning for 2 days in a row (usual openings: 1)."
     # one morning alone is not enough
     assert [f for f in _run(days[:15], days[14].d0 + 86400 + 11.5 * H)
+            if f.kind == "routine_meals"] == []
+    # a home without a kitchen contact: the kitchen PIR says it
+    no_fridge = HomeInfo("r-2", TZ, tuple(d for d in DEVICES if d.uid != "c-fridge"))
+    meals = [f for f in _run(days, days[15].d0 + 11.5 * H, no_fridge) if f.kind == "routine_meals"]
+    assert [f.text["zh-CN"] for f in meals] == ["连续 2 天上午无厨房活动。"]
+    assert meals[0].text["en"] == "No kitchen activity in the morning for 2 days in a row."
+
+
+def test_pottering_in_the_kitchen_is_not_a_meal_where_the_fridge_says_so() -> None:
+    # two mornings without breakfast, in and out of the kitchen six times instead
+    days = [Day(i).ordinary() for i in range(14)]
+    days += [Day(14).ordinary(breakfast=False), Day(15).ordinary(breakfast=False)]
+    for d in days[14:]:
+        for m in range(6):
+            d.at(7.5 + m * 0.3, "m-kit", "motion")
+        d.ev.sort(key=lambda e: e.ts)
+    found = _run(days, days[15].d0 + 11.5 * H)
+    assert [f.evidence["opened"] for f in found if f.kind == "routine_meals"] == [0]
+    # the kitchen PIR alone takes the pottering for a meal
+    no_fridge = HomeInfo("r-2", TZ, tuple(d for d in DEVICES if d.uid != "c-fridge"))
+    assert [f for f in _run(days, days[15].d0 + 11.5 * H, no_fridge)
             if f.kind == "routine_meals"] == []
 
 

@@ -276,9 +276,11 @@ def _wandering(s: HomeState, mem: RoutineMemory, d0: float, ks: list[float],
 
 def _meals_part(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray,
                 parts: tuple[str, ...], t: float | None = None) -> list[Finding]:
-    """Each meal time in `parts`: without kitchen activity today (at most two signs, or a
-    quarter of the usual) while the resident was at home and up, where the home usually has
-    it (nine days in ten); two such days in a row open routine_meals."""
+    """Each meal time in `parts`: no meal today while the resident was at home and up, where
+    the home usually has one (nine days in ten); two such days in a row open routine_meals.
+    A meal is the fridge or a cupboard opened (a kitchen contact, where the home has one and
+    it is opened at that time on most days), else minutes of kitchen activity (more than two
+    signs and a quarter of the usual: passing through is a sign or two)."""
     if "kitchen" not in mem.has:
         return []
     ks, X = mem.learned(d0)
@@ -290,26 +292,32 @@ def _meals_part(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray,
     for j, (name, _) in enumerate(MEALS):
         if name not in parts:
             continue
-        i = IDX[f"meal_{name}"]
-        col = X[:, i]
-        med = float(np.median(col))
-        limit = max(2.0, math.floor(0.25 * med))
-        if med < 4 or float(np.mean(col <= limit)) > 0.1:
-            # a meal there on most days (nine in ten), or nothing to miss: someone who often
-            # skips breakfast does so two days running now and then
-            continue
+        fi = IDX[f"food_{name}"]
+        food = X[:, fi]
+        if np.isfinite(x[fi]) and np.all(np.isfinite(food)) and np.median(food) >= 1 and \
+                float(np.mean(food == 0)) <= 0.1:
+            # the pottering about a kitchen PIR sees on a day without meals does not open
+            # the fridge
+            i, med, limit, what = fi, float(np.median(food)), 0.0, "opened"
+        else:
+            i = IDX[f"meal_{name}"]
+            col = X[:, i]
+            med, what = float(np.median(col)), "signs"
+            limit = max(2.0, math.floor(0.25 * med))
+            if med < 4 or float(np.mean(col <= limit)) > 0.1:
+                # a meal there on most days (nine in ten), or nothing to miss: someone who
+                # often skips breakfast does so two days running now and then
+                continue
         if x[IDX[f"day_{name}"]] < 4:
             fails[j] = False    # out (or not up) then: not a meal skipped at home
             continue
-        # a meal is minutes of work in the kitchen, the fridge, the cupboard; passing through
-        # is a sign or two
         fail = x[i] <= limit
         fails[j] = fail
         prev = [k for k in mem.fails if d0 - 1.5 * DAY_S <= k < d0]
         before = mem.fails[prev[-1]][j] if prev else False
         if fail and before:
             out += s.raise_finding("routine_meals", at, "medium", None, days=2, part=name,
-                                   signs=int(x[i]), usual_signs=int(round(med)))
+                                   **{what: int(x[i]), f"usual_{what}": int(round(med))})
         elif not fail and x[i] >= 0.5 * med and t is not None:
             out += s.clear_finding("routine_meals", at, "recovered", part=name)
     mem.fails[d0] = (fails[0], fails[1], fails[2])
