@@ -101,7 +101,7 @@ class DayBins:
         self.act = array("H", bytes(2 * NG * SLOTS))      # [group * SLOTS + slot]
         self.water = array("f", bytes(4 * SLOTS))
         self.door = array("H", bytes(2 * SLOTS))
-        self.food = array("H", bytes(2 * SLOTS))      # kitchen contacts opened
+        self.food: array | None = None    # kitchen contacts opened (made at the first)
         self.wh = 0.0
         self.first: float | None = None
         self.meter_v: dict[str, float] = {}
@@ -121,6 +121,8 @@ class DayBins:
             g = BED if k == "presence" else _GROUP.get(ev.room, LIVING)
             self.act[g * SLOTS + slot] += 1
             if g == KITCHEN and k == "contact" and ev.value >= 1:
+                if self.food is None:
+                    self.food = array("H", bytes(2 * SLOTS))
                 self.food[slot] += 1
         elif k == "door":
             self.door[slot] += 1
@@ -191,7 +193,8 @@ def features(b: DayBins, has: frozenset[str], night: tuple[int, int] = NIGHT) ->
     act = np.frombuffer(b.act, dtype=np.uint16).reshape(NG, SLOTS).astype(np.float64)
     water = np.frombuffer(b.water, dtype=np.float32).astype(np.float64)
     door = np.frombuffer(b.door, dtype=np.uint16).astype(np.float64)
-    food = np.frombuffer(b.food, dtype=np.uint16).astype(np.float64)
+    food = np.zeros(SLOTS) if b.food is None else \
+        np.frombuffer(b.food, dtype=np.uint16).astype(np.float64)
     f = np.full(NF, np.nan)
     total = act.sum(axis=0)
     nonbed = total - act[BED]
