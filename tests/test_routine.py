@@ -328,8 +328,8 @@ def test_two_mornings_without_the_kitchen_open_at_eleven() -> None:
     assert days[22].d0 + 11 * H <= meals[0].at < days[22].d0 + 11.5 * H
     assert meals[0].evidence == {"days": 2, "part": "morning", "opened": 0, "usual_opened": 1}
     assert meals[0].text["zh-CN"] == "连续 2 天上午没有开过冰箱或橱柜（平时约 1 次）。"
-    assert meals[0].text["en"] == \
-        "The fridge and cupboards not opened in the morning for 2 days in a row (usual openings: 1)."
+    assert meals[0].text["en"] == ("The fridge and cupboards not opened in the morning for 2 days"
+                                   " in a row (usual openings: 1).")
     # one morning alone is not enough
     assert [f for f in _run(days[:22], days[21].d0 + 86400 + 11.5 * H)
             if f.kind == "routine_meals"] == []

@@ -284,8 +284,9 @@ def _meals_part(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray,
     """Each meal time in `parts`: no meal today while the resident was at home and up, where
     the home usually has one (nine days in ten); two such days in a row open routine_meals.
     A meal is the fridge or a cupboard opened (a kitchen contact, where the home has one and
-    it is opened at that time on all but one day in 20, FOOD_MISS), else minutes of kitchen activity (more than two
-    signs and a quarter of the usual: passing through is a sign or two)."""
+    it is opened at that time on all but one day in 20, FOOD_MISS), else minutes of kitchen
+    activity (more than two signs and a quarter of the usual: passing through is a sign or
+    two)."""
     if "kitchen" not in mem.has:
         return []
     ks, X = mem.learned(d0)
