@@ -54,7 +54,11 @@ pattern write anju/v1/shelly/%u/#
 
 
 def new_password() -> str:
-    return secrets.token_urlsafe(18)
+    # never beginning with "-": a vendor pastes it into a command line (mosquitto_pub -P,
+    # anju contract test --password), where it would read as an option (one in 64 did)
+    while (pw := secrets.token_urlsafe(18)).startswith("-"):
+        pass
+    return pw
 
 
 def hash_password(password: str, salt: bytes | None = None) -> str:

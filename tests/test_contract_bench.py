@@ -420,7 +420,7 @@ def test_bad_arguments_exit_2(bench_devices: Bench, capsys: pytest.CaptureFixtur
     host, port = b.stack.device_address()
     monkeypatch.setenv("ANJU_STATE_DIR", str(b.stack.state_dir))
     rc, err = _main(["contract", "test", "--broker", f"mqtt://{host}:{port}", "--username",
-                     dev.uid, "--password", dev.password or "", "--device", dev.uid, "--kind",
+                     dev.uid, f"--password={dev.password or ''}", "--device", dev.uid, "--kind",
                      "button", "--yes", "--step-timeout", "1"], capsys)
     assert rc == 2 and "无法经由" in err and "anju-admin" in err
 
@@ -437,3 +437,12 @@ def test_every_key_the_bench_builds_is_in_both_languages() -> None:
             "bench.header", "bench.why.went_down"} <= keys
     missing = [(lang, k) for k in sorted(keys) for lang in i18n.LANGS if not i18n.has(lang, k)]
     assert missing == []
+
+
+def test_a_device_password_never_reads_as_an_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A generated password is pasted into command lines: one beginning with "-" is an option
+    there (token_urlsafe gives one in 64)."""
+    from anju import broker
+    draws = iter(["-leading-dash", "--two", "fine-one"])
+    monkeypatch.setattr(broker.secrets, "token_urlsafe", lambda n: next(draws))
+    assert broker.new_password() == "fine-one"
