@@ -38,6 +38,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from anju.broker import new_password
 from anju.cluster.procs import wait_gone
 from anju.host import StackError, free_ports, wait_port
 
@@ -326,13 +327,13 @@ include "accounts.conf"
         self.reload()
 
     def add_device(self, device_id: str, password: str | None = None) -> str:
-        password = password or secrets.token_urlsafe(18)
+        password = password or new_password()
         self.add_devices({device_id: password})
         return password
 
     def add_gateway(self, gateway_id: str, password: str | None = None) -> str:
         """Provision a home gateway (anju/v1/gateways/{id}/{name}/{kind}); returns its password."""
-        password = password or secrets.token_urlsafe(18)
+        password = password or new_password()
         cfg = self.config()
         cfg.gateways[gateway_id] = password
         self._save(cfg)

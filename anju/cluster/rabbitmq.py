@@ -35,6 +35,7 @@ import urllib.parse
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from anju.broker import new_password
 from anju.cluster.procs import wait_gone
 from anju.host import StackError, free_ports, wait_port
 from anju.rabbitmq_users import EXCHANGE, VHOST, ApiError, ManagementApi, put_device
@@ -311,7 +312,7 @@ class RabbitCluster:
 
         Kept in the state directory too, so a cluster brought up again has its devices."""
         cfg = self.config()
-        password = password or secrets.token_urlsafe(18)
+        password = password or new_password()
         self._put_device(device_id, password)
         cfg.devices[device_id] = password
         self._save(cfg)
@@ -320,7 +321,7 @@ class RabbitCluster:
     def add_gateway(self, gateway_id: str, password: str | None = None) -> str:
         """Provision a home gateway (anju/v1/gateways/{id}/{name}/{kind}); returns its password."""
         cfg = self.config()
-        password = password or secrets.token_urlsafe(18)
+        password = password or new_password()
         self._put_device(gateway_id, password, gateway=True)
         cfg.gateways[gateway_id] = password
         self._save(cfg)
