@@ -160,14 +160,20 @@ def night_counts(X: np.ndarray, night: tuple[int, int]) -> np.ndarray:
     slots night = (from, to) from its bits: toilet visits (runs of wet slots: one visit can
     straddle two), slots up outside the bedroom, slots in the kitchen or living room. A day
     whose evening went on later than the night's start has its night begin after it (by at
-    most LATE_MAX): a late evening is not being up in the night."""
+    most LATE_MAX): a late evening is not being up in the night. It ends when that day's
+    resident got up (wake_h), if that was before the night's end: getting up early for the
+    day is not being up in the night (a home whose mornings spread by hours was otherwise
+    "up at night" on every early morning, and wandering week after week)."""
     lo, hi = night
     B = X[:, _BIT_COLS]
     ok = np.isfinite(B)
     e = np.nan_to_num(X[:, IDX["sleep_h"]] * 4).astype(np.int64)
     start = np.where(e > 0, np.clip(e + 1, lo, lo + LATE_MAX), lo)
-    start = np.minimum(start, hi)[:, None]
-    mask = np.left_shift(np.int64(1), hi - start) - 1
+    start = np.minimum(start, hi)
+    up = np.nan_to_num(X[:, IDX["wake_h"]] * 4, nan=hi).astype(np.int64)
+    end = np.clip(up, start, hi)
+    start, end = start[:, None], end[:, None]
+    mask = np.left_shift(np.int64(1), end - start) - 1
     m = (np.nan_to_num(B).astype(np.int64) >> start) & mask
     runs = np.bitwise_count(m[:, 0] & ~(m[:, 0] << 1))
     counts = np.stack([runs, np.bitwise_count(m[:, 1]), np.bitwise_count(m[:, 2])], axis=1)

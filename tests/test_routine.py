@@ -475,3 +475,46 @@ def test_routine_limits_are_settings_of_a_home() -> None:
     assert not [f for f in out if f.kind == "routine_night_toilet"]
     with pytest.raises(ConfigError, match=r"routine.day_score=0.5: expected 1.5..10"):
         merge(None, {"routine": {"day_score": 0.5}})
+
+
+def test_getting_up_early_is_the_morning_not_the_night() -> None:
+    usual = np.vstack([_features(Day(i).ordinary()) for i in range(7)])
+    night = night_window(usual)
+    assert night == (0, 26)                       # to 06:30, half an hour before getting up
+    # up at 05:00 for the day, in the living room and the kitchen: not up in the night
+    x = night_counts(_features(Day(7).ordinary(up=5.0))[None, :], night)[0]
+    assert x[IDX["wake_h"]] == 5.0
+    assert (x[IDX["night_toilet"]], x[IDX["night_up_slots"]], x[IDX["night_away_slots"]]) \
+        == (1, 1, 0)
+    # the kitchen at 02:40 on a night before an early morning is still the night
+    x = night_counts(_features(Day(8).ordinary(up=5.0, night_kitchen=True))[None, :], night)[0]
+    assert x[IDX["night_away_slots"]] == 3
+
+
+def test_a_week_learned_is_too_little_to_call_three_nights_wandering() -> None:
+    def found(learned: int) -> list[Finding]:
+        days = [Day(i).ordinary() for i in range(learned)]
+        days += [Day(learned + i).ordinary(night_kitchen=i in (1, 3, 5)) for i in range(7)]
+        m = HomeMonitor(INFO, DetectorConfig())
+        m.learn([e for d in days[:learned] for e in d.ev], days[learned].d0)
+        out: list[Finding] = []
+        for e in (e for d in days[learned:] for e in d.ev):
+            out += m.observe(e)
+        out += m.advance(days[-1].d0 + 86400 + 1)
+        return [f for f in out if f.kind == "routine_wandering"]
+    # three nights in a week after three weeks without: a change
+    assert [f.evidence for f in found(21)] == [{"nights": 3, "usual_per_week": 0}]
+    # after one week without: one such week in nine is chance (Laplace's rule), not a change
+    assert found(7) == []
+
+
+def test_a_missed_meal_on_an_unusual_day_still_counts_as_missed() -> None:
+    # breakfast missed on 2 of 20 days, then on two more, the first of them a day also spent
+    # mostly in bed (not learned from): the home misses breakfast too often for a pair to say
+    # anything, whether or not the first of the pair was learned
+    days = [Day(i).ordinary(breakfast=i not in (5, 12)) for i in range(20)]
+    days += [Day(20).ordinary(breakfast=False, up=10.0, to_bed=18.0),
+             Day(21).ordinary(breakfast=False)]
+    assert [f.evidence for f in _run(days, days[21].d0 + 86400 + 1)
+            if f.kind == "routine_activity"]       # the day in bed is unusual
+    assert [f for f in _run(days, days[21].d0 + 11.5 * H) if f.kind == "routine_meals"] == []

@@ -54,6 +54,7 @@ DRIFT_SPREAD_MIN = 1.0    # a usual day's score varies by at least one deviation
 # once in 400 days; nine in ten, as the kitchen PIR's rule has, let homes that often skip a
 # meal through and doubled these findings outside incidents on the frail and night-owl homes)
 FOOD_MISS = 0.05
+MEAL_MISS = 0.1           # the kitchen PIR's rule: a meal time with a meal on nine days in ten
 KINDS = ("routine_activity", "routine_night_toilet", "routine_night_out_of_bed",
          "routine_wandering", "routine_meals", "routine_shower")
 DAY_S = 86400
@@ -256,6 +257,12 @@ def _night(s: HomeState, x: np.ndarray, z: np.ndarray, model: RobustModel,
 
 
 WANDER_SLOTS = 1          # a night with a 15-min slot up in the kitchen or living room
+WANDER_P = 0.003          # routine_wandering: the chance of so many such nights in a week
+
+
+def _tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X binomial(n, p)."""
+    return sum(math.comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(k, n + 1))
 
 
 def _wandering(s: HomeState, mem: RoutineMemory, d0: float, ks: list[float],
@@ -268,15 +275,27 @@ def _wandering(s: HomeState, mem: RoutineMemory, d0: float, ks: list[float],
             not np.isfinite(mem.days[d0][i]):
         return []
     k7 = sum(1 for k in last7 if mem.days[k][i] >= WANDER_SLOTS)
-    rate = sum(1 for k in before if mem.days[k][i] >= WANDER_SLOTS) / len(before)
-    e = 7 * rate
-    # well above what the weeks before would give by chance (binomial spread of 7 nights)
-    if k7 >= max(s.cfg.routine.wander_nights, e + 2 + 1.5 * math.sqrt(7 * rate * (1 - rate))):
+    seen = sum(1 for k in before if mem.days[k][i] >= WANDER_SLOTS)
+    e = 7 * seen / len(before)
+    # more nights than the weeks before would give by chance: the binomial tail of the last
+    # nights at the home's rate, taken by Laplace's rule of succession (a week or three with
+    # one such night is weak evidence that the rate is one in 21)
+    rate = (seen + 1) / (len(before) + 2)
+    if k7 >= s.cfg.routine.wander_nights and _tail(k7, len(last7), rate) <= WANDER_P:
         return s.raise_finding("routine_wandering", t, "medium", None, nights=k7,
                                usual_per_week=round(e, 1))
     if k7 <= e + 1:
         return s.clear_finding("routine_wandering", t, "recovered", nights=k7)
     return []
+
+
+def _seldom(misses: int, days: int, rate: float) -> bool:
+    """Whether a meal time is missed on at most `rate` of days, judged by Laplace's rule
+    of succession ((misses + 1) / (days + 2)), not the bare share: a week or three with no
+    miss, or one, is weak evidence that a home seldom misses, and a home that skips a meal
+    one day in five shows none in a week one time in five (and was then told of every
+    second miss in a row)."""
+    return (misses + 1) / (days + 2) <= rate
 
 
 def _meals_part(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray,
@@ -293,6 +312,9 @@ def _meals_part(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray,
     if len(ks) < s.cfg.routine.min_days:
         return []
     at = t if t is not None else s.last_ts
+    # how often the home misses a meal time is judged on the days before yesterday: yesterday
+    # is the first of the pair in question, not evidence of how seldom it happens
+    old = np.array([k < d0 - 1.5 * DAY_S for k in ks])
     fails = list(mem.fails.get(d0, (False, False, False)))
     out: list[Finding] = []
     for j, (name, _) in enumerate(MEALS):
@@ -301,7 +323,7 @@ def _meals_part(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray,
         fi = IDX[f"food_{name}"]
         food = X[:, fi]
         if np.isfinite(x[fi]) and np.all(np.isfinite(food)) and \
-                float(np.mean(food == 0)) <= FOOD_MISS:
+                _seldom(int(np.count_nonzero(food[old] == 0)), int(old.sum()), FOOD_MISS):
             # the pottering about a kitchen PIR sees on a day without meals does not open
             # the fridge (where the fridge is not opened then on most days, the kitchen PIR's
             # rule below still judges: left out, it found 0.23 of skipped meals, not 0.38)
@@ -311,7 +333,8 @@ def _meals_part(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray,
             col = X[:, i]
             med, what = float(np.median(col)), "signs"
             limit = max(2.0, math.floor(0.25 * med))
-            if med < 4 or float(np.mean(col <= limit)) > 0.1:
+            if med < 4 or not _seldom(int(np.count_nonzero(col[old] <= limit)), int(old.sum()),
+                                      MEAL_MISS):
                 # a meal there on most days (nine in ten), or nothing to miss: someone who
                 # often skips breakfast does so two days running now and then
                 continue
