@@ -518,3 +518,17 @@ def test_a_missed_meal_on_an_unusual_day_still_counts_as_missed() -> None:
     assert [f.evidence for f in _run(days, days[21].d0 + 86400 + 1)
             if f.kind == "routine_activity"]       # the day in bed is unusual
     assert [f for f in _run(days, days[21].d0 + 11.5 * H) if f.kind == "routine_meals"] == []
+
+
+def test_two_unusual_days_running_are_a_finding_neither_is_alone() -> None:
+    # up at 08:45 instead of 07:00 and to bed at 20:30: each day unusual (not learned from),
+    # neither near the limit, and their mean under it too
+    def days(second: bool) -> list[Day]:
+        out = [Day(i).ordinary() for i in range(14)] + [Day(14).ordinary(up=8.75, to_bed=20.5)]
+        return out + [Day(15).ordinary(up=8.75, to_bed=20.5) if second else Day(15).ordinary()]
+    both = days(True)
+    found = [f for f in _run(both, both[15].d0 + 86400 + 1) if f.kind == "routine_activity"]
+    assert [(f.at, f.evidence["days"]) for f in found] == [(both[15].d0 + 86400, 2)]
+    assert [c["feature"] for c in found[0].evidence["changes"]] == ["wake_h", "hours_bedroom"]
+    one = days(False)
+    assert [f for f in _run(one, one[15].d0 + 86400 + 1) if f.kind == "routine_activity"] == []

@@ -5,7 +5,8 @@ and compared with the home's learned days (median and spread per feature, at lea
 routine.min_days of them, a setting):
 
 - routine_activity (medium): the day's score (routine.day_score), or the mean of it and
-  the day before's, reaches routine.day_score: several things at once unlike usual (later up, more
+  the day before's, reaches routine.day_score, or both days were unusual (each scoring
+  routine.py UNUSUAL, at the default limit): several things at once unlike usual (later up, more
   hours in the bedroom, less activity, kitchen, outings, power). The evidence names the
   largest changes with the usual value. A smaller change that persists (a decline) opens it
   too: a CUSUM of the last days' scores, each in units of this home's own spread of scores
@@ -33,7 +34,7 @@ import warnings
 import numpy as np
 
 from detectors.events import Event, Finding
-from detectors.routine import (CORE, HistoryTap, RobustModel, RoutineMemory,
+from detectors.routine import (CORE, UNUSUAL, HistoryTap, RobustModel, RoutineMemory,
                                close_day, day_score, usable)
 from detectors.routine_features import FEATURES, IDX, MEALS, MORNING, SLOT_S, features
 from detectors.rules.base import Rule
@@ -58,6 +59,7 @@ MEAL_MISS = 0.1           # the kitchen PIR's rule: a meal time with a meal on n
 KINDS = ("routine_activity", "routine_night_toilet", "routine_night_out_of_bed",
          "routine_wandering", "routine_meals", "routine_shower")
 DAY_S = 86400
+PAIR = 2.75 / UNUSUAL     # two days each at UNUSUAL score the default routine.day_score
 
 
 def _r(v: float, unit: float = 1.0) -> float:
@@ -120,7 +122,11 @@ def _activity(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray, z: np.
     prev = [k for k in mem.scores if k < d0 and k >= d0 - 1.5 * DAY_S]
     p = mem.scores[prev[-1]] if prev else None
     two = (score + p) / 2 if p is not None else 0.0
-    stat = max(0.8 * score, two)
+    # two days running, each unusual enough not to be learned from (UNUSUAL), reach the
+    # default limit together: an illness's first day is often only unusual, and a mean
+    # with it stays under the limit while the second day alone is under 0.8 x 3.44
+    pair = min(score, p) * PAIR if p is not None else 0.0
+    stat = max(0.8 * score, two, pair)
     lim = s.cfg.routine
     week = _week(mem, d0, lim.min_days)
     drift = _drift(mem, d0, model, X)
@@ -163,8 +169,7 @@ def _activity(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray, z: np.
             [_change(max(CORE, key=lambda n: float(np.nan_to_num(z[IDX[n]], nan=-9))), x,
                      model)]
         out = s.raise_finding("routine_activity", t, "medium", d0,
-                              days=2 if two >= lim.day_score and 0.8 * score < lim.day_score
-                              else 1,
+                              days=1 if 0.8 * score >= lim.day_score else 2,
                               score=round(stat, 2), changes=changes)
         mem.opened_by = "day" if out else mem.opened_by
         return out
