@@ -74,7 +74,7 @@ class Day:
 
     def ordinary(self, *, night_toilets: tuple[float, ...] = (2.0,), breakfast: bool = True,
                  night_kitchen: bool = False, up: float = 7.0, to_bed: float = 21.5,
-                 tv_until: float = 0.0) -> "Day":
+                 tv_until: float = 0.0, shower: bool = True) -> "Day":
         self.meter()
         for q in range(int(tv_until * 4)):   # the evening before, past midnight (a night owl)
             self.at(q / 4 + 0.05, "m-liv", "motion")
@@ -88,7 +88,7 @@ class Day:
         if breakfast:
             self.breakfast(up + 0.1)
         self.at(8.5, "m-bath", "motion")        # a shower: bathroom and 50 L in the slot
-        self.draw(8.55, 50.0)
+        self.draw(8.55, 50.0 if shower else 4.0)
         self.at(9.0, "door", "door", 1)          # out 09:00-10:00: two passages each way
         self.at(9.01, "door", "door", 0)
         self.at(10.0, "door", "door", 1)
@@ -532,3 +532,22 @@ def test_two_unusual_days_running_are_a_finding_neither_is_alone() -> None:
     assert [c["feature"] for c in found[0].evidence["changes"]] == ["wake_h", "hours_bedroom"]
     one = days(False)
     assert [f for f in _run(one, one[15].d0 + 86400 + 1) if f.kind == "routine_activity"] == []
+
+
+def test_no_shower_for_longer_than_any_gap_learned() -> None:
+    # a shower every day for two weeks, then none: six days without is the finding (at least
+    # routine.shower_days, and three more than the longest gap learned), in words; the days
+    # of the gap under way are learned too, but are not a gap learned before it
+    days = [Day(i).ordinary() for i in range(14)] + \
+        [Day(14 + i).ordinary(shower=False) for i in range(6)] + [Day(20).ordinary()]
+    found = [f for f in _run(days, days[20].d0 + 86400 + 1) if f.kind == "routine_shower"]
+    assert [(f.state, f.at) for f in found] == [("open", days[19].d0 + 86400),
+                                               ("clear", days[20].d0 + 86400)]
+    assert found[0].severity == "low" and found[0].evidence == {"days": 6, "usual_max": 0}
+    assert found[0].text["zh-CN"] == "已经 6 天没有洗澡，平时最多隔 0 天。"
+    # a home that learned gaps of up to four days: seven days without, not six
+    gaps = [Day(i).ordinary(shower=i % 5 == 0 or i == 13) for i in range(14)] + \
+        [Day(14 + i).ordinary(shower=False) for i in range(7)]
+    found = [f for f in _run(gaps, gaps[20].d0 + 86400 + 1) if f.kind == "routine_shower"]
+    assert [(f.at, f.evidence) for f in found] == [(gaps[20].d0 + 86400,
+                                                    {"days": 7, "usual_max": 4})]

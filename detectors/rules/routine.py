@@ -372,6 +372,10 @@ def _shower(s: HomeState, mem: RoutineMemory, d0: float, ks: list[float],
         if mem.days[k][i] >= 1:
             break
         gap += 1
+    # the gaps learned before this one began: the days of the gap under way are learned too,
+    # and counted in, made every gap as long as itself (at six days the longest "learned" was
+    # five, and the limit eight)
+    ks = [k for k in ks if k < d0 - (gap - 0.5) * DAY_S]
     longest, run = 0, 0
     for k in ks:
         run = 0 if mem.days[k][i] >= 1 else run + 1
