@@ -8,8 +8,8 @@ the tests (`days_features()` over a list of events), so what is learned is what 
 
 A night is the home's own: from the end of its evening (past midnight for a night owl) to
 half an hour before it usually gets up (`night_window`, learned from its days; 00:00-05:00
-until a week is learned), or to when that day's resident got up, if earlier. The same hours serve every day of a home, so only a change against
-its own usual stands out. The night's slots 00:00-11:00 are kept with each day as bit masks
+until a week is learned), or to when that day's resident got up, if earlier. The same hours
+serve every day of a home, so only a change against its own usual stands out. The night's slots 00:00-11:00 are kept with each day as bit masks
 (`night_*_bits`), so the night features of past days are counted again whenever the window
 moves (`night_counts`) and a day is never judged against nights counted otherwise.
 """

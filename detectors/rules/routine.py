@@ -33,6 +33,7 @@ import warnings
 
 import numpy as np
 
+from detectors.config import Routine as RoutineLimits
 from detectors.events import Event, Finding
 from detectors.routine import (CORE, UNUSUAL, HistoryTap, RobustModel, RoutineMemory,
                                close_day, day_score, usable)
@@ -59,7 +60,8 @@ MEAL_MISS = 0.1           # the kitchen PIR's rule: a meal time with a meal on n
 KINDS = ("routine_activity", "routine_night_toilet", "routine_night_out_of_bed",
          "routine_wandering", "routine_meals", "routine_shower")
 DAY_S = 86400
-PAIR = 2.75 / UNUSUAL     # two days each at UNUSUAL score the default routine.day_score
+# two days each at UNUSUAL score the default routine.day_score (scaled with the home's own)
+PAIR = RoutineLimits().day_score / UNUSUAL
 
 
 def _r(v: float, unit: float = 1.0) -> float:
