@@ -17,7 +17,7 @@ from detectors.routine import RobustModel, usable
 from detectors.routine_features import (IDX, capabilities, days_features, night_counts,
                                         night_window)
 from detectors.rules import RULES
-from detectors.rules.routine import KINDS
+from detectors.rules.routine import KINDS, _rare_gap
 from anju import i18n
 
 TZ = "Asia/Shanghai"
@@ -545,9 +545,55 @@ def test_no_shower_for_longer_than_any_gap_learned() -> None:
                                                ("clear", days[20].d0 + 86400)]
     assert found[0].severity == "low" and found[0].evidence == {"days": 6, "usual_max": 0}
     assert found[0].text["zh-CN"] == "已经 6 天没有洗澡，平时最多隔 0 天。"
-    # a home that learned gaps of up to four days: seven days without, not six
+    # a shower every third day: six days without (routine.shower_days) is already far past
+    # its gaps of two
+    third = [Day(i).ordinary(shower=i % 3 == 0) for i in range(13)] + \
+        [Day(13 + i).ordinary(shower=False) for i in range(6)]
+    found = [f for f in _run(third, third[18].d0 + 86400 + 1) if f.kind == "routine_shower"]
+    assert [(f.at, f.evidence) for f in found] == [(third[18].d0 + 86400,
+                                                    {"days": 6, "usual_max": 2})]
+    # a home whose gaps were two to four days: seven days without is three past the longest,
+    # but three gaps that differ by two are too few to call seven rare; ten days are
     gaps = [Day(i).ordinary(shower=i % 5 == 0 or i == 13) for i in range(14)] + \
-        [Day(14 + i).ordinary(shower=False) for i in range(7)]
-    found = [f for f in _run(gaps, gaps[20].d0 + 86400 + 1) if f.kind == "routine_shower"]
-    assert [(f.at, f.evidence) for f in found] == [(gaps[20].d0 + 86400,
-                                                    {"days": 7, "usual_max": 4})]
+        [Day(14 + i).ordinary(shower=False) for i in range(10)]
+    found = [f for f in _run(gaps, gaps[23].d0 + 86400 + 1) if f.kind == "routine_shower"]
+    assert [(f.at, f.evidence) for f in found] == [(gaps[23].d0 + 86400,
+                                                    {"days": 10, "usual_max": 4})]
+
+
+def test_the_rare_gap_between_showers_is_the_homes_own() -> None:
+    # like clockwork every third day: three days past its gaps (the floor of six decides)
+    assert _rare_gap([2, 2, 2, 2, 2, 2]) == 5
+    # on a random three days in ten (gaps of 0 to 5 days in three weeks) a gap of eight (the
+    # longest + 3) comes now and then: ten is one in a hundred of theirs
+    assert _rare_gap([0, 3, 1, 5, 2, 0, 1]) == 10
+    assert _rare_gap([0, 3, 1, 5, 2, 0, 1] * 3) == 10
+
+
+def test_a_day_of_recovery_ends_the_finding_so_a_relapse_is_its_own() -> None:
+    # two days unwell, a day nearly back (up at 08:00 and to bed at 20:30: not unusual enough
+    # to be left out of learning, though its mean with the day before is still over the
+    # limit), then unwell again: the first finding clears on that day, the relapse opens one
+    def ill(i: int) -> Day:
+        return Day(i).ordinary(up=10.5, to_bed=19.0, breakfast=False,
+                               night_toilets=(0.5, 1.5, 2.5, 3.5))
+    days = [Day(i).ordinary() for i in range(14)] + [ill(14), ill(15)]
+    days += [Day(16).ordinary(up=8.0, to_bed=20.5), ill(17)]
+    found = [f for f in _run(days, days[-1].d0 + 86400 + 1) if f.kind == "routine_activity"]
+    assert [(f.state, f.at) for f in found] == [("open", days[14].d0 + 86400),
+                                               ("clear", days[16].d0 + 86400),
+                                               ("open", days[17].d0 + 86400)]
+    assert 1.2 < found[1].evidence["score"] < 2.0
+
+
+def test_a_night_like_one_seen_on_an_unusual_day_is_not_news() -> None:
+    # four toilet visits on a night of an unwell day (not learned from) and again a week
+    # later on an ordinary day: the second is a night the home has had, not a new finding
+    days = [Day(i).ordinary() for i in range(14)]
+    days.append(Day(14).ordinary(up=10.5, to_bed=19.0, breakfast=False,
+                                 night_toilets=(0.5, 1.5, 2.5, 3.5)))
+    days += [Day(15 + i).ordinary() for i in range(6)]
+    days.append(Day(21).ordinary(night_toilets=(0.5, 1.5, 2.5, 3.5)))
+    found = [f for f in _run(days, days[21].d0 + 86400 + 1)
+             if f.kind == "routine_night_toilet" and f.state == "open"]
+    assert [f.at for f in found] == [days[14].d0 + 86400]

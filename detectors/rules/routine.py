@@ -43,7 +43,7 @@ from detectors.state import HomeState
 
 # The limits a home may change are settings (detectors/config.py Routine: routine.day_score,
 # routine.drift_score, routine.week_score, routine.night_toilet_more, ...); these are not.
-SCORE_CLEAR = 1.2         # routine_activity clears under this day score
+SCORE_CLEAR = 1.2         # routine_activity opened by a persisting change clears under this
 # a CUSUM of the day scores (Page's test for a small persistent shift): each day's score in
 # units of the home's own spread of scores over its learned days, less DRIFT_K, summed while
 # positive over the last DRIFT_DAYS days, opening at routine.drift_score (the textbook
@@ -62,6 +62,8 @@ KINDS = ("routine_activity", "routine_night_toilet", "routine_night_out_of_bed",
 DAY_S = 86400
 # two days each at UNUSUAL score the default routine.day_score (scaled with the home's own)
 PAIR = RoutineLimits().day_score / UNUSUAL
+# routine_shower: a gap between showers as long as one in a hundred of the home's own
+SHOWER_RARE = 0.01
 
 
 def _r(v: float, unit: float = 1.0) -> float:
@@ -105,10 +107,13 @@ class Routine(Rule):
         z = model.z(x)
         out: list[Finding] = []
         out += _activity(s, mem, d0, x, z, model, t, X)
-        out += _night(s, x, z, model, t, X)
+        # how many nights were like this one: every night at home, the unusual days' too
+        # (a night of many toilet visits is often an unusual day, left out of learning)
+        seen = np.vstack([mem.days[k] for k in mem.recent(d0)])
+        out += _night(s, x, z, model, t, seen)
         out += _wandering(s, mem, d0, ks, t)
         out += _meals_part(s, mem, d0, x, tuple(n for n, _ in MEALS), t)
-        out += _shower(s, mem, d0, ks, t)
+        out += _shower(s, mem, d0, t)
         return out
 
 
@@ -164,7 +169,10 @@ def _activity(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray, z: np.
                                   score=round(week[0], 2), changes=changes)
             mem.opened_by = "week" if out else mem.opened_by
             return out
-    if stat >= lim.day_score:
+    # a day back to the usual ends a finding a bad day opened, though its mean with that bad
+    # day is still over the limit
+    recovered = not idle and mem.opened_by == "day" and score < UNUSUAL
+    if stat >= lim.day_score and not recovered:
         # the largest worrying changes, any feature: what a family can picture
         order = [i for i in np.argsort(-np.nan_to_num(z, nan=-9)) if z[i] >= 2.0][:3]
         changes = [_change(FEATURES[i], x, model) for i in order] or \
@@ -175,12 +183,13 @@ def _activity(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray, z: np.
                               score=round(stat, 2), changes=changes)
         mem.opened_by = "day" if out else mem.opened_by
         return out
-    # back to the usual day: cleared. One opened by a bad day or two clears on the first usual
-    # day (a second illness soon after is then a finding of its own); one opened by a change
-    # that persists, when that is over too (a week still unlike the weeks before keeps it,
-    # with the week's words, not the day's)
+    # back to the usual day: cleared. One opened by a bad day or two clears on the first day
+    # usual enough to be learned from (under UNUSUAL: a second illness soon after is then a
+    # finding of its own, where a day of recovery scoring 1.3 held the first open across
+    # it); one opened by a change that persists, when that is over too (a week still unlike
+    # the weeks before keeps it, with the week's words, not the day's)
     if mem.opened_by == "day":
-        back = score < SCORE_CLEAR
+        back = recovered
     else:
         back = stat < SCORE_CLEAR and (week is None or week[0] < lim.week_score) and \
             (drift is None or drift[0] < lim.drift_score)
@@ -237,15 +246,17 @@ def _week(mem: RoutineMemory, d0: float, min_days: int
 
 
 def _night(s: HomeState, x: np.ndarray, z: np.ndarray, model: RobustModel,
-           t: float, X: np.ndarray) -> list[Finding]:
+           t: float, seen: np.ndarray) -> list[Finding]:
+    """Toilet visits and time out of bed tonight against the usual (`model`) and against
+    every night `seen` at home."""
     out: list[Finding] = []
     i = IDX["night_toilet"]
     if np.isfinite(x[i]):
         usual = _r(model.med[i])
-        # more than on any night learned (a count's chance tail shows in four weeks), and far
+        # more than on any night seen (a count's chance tail shows in four weeks), and far
         # above the usual
         if z[i] >= 3.0 and x[i] >= usual + s.cfg.routine.night_toilet_more and \
-                x[i] > np.nanmax(X[:, i]):
+                x[i] > np.nanmax(seen[:, i]):
             out += s.raise_finding("routine_night_toilet", t, "low", None, count=int(x[i]),
                                    usual=int(usual))
         elif x[i] <= usual + 1:
@@ -254,7 +265,7 @@ def _night(s: HomeState, x: np.ndarray, z: np.ndarray, model: RobustModel,
     if np.isfinite(x[i]):
         usual = model.med[i]
         more = s.cfg.routine.night_up_more_min / 15      # in 15-minute slots
-        if z[i] >= 5.0 and x[i] >= usual + more and x[i] > np.nanmax(X[:, i]):
+        if z[i] >= 5.0 and x[i] >= usual + more and x[i] > np.nanmax(seen[:, i]):
             out += s.raise_finding("routine_night_out_of_bed", t, "low", None,
                                    minutes=int(x[i] * 15), usual_min=int(_r(usual) * 15))
         elif x[i] <= usual + 2:
@@ -361,8 +372,19 @@ def _meals_part(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray,
     return out
 
 
-def _shower(s: HomeState, mem: RoutineMemory, d0: float, ks: list[float],
-            t: float) -> list[Finding]:
+def _rare_gap(runs: list[int], rare: float = SHOWER_RARE) -> int:
+    """The gap between showers (days without one) that is one in `1/rare` of this home's
+    gaps: the gaps past the shortest taken as geometric, their rate by Laplace's rule. A
+    resident who showers every third day has gaps of two, and six days is far past them; one
+    who showers on a random three days in ten has gaps of 0 to 9 and has one of nine now and
+    then (0.7^9 = 0.04), so for them the limit is 13."""
+    lo = min(runs)
+    extra = sum(r - lo for r in runs)
+    q = (extra + 1) / (extra + len(runs) + 2)
+    return lo + math.ceil(math.log(rare) / math.log(q))
+
+
+def _shower(s: HomeState, mem: RoutineMemory, d0: float, t: float) -> list[Finding]:
     i = IDX["shower"]
     days = sorted(k for k in mem.days if k <= d0)
     if not np.isfinite(mem.days[d0][i]):
@@ -374,17 +396,23 @@ def _shower(s: HomeState, mem: RoutineMemory, d0: float, ks: list[float],
         if mem.days[k][i] >= 1:
             break
         gap += 1
-    # the gaps learned before this one began: the days of the gap under way are learned too,
-    # and counted in, made every gap as long as itself (at six days the longest "learned" was
-    # five, and the limit eight)
-    ks = [k for k in ks if k < d0 - (gap - 0.5) * DAY_S]
-    longest, run = 0, 0
+    # the gaps before this one began (the days of the gap under way, counted in, made every
+    # gap as long as itself), on every day at home, the unusual ones too: a gap is counted
+    # in days, and left out they cut a long gap short
+    ks = [k for k in mem.recent(d0) if k < d0 - (gap - 0.5) * DAY_S]
+    runs, run = [], 0
     for k in ks:
-        run = 0 if mem.days[k][i] >= 1 else run + 1
-        longest = max(longest, run)
-    if sum(1 for k in ks if mem.days[k][i] >= 1) < 2:
-        return []     # a home that hardly ever shows a shower: nothing learned to miss
-    if gap >= max(s.cfg.routine.shower_days, longest + 3) and gap < len(days):
+        if mem.days[k][i] >= 1:
+            runs.append(run)
+            run = 0
+        else:
+            run += 1
+    if len(runs) < 3 or len(ks) < s.cfg.routine.min_days:
+        return []     # a home that seldom shows a shower, or too little seen: nothing to miss
+    longest = max(max(runs), run)
+    # the first gap seen began before the days kept: shorter than it was, not one to learn
+    if gap >= max(s.cfg.routine.shower_days, longest + 3, _rare_gap(runs[1:])) and \
+            gap < len(days):
         return s.raise_finding("routine_shower", t, "low", None, days=gap, usual_max=longest)
     return []
 
