@@ -1,6 +1,7 @@
 """Which routine model: each candidate scored on the same simulated days (a command, not a test).
 
     .venv/bin/python -m detectors.routine_eval --homes 12 --days 35 --seed 0
+    .venv/bin/python -m detectors.routine_eval --bound --kinds decline --homes 48 --days 42
 
 Every simulated home gets routine incidents (illness, decline; `--kinds`); each evaluated
 day is scored by each model fitted on the home's usable days before it (at most 28, at least
@@ -21,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from detectors.events import DeviceInfo, Event, HomeInfo
-from detectors.routine import MIN_DAYS, MODELS, KEEP_DAYS, usable
+from detectors.routine import KEEP_DAYS, MIN_DAYS, MODELS, RobustModel, usable
 from detectors.routine_features import days_features
 
 DAY = 86400
@@ -107,6 +108,81 @@ def run(homes: int, days: int, seed: int, kinds: Sequence[str], fa: float,
     return out
 
 
+def _labelled(job: tuple) -> list[tuple[str, int, int, np.ndarray]]:
+    """One home's evaluated days: (persona, incident number or -1, day of it, features). A
+    day's features are its signed deviations from the home's days outside incidents before
+    it (the labels known: the best case) and the mean of its and the day before's."""
+    from simulators import incidents as inc_mod
+    h, seed, start, end, kinds, per_week = job
+    eval_start = start + 7 * DAY
+    rng = random.Random(f"routine-bound:{seed}:{h.code}")
+    incs = inc_mod.random_for_home(h, rng, eval_start, end - 2 * DAY, per_week, list(kinds))
+
+    def which(d0: float) -> tuple[int, int]:
+        for n, inc in enumerate(incs):
+            if inc.start - DAY < d0 + DAY and d0 < inc.end + 12 * 3600:
+                return n, int(round((d0 - inc.start) / DAY))
+        return -1, -1
+
+    ds, X = home_days(h, start, end, incs)
+    out, prev = [], None
+    for i, d0 in enumerate(ds):
+        clean = [j for j in range(max(0, i - KEEP_DAYS - 7), i)
+                 if usable(X[j]) and which(ds[j])[0] < 0][-KEEP_DAYS:]
+        if d0 < eval_start or len(clean) < MIN_DAYS or not usable(X[i]):
+            prev = None
+            continue
+        m = RobustModel().fit(X[clean])
+        z = np.nan_to_num(m.sign * (X[i] - m.med) / m.scale)
+        n, k = which(d0)
+        out.append((h.persona, n, k, np.concatenate([z, (z + (prev if prev is not None
+                                                            else z)) / 2])))
+        prev = z
+    return out
+
+
+def bound(homes: int, days: int, seed: int, kinds: Sequence[str], fa: float,
+          per_week: float = 0.7, workers: int = 2) -> dict:
+    """What any rule on the day's features could find within 48 h at `fa` flagged days a
+    home-day outside incidents, at best: a scikit-learn logistic regression taught the
+    answer (the first two days of each incident against the days outside them) on the
+    homes of `seed`, judged on other homes (`seed` + 1). A rule that learns only from the
+    home's own unlabelled days does not do better."""
+    from sklearn.linear_model import LogisticRegression
+
+    from devtools.evaluation import _map
+    from simulators.generate import FleetSpec
+    personas = ("early_riser", "night_owl", "frail", "dementia")
+    sets = []
+    for sd in (seed, seed + 1):
+        spec = FleetSpec(homes=homes, days=days, seed=sd, personas=personas)
+        start, end = spec.span()
+        jobs = [(h, sd, start, end, tuple(kinds), per_week) for h in spec.make_homes()]
+        sets.append([(h.code,) + r for h, rows in zip(spec.make_homes(), _map(_labelled, jobs,
+                                                                               workers))
+                     for r in rows])
+    train, test = sets
+    fit = [r for r in train if r[2] < 0 or 0 <= r[3] <= 1]
+    clf = LogisticRegression(C=0.3, max_iter=3000, class_weight="balanced").fit(
+        np.clip(np.array([r[4] for r in fit]), -8, 8), np.array([r[2] >= 0 for r in fit]))
+    p = clf.predict_proba(np.clip(np.array([r[4] for r in test]), -8, 8))[:, 1]
+    clean = np.sort(p[[r[2] < 0 for r in test]])[::-1]
+    thr = clean[min(len(clean) - 1, int(fa * len(clean)))]
+    found: dict[tuple[str, int], bool] = {}
+    persona: dict[tuple[str, int], str] = {}
+    for r, v in zip(test, p):
+        if r[2] >= 0:
+            key = (r[0], r[2])
+            persona[key] = r[1]
+            found[key] = found.get(key, False) or (0 <= r[3] <= 1 and v > thr)
+    per = {q: [sum(found[k] for k in found if persona[k] == q),
+               sum(1 for k in found if persona[k] == q)] for q in personas}
+    return {"homes": homes, "days": days, "seeds": [seed, seed + 1], "kinds": list(kinds),
+            "fa_per_home_day": fa, "incidents": len(found),
+            "recall_48h": round(sum(found.values()) / max(1, len(found)), 3),
+            "per_persona": per}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--homes", type=int, default=8)
@@ -116,7 +192,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--fa", type=float, default=0.03)
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--json", action="store_true")
+    p.add_argument("--bound", action="store_true",
+                   help="the best any rule on the features could do: a model taught the "
+                        "answer on the homes of --seed, judged on those of --seed + 1")
     a = p.parse_args(argv)
+    if a.bound:
+        b = bound(a.homes, a.days, a.seed, a.kinds.split(","), a.fa)
+        if a.json:
+            print(json.dumps(b, indent=1))
+            return 0
+        print(f"{b['kinds']}, {b['homes']} homes x {b['days']} days, taught on seed {a.seed}, "
+              f"judged on seed {a.seed + 1}, {a.fa} flagged days a home-day outside incidents:")
+        print(f"  within 48 h of onset, at best: {b['recall_48h']:.2f} of {b['incidents']}  " +
+              "  ".join(f"{q} {h}/{n}" for q, (h, n) in b["per_persona"].items()))
+        return 0
     rep = run(a.homes, a.days, a.seed, a.kinds.split(","), a.fa, a.models.split(","))
     if a.json:
         print(json.dumps(rep, indent=1))
