@@ -13,7 +13,7 @@ from detectors import texts
 from detectors.config import DETECTORS, DetectorConfig
 from detectors.events import DeviceInfo, Event, Finding, HomeInfo
 from detectors.monitor import HomeMonitor
-from detectors.routine import RobustModel, usable
+from detectors.routine import RobustModel, column_medians, usable
 from detectors.routine_features import (IDX, capabilities, days_features, night_counts,
                                         night_window)
 from detectors.rules import RULES
@@ -597,3 +597,15 @@ def test_a_night_like_one_seen_on_an_unusual_day_is_not_news() -> None:
     found = [f for f in _run(days, days[21].d0 + 86400 + 1)
              if f.kind == "routine_night_toilet" and f.state == "open"]
     assert [f.at for f in found] == [days[14].d0 + 86400]
+
+
+def test_column_medians_are_nanmedian_without_its_warning() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(28, 36))
+    X[:, 5] = np.nan                 # a feature the home cannot see
+    X[[3, 9], 7] = np.nan            # a feature missing on two days
+    X[:27, 11] = np.nan              # seen once
+    with pytest.warns(RuntimeWarning):
+        want = np.nanmedian(X, axis=0)
+    assert np.array_equal(column_medians(X), want, equal_nan=True)
+    assert np.isnan(column_medians(X)[5]) and column_medians(X)[11] == X[27, 11]

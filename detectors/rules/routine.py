@@ -29,14 +29,13 @@ under an explicit away is neither scored nor learned from.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
 from detectors.config import Routine as RoutineLimits
 from detectors.events import Event, Finding
 from detectors.routine import (CORE, UNUSUAL, HistoryTap, RobustModel, RoutineMemory,
-                               close_day, day_score, usable)
+                               close_day, column_medians, day_score, usable)
 from detectors.routine_features import FEATURES, IDX, MEALS, MORNING, SLOT_S, features
 from detectors.rules.base import Rule
 from detectors.state import HomeState
@@ -144,9 +143,7 @@ def _activity(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray, z: np.
             (week is None or week[0] < lim.week_score):
         cusum, since = drift
         days = [k for k in sorted(mem.days) if since <= k <= d0 and usable(mem.days[k])]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)    # a feature this home cannot see
-            md = np.nanmedian(np.vstack([mem.days[k] for k in days]), axis=0)
+        md = column_medians(np.vstack([mem.days[k] for k in days]))
         dz = model.z(md)
         # what a family can picture: features a spread or more from the usual over those
         # days; a sum with none (small ups and downs of many features) says nothing to them
@@ -238,9 +235,7 @@ def _week(mem: RoutineMemory, d0: float, min_days: int
     if len(last) < 6 or len(before) < min_days or last[0] < mem.calm_from:
         return None
     m = RobustModel().fit(np.vstack([mem.days[k] for k in before]))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)    # a feature this home cannot see
-        m7 = np.nanmedian(np.vstack([mem.days[k] for k in last]), axis=0)
+    m7 = column_medians(np.vstack([mem.days[k] for k in last]))
     wz = m.z(m7) * 2.0
     return day_score(wz), wz, m7, m
 
