@@ -1,4 +1,4 @@
-"""`anju eval`, `anju bench ingest|detect|alert|console|broker|cluster` and `anju demo`.
+"""`anju eval`, `anju bench ingest|detect|midnight|alert|console|broker|cluster` and `anju demo`.
 
 The benchmarks, the demo and the live evaluation load their modules only when they run:
 they pull in the servers' clients, the console and the detector service, and every `anju`
@@ -27,6 +27,12 @@ def cmd_bench_console(args: argparse.Namespace, s: Settings) -> int:
 
 def cmd_bench_detect(args: argparse.Namespace, s: Settings) -> int:
     from devtools.bench_detect import run_bench  # lazy: see the module's docstring
+
+    return run_bench(args)
+
+
+def cmd_bench_midnight(args: argparse.Namespace, s: Settings) -> int:
+    from devtools.bench_midnight import run_bench  # lazy: see the module's docstring
 
     return run_bench(args)
 
@@ -84,6 +90,16 @@ def register(cli) -> None:  # type: ignore[no-untyped-def]
     p.add_argument("--homes", type=positive_int, default=100_000)
     p.add_argument("--seconds", type=positive_int, default=60,
                    help="how long deadlines keep falling due (default 60)")
+    p.add_argument("--json", action="store_true")
+
+    p = cli.command("midnight", cmd_bench_midnight,
+                    "the CPU a home's midnight (routine features, fits, checks) costs", cli.bench)
+    p.add_argument("--homes", type=positive_int, default=100_000,
+                   help="homes in one time zone the figure is given for (default 100000)")
+    p.add_argument("--sample", type=positive_int, default=12,
+                   help="simulated homes timed (default 12)")
+    p.add_argument("--repeat", type=positive_int, default=20,
+                   help="midnights timed a home (default 20)")
     p.add_argument("--json", action="store_true")
 
     p = cli.command("ingest", cmd_bench_ingest, "ingest throughput, latency, loss and storage",

@@ -71,6 +71,15 @@ def test_cli_bad_argument_says_what_was_expected():
     assert r.returncode == 2 and "invalid choice: 'toaster'" in r.stderr
 
 
+def test_bench_midnight_prints_the_cpu_of_a_homes_midnight():
+    r = _anju("bench", "midnight", "--sample", "1", "--repeat", "2", "--homes", "1000", "--json")
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got["midnights_timed"] == 2 and got["cpu_per_home_midnight_ms_p50"] > 0
+    # a millisecond a home is a second at a thousand homes
+    assert abs(got["cpu_at_1000_homes_s"] - got["cpu_per_home_midnight_ms_p50"]) <= 0.051
+
+
 def test_cli_bad_setting_exits_cleanly():
     r = _anju("status", env={"ANJU_DEFAULT_TZ": "Nowhere/Land"})
     assert r.returncode == 2 and r.stderr.startswith("anju: default_tz='Nowhere/Land'")
