@@ -59,11 +59,12 @@ _FIRE = {due: r.fire for r in RULES for due in r.dues}
 
 
 class HomeMonitor:
-    __slots__ = ("state", "_dl")
+    __slots__ = ("state", "_dl", "_day")
 
     def __init__(self, home: HomeInfo, config: DetectorConfig) -> None:
         self.state = HomeState.new(home, config)
-        self._dl: float | None = None     # next_deadline(), until something changes
+        self._dl: float | None = None     # the rules' next deadline, until something changes
+        self._day = NEVER                 # and the day's close, with it
 
     # what tools and tests look at
     @property
@@ -239,21 +240,27 @@ class HomeMonitor:
             out.append((s.clock.hi, Due.DAY))
         return out
 
-    def next_deadline(self) -> float | None:
+    def next_deadline(self, day_late: float = 0.0) -> float | None:
+        """The earliest of deadlines(). `day_late`: the day's close (local midnight) taken
+        that many seconds later, every other deadline at its own time; advance() at a time
+        past midnight closes the day first, so nothing is lost. The service spreads its homes'
+        midnights with it: homes sharing a time zone would otherwise close their days in one
+        burst, about a millisecond each, while emergencies wait behind them."""
         if self._dl is None:
-            # the earliest of deadlines(), without gathering them (this runs after every event)
+            # without gathering deadlines(): this runs after every event
             s = self.state
             dl = NEVER
             for hook in _DEADLINES:
                 for d, _ in hook(s):
                     if d < dl:
                         dl = d
+            self._day = NEVER
             if s.started is not None:
                 s.clock.day(max(s.day.lo, s.started))
-                if s.clock.hi < dl:
-                    dl = s.clock.hi
+                self._day = s.clock.hi
             self._dl = dl
-        return None if self._dl == NEVER else self._dl
+        d = min(self._dl, self._day + day_late)
+        return None if d == NEVER else d
 
     def advance(self, now: float) -> list[Finding]:
         return self._advance(now, strict=False)

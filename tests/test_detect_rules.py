@@ -537,3 +537,28 @@ def test_every_detector_kind_has_its_rule_and_every_deadline_its_owner():
     assert sorted(set(kinds) - {"prealarm"}) == sorted(DETECTORS) and len(kinds) == len(set(kinds))
     owners = [d for r in RULES for d in r.dues]
     assert sorted(owners + [Due.DAY]) == sorted(Due) and len(owners) == len(set(owners))
+
+
+def test_the_days_close_may_be_taken_later_and_nothing_else_is():
+    """The service spreads its homes' midnights (next_deadline(day_late)): only the day's
+    close moves; a stillness deadline inside the spread keeps its own time, and advancing
+    to the later time closes the day with the midnight's own timestamp."""
+    m = mon()
+    m.observe(mv(T0 + 20 * H))            # still until T0 + 32 h: after the midnight
+    assert m.next_deadline() == T0 + D
+    assert m.next_deadline(600) == T0 + D + 600
+    early = mon()
+    early.observe(mv(T0 + 12 * H + 300))  # the 12 h window ends 5 min past midnight
+    assert early.next_deadline(600) == T0 + D + 300
+    f = opened(early.advance(T0 + D + 300), "inactivity")
+    assert len(f) == 1 and f[0].at == T0 + D + 300
+    assert early.state.day.lo == T0 + D   # the day before was closed on the way
+
+
+def test_the_service_spreads_its_homes_midnights_over_ten_minutes():
+    from detectors.service import MIDNIGHT_SPREAD_S, midnight_late
+    late = [midnight_late(hid) for hid in range(1, 1001)]
+    assert all(0 <= x < MIDNIGHT_SPREAD_S for x in late)
+    # each minute of the ten holds about a tenth of the homes
+    per_minute = [sum(1 for x in late if k * 60 <= x < (k + 1) * 60) for k in range(10)]
+    assert min(per_minute) >= 90 and max(per_minute) <= 110
