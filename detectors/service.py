@@ -50,6 +50,8 @@ UTC = timezone.utc
 # first MIDNIGHT_SPREAD_S after local midnight, not all at once (100,000 homes sharing a time
 # zone were 100 s of one pass, with every reading, button and lease waiting behind them)
 MIDNIGHT_SPREAD_S = 600.0
+# the CPU one pass gives to due deadlines before it reads and writes again
+DUE_BUDGET_S = 0.2
 _AHEAD_S = 900.0   # beyond any device clock error the ingest accepts (max_future_s, 300 s)
 
 
@@ -294,9 +296,19 @@ class DetectorService:
             self.deadlines.set(hid, home.monitor.next_deadline(midnight_late(hid)))
         return out
 
-    def _due(self, now: float) -> dict[int, list[Finding]]:
+    def _due(self, now: float, budget_s: float = DUE_BUDGET_S) -> dict[int, list[Finding]]:
+        """Advance the homes whose deadline is due, for at most `budget_s` of CPU: the rest
+        stay due for the next pass (at once), so that a pass that finds thousands of homes
+        due (every midnight after a restart at 00:30) does not keep readings, buttons and
+        writes waiting behind all of them."""
         out: dict[int, list[Finding]] = {}
-        for deadline, hid in self.deadlines.pop_due(now):
+        due = self.deadlines.pop_due(now)
+        stop = time.process_time() + budget_s
+        for n, (deadline, hid) in enumerate(due):
+            if n and time.process_time() > stop:
+                for later, rest in due[n:]:
+                    self.deadlines.set(rest, later)
+                break
             home = self.homes.get(hid)  # type: ignore[call-overload]
             if home is None:
                 continue

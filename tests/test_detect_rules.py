@@ -562,3 +562,26 @@ def test_the_service_spreads_its_homes_midnights_over_ten_minutes():
     # each minute of the ten holds about a tenth of the homes
     per_minute = [sum(1 for x in late if k * 60 <= x < (k + 1) * 60) for k in range(10)]
     assert min(per_minute) >= 90 and max(per_minute) <= 110
+
+
+def test_a_pass_advances_due_homes_for_its_budget_and_leaves_the_rest_due():
+    """Thousands of homes due at once (every midnight after a restart) are advanced a
+    budget's worth a pass, the rest kept due for the next: none lost, none twice."""
+    from detectors.homes import Home
+    from detectors.service import DetectorService
+    svc = DetectorService("postgresql://unused")
+    for hid in range(1, 51):
+        m = mon()
+        m.observe(mv(T0 + 8 * H))                     # still until T0 + 20 h
+        svc.homes[hid] = Home(hid, f"h{hid}", "UTC", 1, m)
+        svc.deadlines.set(hid, m.next_deadline())
+    now = T0 + 21 * H
+    first = svc._due(now, budget_s=-1.0)              # over budget after the first home
+    assert len(first) == 1 and svc.deadlines.next() == T0 + 20 * H
+    seen = dict(first)
+    for _ in range(60):
+        more = svc._due(now, budget_s=-1.0)
+        assert not set(more) & set(seen)
+        seen.update(more)
+    assert sorted(seen) == list(range(1, 51))
+    assert all([f.kind for f in fs if f.state == "open"] == ["inactivity"] for fs in seen.values())
