@@ -18,9 +18,10 @@ import statistics
 import time
 
 from detectors.config import DetectorConfig
-from detectors.events import DeviceInfo, Event, HomeInfo
 from detectors.monitor import HomeMonitor
+from devtools.evaluation import simulated
 from devtools.stacks import percentile, report
+from simulators.generate import FleetSpec
 from simulators.homes import HomeProfile
 
 DAY = 86400
@@ -30,15 +31,7 @@ PERSONAS = ("early_riser", "night_owl", "frail", "dementia")
 def _before_midnight(home: HomeProfile, start: int, end: int) -> tuple[HomeMonitor, float]:
     """A monitor that learned the home's first 28 days and lived through the last one, with
     that day's midnight (the end) still to come."""
-    from simulators.generate import home_events
-
-    evs: list[Event] = []
-    uid = [d.uid for d in home.devices]
-    room = [d.room for d in home.devices]
-    for chunk in home_events(home, start, end, []):
-        evs.extend(Event(float(t), uid[i], k, float(v), room[i]) for t, i, k, v in chunk)
-    info = HomeInfo(home.code, home.tz, tuple(DeviceInfo(d.uid, d.kind, d.room)
-                                              for d in home.devices))
+    info, evs = simulated(home, start, end)
     last = end - DAY
     m = HomeMonitor(info, DetectorConfig())
     m.learn((e for e in evs if e.ts < last), last)
@@ -50,8 +43,6 @@ def _before_midnight(home: HomeProfile, start: int, end: int) -> tuple[HomeMonit
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from simulators.generate import FleetSpec
-
     spec = FleetSpec(homes=args.sample, days=29, seed=0, personas=PERSONAS)
     start, end = spec.span()
     took: list[float] = []

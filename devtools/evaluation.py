@@ -22,16 +22,23 @@ from simulators.homes import HomeProfile
 
 # -- simulated homes -----------------------------------------------------------------------------
 
-def _sim_home(job: tuple) -> HomeRun:
-    home, start, end, eval_start, incs, cfg = job
+def simulated(home: HomeProfile, start: int, end: int, incs: Sequence[inc_mod.Incident] = ()
+              ) -> tuple[HomeInfo, list[Event]]:
+    """A simulated home as the detectors see it, and its events from start to end."""
     evs: list[Event] = []
     devs = home.devices
     uid = [d.uid for d in devs]
     room = [d.room for d in devs]
-    for chunk in home_events(home, start, end, incs):
+    for chunk in home_events(home, start, end, list(incs)):
         evs.extend(Event(float(t), uid[i], k, float(v), room[i]) for t, i, k, v in chunk)
-    ts = [e.ts for e in evs]
     info = HomeInfo(home.code, home.tz, tuple(DeviceInfo(d.uid, d.kind, d.room) for d in devs))
+    return info, evs
+
+
+def _sim_home(job: tuple) -> HomeRun:
+    home, start, end, eval_start, incs, cfg = job
+    info, evs = simulated(home, start, end, incs)
+    ts = [e.ts for e in evs]
     findings = drive(info, evs, ts, eval_start, end, cfg)
     truths = [Truth(i.kind, float(i.start), float(i.end), i.details.get("uid")) for i in incs]
     run = HomeRun(home.code, home.persona, (end - eval_start) / DAY, events=len(evs))
