@@ -23,6 +23,7 @@ from alerts.router import Retry, Router, RouterConfig
 from anju import db, registry
 from anju.embedded import Stack
 from anju.endpoints import Endpoints, MqttEndpoint
+from anju.host import free_ports
 from console.app import ConsoleConfig, create_app
 from devtools.sinks import HttpSink, SmtpSink
 from tests.console_world import ServerThread, World, make_world
@@ -33,7 +34,11 @@ def fresh_stack(prefix: str = "anju-test-") -> Iterator[Stack]:
     """Embedded servers (migrated) in a new temporary directory, removed at the end."""
     base = Path(tempfile.mkdtemp(prefix=prefix))
     os.chmod(base, 0o711)
-    s = Stack(base / "state")
+    # ports of its own, not the well-known ones `anju up` prefers: a test that stops a server
+    # and starts it again frees its port meanwhile, and a second test session (or the demo)
+    # taking the well-known port then was this one's "restarted" server
+    pg, mqtt, service = free_ports(3)
+    s = Stack(base / "state", pg_port=pg, mqtt_port=mqtt, mqtt_service_port=service)
     s.up()
     db.migrate(s.database_url())
     yield s
