@@ -21,7 +21,6 @@ from typing import Sequence
 
 import numpy as np
 
-from detectors.events import DeviceInfo, Event, HomeInfo
 from detectors.routine import KEEP_DAYS, MIN_DAYS, MODELS, RobustModel, usable
 from detectors.routine_features import days_features
 
@@ -29,14 +28,8 @@ DAY = 86400
 
 
 def home_days(home, start: int, end: int, incs) -> tuple[list[float], np.ndarray]:  # type: ignore[no-untyped-def]
-    from simulators.generate import home_events
-    evs: list[Event] = []
-    for chunk in home_events(home, start, end, incs):
-        evs.extend(Event(float(t), home.devices[i].uid, k, float(v), home.devices[i].room)
-                   for t, i, k, v in chunk)
-    info = HomeInfo(home.code, home.tz, tuple(DeviceInfo(d.uid, d.kind, d.room)
-                                              for d in home.devices))
-    return days_features(info, evs)
+    from devtools.evaluation import simulated
+    return days_features(*simulated(home, start, end, incs))
 
 
 def day_scores(days: list[float], X: np.ndarray, model: str, first: int) -> list[float | None]:

@@ -108,11 +108,11 @@ class Routine(Rule):
         out += _activity(s, mem, d0, x, z, model, t, X)
         # how many nights were like this one: every night at home, the unusual days' too
         # (a night of many toilet visits is often an unusual day, left out of learning)
-        seen = np.vstack([mem.days[k] for k in mem.recent(d0)])
-        out += _night(s, x, z, model, t, seen)
+        recent = mem.recent(d0)
+        out += _night(s, x, z, model, t, np.vstack([mem.days[k] for k in recent]))
         out += _wandering(s, mem, d0, ks, t)
         out += _meals_part(s, mem, d0, x, tuple(n for n, _ in MEALS), t)
-        out += _shower(s, mem, d0, t)
+        out += _shower(s, mem, d0, recent, t)
         return out
 
 
@@ -379,7 +379,9 @@ def _rare_gap(runs: list[int], rare: float = SHOWER_RARE) -> int:
     return lo + math.ceil(math.log(rare) / math.log(q))
 
 
-def _shower(s: HomeState, mem: RoutineMemory, d0: float, t: float) -> list[Finding]:
+def _shower(s: HomeState, mem: RoutineMemory, d0: float, recent: list[float],
+            t: float) -> list[Finding]:
+    """No shower for longer than the home's gaps; `recent`: its usable days before d0."""
     i = IDX["shower"]
     days = sorted(k for k in mem.days if k <= d0)
     if not np.isfinite(mem.days[d0][i]):
@@ -394,7 +396,7 @@ def _shower(s: HomeState, mem: RoutineMemory, d0: float, t: float) -> list[Findi
     # the gaps before this one began (the days of the gap under way, counted in, made every
     # gap as long as itself), on every day at home, the unusual ones too: a gap is counted
     # in days, and left out they cut a long gap short
-    ks = [k for k in mem.recent(d0) if k < d0 - (gap - 0.5) * DAY_S]
+    ks = [k for k in recent if k < d0 - (gap - 0.5) * DAY_S]
     runs, run = [], 0
     for k in ks:
         if mem.days[k][i] >= 1:
