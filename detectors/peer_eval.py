@@ -90,14 +90,10 @@ def evaluate_log(info: HomeInfo, events: list[Event], *, incidents: int = 40, se
 # -- simulated homes -------------------------------------------------------------------------
 
 def _sim_home(job: tuple) -> dict[float, ev.HomeRun]:
-    from simulators.generate import home_events  # lazy: the simulators only for --simulate
+    from devtools.evaluation import simulated  # lazy: the simulators only for --simulate
 
     home, start, end, eval_start, incs, ks = job
-    evs: list[Event] = []
-    uid = [d.uid for d in home.devices]
-    room = [d.room for d in home.devices]
-    for chunk in home_events(home, start, end, incs):
-        evs.extend(Event(float(t), uid[i], k, float(v), room[i]) for t, i, k, v in chunk)
+    _, evs = simulated(home, start, end, incs)
     truths = [ev.Truth(i.kind, float(i.start), float(i.end), i.details.get("uid")) for i in incs]
     alarms = peer.run(peer.activations(evs), home.tz, _first_day(home.tz, float(start)),
                       eval_start, end, ks)
