@@ -24,7 +24,8 @@ import numpy as np
 
 from detectors.clock import LocalClock
 from detectors.events import Event, HomeInfo
-from detectors.routine_features import (FEATURES, IDX, NF, NIGHT, DayBins, capabilities,
+from detectors.routine_days import Days
+from detectors.routine_features import (FEATURES, IDX, NIGHT, DayBins, capabilities,
                                         features, night_counts, night_window)
 
 KEEP_DAYS = 28           # days of features kept and learned from
@@ -66,6 +67,7 @@ CORE = ("hours_bedroom", "activity", "intensity", "wake_h", "power_kwh", "bed_h"
         "water_morning", "kitchen_day", "night_toilet")
 _CORE_IDX = np.array([IDX[n] for n in CORE])
 _SLEEP = IDX["sleep_h"]
+_ACTIVE = IDX["active_slots"]
 
 
 def column_medians(X: np.ndarray) -> np.ndarray:
@@ -182,24 +184,24 @@ MODELS = {"robust": RobustModel, "isolation_forest": ForestModel, "min_cov_det":
 def usable(x: np.ndarray) -> bool:
     """A day that says something of the routine: the resident at home and up for a while
     (a day out or away is not a change of routine)."""
-    return bool(x[IDX["active_slots"]] >= 8)
+    return bool(x[_ACTIVE] >= 8)
 
 
 class RoutineMemory:
     """One home's routine: the last days' features, today's bins, the checks done."""
 
-    __slots__ = ("has", "clock", "days", "bins", "ended", "checked", "scores", "fails",
+    __slots__ = ("has", "clock", "days", "bins", "ended", "checked", "fails",
                  "night", "calm_from", "opened_by")
 
     def __init__(self, info: HomeInfo) -> None:
         self.has = capabilities(info)
         self.clock = LocalClock(info.tz)      # its own: the monitor's caches its current day
-        self.days: dict[float, np.ndarray] = {}       # local midnight -> features
+        self.days = Days()                            # local midnight -> features, score
         self.bins: DayBins | None = None
         self.ended: DayBins | None = None      # the day before, until its midnight is judged
         self.checked = 0.0                            # the day whose morning was judged
-        self.scores: dict[float, float] = {}          # local midnight -> day score
-        self.fails: dict[float, tuple[bool, bool, bool]] = {}   # meals: window without kitchen
+        # meals: the meal times without a meal of the last days (only the day before is read)
+        self.fails: dict[float, tuple[bool, bool, bool]] = {}
         self.night = NIGHT                            # slots of this home's night
         # routine_activity: the persisting-change checks count days from calm_from (the day
         # after it last cleared), and what opened it ("day", "drift", "week") says what
@@ -208,38 +210,38 @@ class RoutineMemory:
         self.opened_by = ""
 
     def keep(self, d0: float, x: np.ndarray) -> None:
-        self.days[d0] = x
+        self.days.put(d0, x)
         if len(self.days) > KEEP_DAYS + 7:
-            for k in sorted(self.days)[:len(self.days) - KEEP_DAYS - 7]:
-                del self.days[k]
-                self.scores.pop(k, None)
-                self.fails.pop(k, None)
+            self.days.drop_oldest(len(self.days) - KEEP_DAYS - 7)
+        if len(self.fails) > 3:
+            for k in sorted(self.fails)[:-3]:
+                del self.fails[k]
 
     def recent(self, before: float) -> list[float]:
         """The usable days before `before`, the last KEEP_DAYS of them."""
-        return [k for k in sorted(self.days) if k < before and usable(self.days[k])][-KEEP_DAYS:]
+        d = self.days
+        return [k for k, ok in zip(d, d.X[:, _ACTIVE] >= 8) if k < before and ok][-KEEP_DAYS:]
 
     def learned(self, before: float) -> tuple[list[float], np.ndarray]:
         """The recent days, leaving out the days that were themselves judged unusual (an
         illness does not become the usual), unless they are a third of them or more: then
         that is how the resident lives now."""
         ks = self.recent(before)
-        odd = [k for k in ks if self.scores.get(k, 0.0) >= UNUSUAL]
+        score = self.days.score_of
+        odd = [k for k in ks if score(k, 0.0) >= UNUSUAL]   # type: ignore[operator]
         if odd and len(odd) * 3 < len(ks):
-            ks = [k for k in ks if self.scores.get(k, 0.0) < UNUSUAL]
-        return ks, (np.vstack([self.days[k] for k in ks]) if ks else np.empty((0, NF)))
+            ks = [k for k in ks if score(k, 0.0) < UNUSUAL]   # type: ignore[operator]
+        return ks, self.days.rows(ks)
 
     def renight(self, before: float) -> None:
         """Learn the home's night from its usable days before `before` (00:00-05:00 until
         MIN_DAYS are known) and, when it moved, count every kept day's night in it again."""
         ks = self.recent(before)
-        w = night_window(np.vstack([self.days[k] for k in ks])) if len(ks) >= MIN_DAYS \
-            else NIGHT
+        w = night_window(self.days.rows(ks)) if len(ks) >= MIN_DAYS else NIGHT
         if w == self.night:
             return
         self.night = w
-        for k, x in self.days.items():
-            night_counts(x[None, :], w)
+        night_counts(self.days.X, w)
 
     def feed(self, ev: Event, clock: LocalClock) -> None:
         b = self.bins

@@ -290,6 +290,9 @@ def features(b: DayBins, has: frozenset[str], night: tuple[int, int] = NIGHT) ->
     return f
 
 
+_KITS: dict[frozenset[str], frozenset[str]] = {}
+
+
 def capabilities(info: HomeInfo) -> frozenset[str]:
     """What a home's devices let the features see."""
     has: set[str] = set()
@@ -314,7 +317,9 @@ def capabilities(info: HomeInfo) -> frozenset[str]:
                 has.add("living")
     if rooms - {BED}:
         has.add("rooms")
-    return frozenset(has)
+    # one set for every home with the same sight (a handful of kits), not one per home
+    kit = frozenset(has)
+    return _KITS.setdefault(kit, kit)
 
 
 def days_features(info: HomeInfo, events: Iterable[Event], *, first_complete: bool = True,

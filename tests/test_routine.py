@@ -609,3 +609,40 @@ def test_column_medians_are_nanmedian_without_its_warning() -> None:
         want = np.nanmedian(X, axis=0)
     assert np.array_equal(column_medians(X), want, equal_nan=True)
     assert np.isnan(column_medians(X)[5]) and column_medians(X)[11] == X[27, 11]
+
+
+def test_kept_days_are_in_day_order_with_their_scores_and_the_oldest_go_first() -> None:
+    from detectors.routine import KEEP_DAYS, RoutineMemory
+    from detectors.routine_features import NF
+
+    mem = RoutineMemory(INFO)
+    rows = {DAY0 + n * 86400: np.full(NF, float(n)) for n in range(KEEP_DAYS + 10)}
+    # a restart gathers older days from the history after the newest were closed live
+    order = list(rows)[20:] + list(rows)[:20]
+    for k in order:
+        mem.keep(k, rows[k])
+    kept = list(mem.days)
+    assert kept == sorted(rows)[-(KEEP_DAYS + 7):]       # the 35 newest, oldest first
+    assert all(np.array_equal(mem.days[k], rows[k]) for k in kept)
+    assert np.array_equal(mem.days.rows(kept[::-1]), np.vstack([rows[k] for k in kept[::-1]]))
+    assert mem.days.rows([]).shape == (0, NF) and mem.days.get(DAY0) is None
+    assert DAY0 not in mem.days and kept[0] in mem.days
+
+    k = kept[-1]
+    assert mem.days.score_of(k) is None and mem.days.score_of(k, 0.0) == 0.0
+    mem.days.set_score(k, 2.5)
+    mem.keep(k, rows[k] + 1)            # a day closed again keeps the score it was judged with
+    assert mem.days.score_of(k) == 2.5 and mem.days[k][0] == rows[k][0] + 1
+    assert mem.days.judged() == [k]
+    # the oldest day goes when a new one comes, and its score with it
+    mem.days.set_score(kept[0], 1.0)
+    mem.keep(k + 86400, rows[k])
+    assert kept[0] not in mem.days and mem.days.judged() == [k]
+    # a row read is the kept day itself: the night counted again in place is kept
+    mem.days[k][IDX["night_toilet"]] = 9
+    assert mem.days.rows([k])[0, IDX["night_toilet"]] == 9
+
+
+def test_homes_with_the_same_kit_share_one_set_of_capabilities() -> None:
+    other = HomeInfo("r-2", TZ, tuple(DeviceInfo("x" + d.uid, d.kind, d.room) for d in DEVICES))
+    assert capabilities(other) is capabilities(INFO)

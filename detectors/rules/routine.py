@@ -109,7 +109,7 @@ class Routine(Rule):
         # how many nights were like this one: every night at home, the unusual days' too
         # (a night of many toilet visits is often an unusual day, left out of learning)
         recent = mem.recent(d0)
-        out += _night(s, x, z, model, t, np.vstack([mem.days[k] for k in recent]))
+        out += _night(s, x, z, model, t, mem.days.rows(recent))
         out += _wandering(s, mem, d0, ks, t)
         out += _meals_part(s, mem, d0, x, tuple(n for n, _ in MEALS), t)
         out += _shower(s, mem, d0, recent, t)
@@ -124,9 +124,9 @@ def _change(name: str, x: np.ndarray, model: RobustModel) -> dict[str, object]:
 def _activity(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray, z: np.ndarray,
               model: RobustModel, t: float, X: np.ndarray) -> list[Finding]:
     score = day_score(z)
-    mem.scores[d0] = score
-    prev = [k for k in mem.scores if k < d0 and k >= d0 - 1.5 * DAY_S]
-    p = mem.scores[prev[-1]] if prev else None
+    mem.days.set_score(d0, score)
+    prev = [k for k in mem.days.judged() if k < d0 and k >= d0 - 1.5 * DAY_S]
+    p = mem.days.score_of(prev[-1]) if prev else None
     two = (score + p) / 2 if p is not None else 0.0
     # two days running, each unusual enough not to be learned from (UNUSUAL), reach the
     # default limit together: an illness's first day is often only unusual, and a mean
@@ -143,7 +143,7 @@ def _activity(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray, z: np.
             (week is None or week[0] < lim.week_score):
         cusum, since = drift
         days = [k for k in sorted(mem.days) if since <= k <= d0 and usable(mem.days[k])]
-        md = column_medians(np.vstack([mem.days[k] for k in days]))
+        md = column_medians(mem.days.rows(days))
         dz = model.z(md)
         # what a family can picture: features a spread or more from the usual over those
         # days; a sum with none (small ups and downs of many features) says nothing to them
@@ -213,12 +213,12 @@ def _drift(mem: RoutineMemory, d0: float, model: RobustModel, X: np.ndarray
     own = model.scores(X)
     mid = float(np.median(own))
     spread = max(DRIFT_SPREAD_MIN, 1.4826 * float(np.median(np.abs(own - mid))))
-    missing = [k for k in days if k not in mem.scores]
-    later = dict(zip(missing, model.scores(np.vstack([mem.days[k] for k in missing])))) \
-        if missing else {}
+    had = [mem.days.score_of(k) for k in days]
+    missing = [k for k, v in zip(days, had) if v is None]
+    later = dict(zip(missing, model.scores(mem.days.rows(missing)))) if missing else {}
     cusum, since = 0.0, days[0]
-    for k in days:
-        z = min((mem.scores.get(k, later.get(k, 0.0)) - mid) / spread, 4.0)
+    for k, v in zip(days, had):
+        z = min(((v if v is not None else later.get(k, 0.0)) - mid) / spread, 4.0)
         if cusum == 0.0:
             since = k
         cusum = max(0.0, cusum + z - DRIFT_K)
@@ -234,8 +234,8 @@ def _week(mem: RoutineMemory, d0: float, min_days: int
     before = [k for k in days if k <= d0 - 7 * DAY_S + 3600][-28:]
     if len(last) < 6 or len(before) < min_days or last[0] < mem.calm_from:
         return None
-    m = RobustModel().fit(np.vstack([mem.days[k] for k in before]))
-    m7 = column_medians(np.vstack([mem.days[k] for k in last]))
+    m = RobustModel().fit(mem.days.rows(before))
+    m7 = column_medians(mem.days.rows(last))
     wz = m.z(m7) * 2.0
     return day_score(wz), wz, m7, m
 
