@@ -159,10 +159,11 @@ def _pct(xs: Sequence[float], q: float) -> float:
 
 def drive(info: HomeInfo, events: Sequence[Event], ts: Sequence[float], start: float, end: float,
           cfg: DetectorConfig, *, learn_from: float | None = None, stop_at: float | None = None,
-          ) -> list[Finding]:
-    """Run a new monitor over events in [start, end): learn the history before `start`, then
-    observe, advance and re-learn once a day. `ts` are the events' times (for bisecting)."""
-    m = HomeMonitor(info, cfg)
+          monitor: HomeMonitor | None = None) -> list[Finding]:
+    """Run a monitor (a new one, or `monitor`, not yet fed) over events in [start, end):
+    learn the history before `start`, then observe, advance and re-learn once a day. `ts` are
+    the events' times (for bisecting)."""
+    m = monitor if monitor is not None else HomeMonitor(info, cfg)
     span = cfg.inactivity.learn_days * DAY
 
     def history(now: float) -> Iterable[Event]:

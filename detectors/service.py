@@ -59,10 +59,10 @@ def _ts(dt: datetime) -> float:
     return dt.timestamp()
 
 
-def midnight_late(hid: int) -> float:
+def midnight_late(hid: int, spread_s: float = MIDNIGHT_SPREAD_S) -> float:
     """How long after local midnight the home's day is closed: its own point of the first
-    MIDNIGHT_SPREAD_S, the homes spread evenly (the golden-ratio sequence of their ids)."""
-    return MIDNIGHT_SPREAD_S * ((hid * 0.6180339887498949) % 1.0)
+    `spread_s`, the homes spread evenly (the golden-ratio sequence of their ids)."""
+    return spread_s * ((hid * 0.6180339887498949) % 1.0)
 
 
 @dataclass
@@ -75,6 +75,7 @@ class Stats:
     turns: int = 0              # passes of the serving loop completed (reads, deadlines, writes)
     fenced: int = 0             # findings not written: their partition was no longer ours
     deadline_lags: list[float] = field(default_factory=list)
+    deadline_at: list[tuple[int, float]] = field(default_factory=list)   # (home, deadline)
 
 
 class DetectorService:
@@ -82,7 +83,8 @@ class DetectorService:
                  replay_s: float = 86400, learn_days: int = 28, relearn_s: float = 86400,
                  refresh_s: float = 10.0, record_lags: bool = False,
                  instance: str = "detect", late_window_s: float = 900,
-                 partitions: int = 0, lease_s: float = 30.0) -> None:
+                 partitions: int = 0, lease_s: float = 30.0,
+                 midnight_spread_s: float = MIDNIGHT_SPREAD_S) -> None:
         self.database_url = database_url
         self.instance = instance
         self.clock = clock
@@ -90,6 +92,7 @@ class DetectorService:
         self.learn_days = learn_days
         self.relearn_s = relearn_s
         self.refresh_s = refresh_s
+        self.midnight_spread_s = midnight_spread_s
         self.homes: dict[int, Home] = {}
         self.device_home: dict[int, int] = {}
         self.device_uid: dict[str, int] = {}
@@ -196,7 +199,7 @@ class DetectorService:
             return []
         findings = replay(home, history, now, replay_s=self.replay_s, learn_days=self.learn_days,
                           relearn_s=self.relearn_s, away=self.away.get(hid, ()))
-        self.deadlines.set(hid, home.monitor.next_deadline(midnight_late(hid)))
+        self._schedule(hid, home)
         return findings
 
     async def _load_away(self, db: psycopg.AsyncConnection) -> list[int]:
@@ -293,8 +296,12 @@ class DetectorService:
                 self.stats.events += 1
             if found:
                 out[hid] = found
-            self.deadlines.set(hid, home.monitor.next_deadline(midnight_late(hid)))
+            self._schedule(hid, home)
         return out
+
+    def _schedule(self, hid: int, home: Home) -> None:
+        self.deadlines.set(hid, home.monitor.next_deadline(
+            midnight_late(hid, self.midnight_spread_s)))
 
     def _due(self, now: float, budget_s: float = DUE_BUDGET_S) -> dict[int, list[Finding]]:
         """Advance the homes whose deadline is due, for at most `budget_s` of CPU: the rest
@@ -314,10 +321,11 @@ class DetectorService:
                 continue
             if self.record_lags:
                 self.stats.deadline_lags.append(now - deadline)
+                self.stats.deadline_at.append((hid, deadline))
             found = home.monitor.advance(now)
             if found:
                 out[hid] = found  # type: ignore[index]
-            self.deadlines.set(hid, home.monitor.next_deadline(midnight_late(hid)))
+            self._schedule(hid, home)
         return out
 
     # -- the loop ----------------------------------------------------------
@@ -494,5 +502,5 @@ class DetectorService:
                 home = self.homes[hid]
                 home.monitor.learn(histories[hid], now)
                 home.learned(now, self.relearn_s)
-                self.deadlines.set(hid, home.monitor.next_deadline(midnight_late(hid)))
+                self._schedule(hid, home)
         await db.commit()

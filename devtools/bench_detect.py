@@ -10,12 +10,22 @@ this process; the figures are how late each deadline was handled
 N readings (burst_read_s: a backlog, as after an ingest outage, delays every
 deadline behind it; the window opens after it so that the lag measures the
 scheduler), the process's peak RSS, and the start-up time.
+
+With `--midnight` the window also holds the homes' local midnight, each home's day
+closed at its own point of the service's spread (`--spread`, the service's 600 s by
+default): every home is given the routine memory (28 days of features and the day under
+way) of one of `--sample` simulated homes of the four personas, as its history would
+have left it, and the service runs on a clock set so that its midnight falls in the
+window. Then the figures are also how late each day was closed (midnight_lag_*), next to
+the stillness deadlines' lag while the days are closed, and the memory of homes with a
+learned routine.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import io
 import random
 import resource
@@ -27,11 +37,35 @@ import psycopg
 from detectors.config import merge
 from detectors.events import DeviceInfo, Event, HomeInfo
 from detectors.monitor import HomeMonitor
-from detectors.service import DetectorService
+from detectors.service import MIDNIGHT_SPREAD_S, DetectorService, midnight_late
 from devtools.stacks import percentile, report, temporary_stack
 
 DEVICES = (("motion", "bedroom"), ("motion", "kitchen"), ("door", "entrance"))
 LEAD_S = 40   # from the burst of readings to the window in which their deadlines fall due
+DAY = 86400
+PAD_S = 30    # --midnight: the window's part before the midnight, and after the last close
+
+
+def _lead(homes: int) -> float:
+    # the burst of 100,000 readings is read in about 5 s; a few hundred homes need no wait
+    return min(LEAD_S, 2 + homes / 2500)
+
+
+def _pad(homes: int) -> float:
+    return min(PAD_S, 2 + homes / 3500)
+
+
+def _routines(sample: int) -> tuple[list[object], float]:
+    """The routine memories of `sample` simulated homes that lived five weeks as the
+    service runs them, up to a minute before a midnight, and that midnight."""
+    from devtools.bench_midnight import PERSONAS, before_midnight
+    from simulators.generate import FleetSpec
+
+    # 35 days kept, as a home has after five weeks
+    spec = FleetSpec(homes=sample, days=36, seed=0, personas=PERSONAS)
+    start, end = spec.span()
+    return [before_midnight(h, start, end)[0].state.routine for h in spec.make_homes()], \
+        float(end)
 
 
 def _provision(url: str, n: int) -> None:
@@ -83,21 +117,36 @@ def _start_times(n: int, window_start: float, seconds: float, rnd: random.Random
 
 def run_bench(args: argparse.Namespace) -> int:
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
+    if args.spread is None:
+        args.spread = MIDNIGHT_SPREAD_S
     with temporary_stack("detect") as stack:
         url = stack.database_url()
         t = time.perf_counter()
         _provision(url, args.homes)
         say(f"{args.homes} homes provisioned in {time.perf_counter() - t:.1f} s")
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        service = DetectorService(url, record_lags=True, refresh_s=30)
-        result = asyncio.run(_drive(service, url, args, say))
+        shift = [0.0]
+        routines: list[object] = []
+        midnight = 0.0
+        if args.midnight:
+            t = time.perf_counter()
+            routines, midnight = _routines(args.sample)
+            say(f"{len(routines)} simulated homes' routines learned in "
+                f"{time.perf_counter() - t:.1f} s")
+            # the service starts an hour before the midnight, by its clock
+            shift[0] = midnight - 3600 - time.time()
+        service = DetectorService(url, record_lags=True, refresh_s=30,
+                                  clock=lambda: time.time() + shift[0],
+                                  midnight_spread_s=args.spread)
+        result = asyncio.run(_drive(service, url, args, say, shift, routines, midnight))
         result["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         result["rss_before_service_mb"] = round(rss_before)
         report(result, args.json)
         return 0 if result["deadlines_missed"] == 0 else 1
 
 
-async def _drive(service, url: str, args: argparse.Namespace, say) -> dict[str, object]:  # type: ignore[no-untyped-def]
+async def _drive(service, url: str, args: argparse.Namespace, say, shift: list[float],  # type: ignore[no-untyped-def]
+                 routines: list[object], midnight: float) -> dict[str, object]:
     stop = asyncio.Event()
     t_start = time.perf_counter()
     task = asyncio.create_task(service.run(stop))
@@ -111,9 +160,24 @@ async def _drive(service, url: str, args: argparse.Namespace, say) -> dict[str, 
     startup = time.perf_counter() - t_start
     say(f"service watching {len(service.homes)} homes after {startup:.1f} s")
     rnd = random.Random(7)
-    window_start = time.time() + LEAD_S
-    starts = _start_times(args.homes, window_start, args.seconds, rnd)
+    lead = _lead(args.homes)
+    seconds = args.seconds
+    if routines:
+        for i, home in enumerate(service.homes.values()):
+            r = routines[i % len(routines)]
+            # what the service's homes share (the kit's capabilities), shared here too
+            home.monitor.state.routine = copy.deepcopy(r, {id(r.has): r.has})
+        # the clock moves on to just before the midnight (nothing is due in between: the
+        # homes have heard nothing yet), and the window holds every home's day's close
+        pad = _pad(args.homes)
+        shift[0] += midnight - pad - lead - service.clock()
+        seconds = max(seconds, int(2 * pad + args.spread))
+        say(f"each home given a learned routine; the window of {seconds} s holds the "
+            f"midnight {pad:.0f} s after it opens")
+    window_start = service.clock() + lead
+    starts = _start_times(args.homes, window_start, seconds, rnd)
     service.stats.deadline_lags.clear()
+    service.stats.deadline_at.clear()
 
     def feed() -> None:
         buf = io.StringIO()
@@ -139,22 +203,38 @@ async def _drive(service, url: str, args: argparse.Namespace, say) -> dict[str, 
     events0 = service.stats.events
     await asyncio.to_thread(feed)
     fed = time.time()
-    while service.stats.events - events0 < args.homes and time.time() < window_start:
+    while service.stats.events - events0 < args.homes and service.clock() < window_start:
         await asyncio.sleep(0.05)
     burst = time.time() - fed
     say(f"one reading per home stored and read in {burst:.1f} s; deadlines fall due over "
-        f"{args.seconds} s")
+        f"{seconds} s")
     if service.stats.events - events0 < args.homes:
         say("the burst was not read before the window opened: the lags include it")
-    end = window_start + args.seconds + 15
-    while time.time() < end:
+    end = window_start + seconds + min(15, _pad(args.homes))
+    while service.clock() < end:
         await asyncio.sleep(1)
     stop.set()
     service.wake.set()
     await asyncio.wait_for(task, 60)
-    lags = service.stats.deadline_lags
+    # a home's day's close is its midnight at its own point of the spread; the rest are the
+    # stillness deadlines
+    closes = {hid: midnight + midnight_late(hid, args.spread) for hid in service.homes} \
+        if routines else {}
+    lags, day_lags = [], []
+    for lag, (hid, at) in zip(service.stats.deadline_lags, service.stats.deadline_at):
+        (day_lags if closes and abs(at - closes[hid]) < 1e-3 else lags).append(lag)
     fired = len(lags)
-    return {
+    out: dict[str, object] = {}
+    if routines:
+        out = {"midnights": len(day_lags),
+               "midnight_lag_p50_s": round(percentile(day_lags, 50), 3),
+               "midnight_lag_p99_s": round(percentile(day_lags, 99), 3),
+               "midnight_lag_max_s": round(max(day_lags), 3) if day_lags else None,
+               "spread_s": args.spread,
+               # the day closed, at its own point or first by a stillness deadline past it
+               "days_closed": sum(h.monitor.state.routine.days.score_of(midnight - DAY)
+                                  is not None for h in service.homes.values())}
+    return out | {
         "homes": args.homes,
         "deadlines": fired,
         "deadlines_missed": max(0, args.homes - fired),

@@ -3,10 +3,11 @@
 At each home's local midnight the detectors close the day: its routine features,
 the fits of the home's usual day, every routine check, the baseline relearned.
 Homes sharing a time zone all do this at the same minute, so the cost is paid in
-one burst (`anju bench detect` times the stillness deadlines and holds no
-midnight). In process, no servers: `--sample` simulated homes of the four
-personas live 28 days, then each crosses the next midnight `--repeat` times (a
-copy of its monitor each time). Printed: the CPU a home's midnight takes
+one burst (the service spreads it over ten minutes: `anju bench detect
+--midnight` times that in the service). In process, no servers: `--sample`
+simulated homes of the four personas learn a week and live three weeks more as the
+service runs them, then each crosses the next midnight `--repeat` times (a copy
+of its monitor each time). Printed: the CPU a home's midnight takes
 (median, p99) and what that is at `--homes` homes in one time zone, on one core.
 """
 
@@ -18,6 +19,7 @@ import statistics
 import time
 
 from detectors.config import DetectorConfig
+from detectors.evaluate import LEARN_DAYS, drive
 from detectors.monitor import HomeMonitor
 from devtools.evaluation import simulated
 from devtools.stacks import percentile, report
@@ -28,17 +30,14 @@ DAY = 86400
 PERSONAS = ("early_riser", "night_owl", "frail", "dementia")
 
 
-def _before_midnight(home: HomeProfile, start: int, end: int) -> tuple[HomeMonitor, float]:
-    """A monitor that learned the home's first 28 days and lived through the last one, with
-    that day's midnight (the end) still to come."""
+def before_midnight(home: HomeProfile, start: int, end: int) -> tuple[HomeMonitor, float]:
+    """A monitor that learned the home's first week and lived through the days after it as
+    the service does (each day closed and judged at its midnight), with the last day's
+    midnight (the end) still to come."""
     info, evs = simulated(home, start, end)
-    last = end - DAY
     m = HomeMonitor(info, DetectorConfig())
-    m.learn((e for e in evs if e.ts < last), last)
-    for e in evs:
-        if e.ts >= last:
-            m.observe(e)
-    m.advance(end - 60)
+    drive(info, evs, [e.ts for e in evs], start + LEARN_DAYS * DAY, end, DetectorConfig(),
+          stop_at=end - 60, monitor=m)
     return m, float(end)
 
 
@@ -48,7 +47,7 @@ def run_bench(args: argparse.Namespace) -> int:
     took: list[float] = []
     findings = 0
     for home in spec.make_homes():
-        m, midnight = _before_midnight(home, start, end)
+        m, midnight = before_midnight(home, start, end)
         for _ in range(args.repeat):
             c = copy.deepcopy(m)
             t0 = time.process_time()

@@ -90,6 +90,14 @@ def register(cli) -> None:  # type: ignore[no-untyped-def]
     p.add_argument("--homes", type=positive_int, default=100_000)
     p.add_argument("--seconds", type=positive_int, default=60,
                    help="how long deadlines keep falling due (default 60)")
+    p.add_argument("--midnight", action="store_true",
+                   help="every home with a learned routine, and the window across its midnight")
+    p.add_argument("--sample", type=positive_int, default=12,
+                   help="with --midnight: simulated homes whose routines are given out "
+                        "(default 12)")
+    p.add_argument("--spread", type=positive_int, default=None,
+                   help="with --midnight: seconds over which the homes' days are closed "
+                        "(default: the service's, 600)")
     p.add_argument("--json", action="store_true")
 
     p = cli.command("midnight", cmd_bench_midnight,
