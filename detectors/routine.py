@@ -24,7 +24,7 @@ import numpy as np
 
 from detectors.clock import LocalClock
 from detectors.events import Event, HomeInfo
-from detectors.routine_days import Days
+from detectors.routine_days import ACTIVE, Days
 from detectors.routine_features import (FEATURES, IDX, NIGHT, DayBins, capabilities,
                                         features, night_counts, night_window)
 
@@ -67,7 +67,6 @@ CORE = ("hours_bedroom", "activity", "intensity", "wake_h", "power_kwh", "bed_h"
         "water_morning", "kitchen_day", "night_toilet")
 _CORE_IDX = np.array([IDX[n] for n in CORE])
 _SLEEP = IDX["sleep_h"]
-_ACTIVE = IDX["active_slots"]
 
 
 def column_medians(X: np.ndarray) -> np.ndarray:
@@ -184,7 +183,7 @@ MODELS = {"robust": RobustModel, "isolation_forest": ForestModel, "min_cov_det":
 def usable(x: np.ndarray) -> bool:
     """A day that says something of the routine: the resident at home and up for a while
     (a day out or away is not a change of routine)."""
-    return bool(x[_ACTIVE] >= 8)
+    return bool(x[ACTIVE] >= 8)
 
 
 class RoutineMemory:
@@ -219,18 +218,17 @@ class RoutineMemory:
 
     def recent(self, before: float) -> list[float]:
         """The usable days before `before`, the last KEEP_DAYS of them."""
-        d = self.days
-        return [k for k, ok in zip(d, d.X[:, _ACTIVE] >= 8) if k < before and ok][-KEEP_DAYS:]
+        return self.days.usable(-math.inf, before - 1)[-KEEP_DAYS:]
 
     def learned(self, before: float) -> tuple[list[float], np.ndarray]:
         """The recent days, leaving out the days that were themselves judged unusual (an
         illness does not become the usual), unless they are a third of them or more: then
         that is how the resident lives now."""
         ks = self.recent(before)
-        score = self.days.score_of
-        odd = [k for k in ks if score(k, 0.0) >= UNUSUAL]   # type: ignore[operator]
-        if odd and len(odd) * 3 < len(ks):
-            ks = [k for k in ks if score(k, 0.0) < UNUSUAL]   # type: ignore[operator]
+        ok = ~(self.days.scores(ks) >= UNUSUAL)      # a day not judged (NaN) is usual
+        odd = len(ks) - int(ok.sum())
+        if odd and odd * 3 < len(ks):
+            ks = [k for k, good in zip(ks, ok) if good]
         return ks, self.days.rows(ks)
 
     def renight(self, before: float) -> None:

@@ -13,7 +13,9 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from detectors.routine_features import NF
+from detectors.routine_features import IDX, NF
+
+ACTIVE = IDX["active_slots"]   # a day with 8 or more active slots is usable (routine.usable)
 
 
 class Days:
@@ -26,7 +28,7 @@ class Days:
 
     def _at(self, k: float) -> int:
         """The row of day k, or -1."""
-        i = int(np.searchsorted(self.keys, k))
+        i = int(self.keys.searchsorted(k))
         return i if i < len(self.keys) and self.keys[i] == k else -1
 
     def __len__(self) -> int:
@@ -69,8 +71,17 @@ class Days:
 
     def rows(self, ks: Iterable[float]) -> np.ndarray:
         """The features of days ks (each kept), one row each, as a new matrix."""
-        idx = np.searchsorted(self.keys, np.fromiter(ks, float))
-        return self.X[idx]
+        return self.X[self.keys.searchsorted(np.fromiter(ks, float))]
+
+    def column(self, i: int) -> dict[float, float]:
+        """Feature i of every kept day, by day."""
+        return dict(zip(self.keys.tolist(), self.X[:, i].tolist()))
+
+    def usable(self, after: float, upto: float) -> list[float]:
+        """The days after `after` up to `upto` (included) with the resident at home and up
+        (routine.usable), ascending."""
+        k = self.keys
+        return k[(k > after) & (k <= upto) & (self.X[:, ACTIVE] >= 8)].tolist()
 
     def score_of(self, k: float, default: float | None = None) -> float | None:
         """The score day k had when judged (`default` if it was not)."""
@@ -78,6 +89,10 @@ class Days:
         if i < 0 or np.isnan(self.score[i]):
             return default
         return float(self.score[i])
+
+    def scores(self, ks: list[float]) -> np.ndarray:
+        """The scores of days ks (each kept), NaN for a day not judged."""
+        return self.score[self.keys.searchsorted(np.array(ks, dtype=float))]
 
     def set_score(self, k: float, v: float) -> None:
         self.score[self._at(k)] = v

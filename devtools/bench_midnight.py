@@ -5,10 +5,11 @@ the fits of the home's usual day, every routine check, the baseline relearned.
 Homes sharing a time zone all do this at the same minute, so the cost is paid in
 one burst (the service spreads it over ten minutes: `anju bench detect
 --midnight` times that in the service). In process, no servers: `--sample`
-simulated homes of the four personas learn a week and live three weeks more as the
-service runs them, then each crosses the next midnight `--repeat` times (a copy
-of its monitor each time). Printed: the CPU a home's midnight takes
-(median, p99) and what that is at `--homes` homes in one time zone, on one core.
+simulated homes of the four personas learn a week and live four more as the
+service runs them (35 days kept, as after five weeks), then each crosses the next
+midnight `--repeat` times (a copy of its monitor each time). Printed: the CPU a
+home's midnight takes (median, p99) and what that is at `--homes` homes in one time
+zone, on one core.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def before_midnight(home: HomeProfile, start: int, end: int) -> tuple[HomeMonito
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    spec = FleetSpec(homes=args.sample, days=29, seed=0, personas=PERSONAS)
+    spec = FleetSpec(homes=args.sample, days=36, seed=0, personas=PERSONAS)
     start, end = spec.span()
     took: list[float] = []
     findings = 0

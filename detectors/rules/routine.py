@@ -142,7 +142,7 @@ def _activity(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray, z: np.
     if idle and drift is not None and stat < lim.day_score and drift[0] >= lim.drift_score and \
             (week is None or week[0] < lim.week_score):
         cusum, since = drift
-        days = [k for k in sorted(mem.days) if since <= k <= d0 and usable(mem.days[k])]
+        days = mem.days.usable(since - 1, d0)       # since itself, too
         md = column_medians(mem.days.rows(days))
         dz = model.z(md)
         # what a family can picture: features a spread or more from the usual over those
@@ -206,19 +206,18 @@ def _drift(mem: RoutineMemory, d0: float, model: RobustModel, X: np.ndarray
     its midnight, or (a day closed before a restart) its score against today's model; it is
     counted in units of the spread of the learned days' own scores, so a home whose days
     vary much needs a larger change."""
-    days = [k for k in sorted(mem.days) if max(d0 - DRIFT_DAYS * DAY_S, mem.calm_from) < k
-            and k <= d0 and usable(mem.days[k])]
+    days = mem.days.usable(max(d0 - DRIFT_DAYS * DAY_S, mem.calm_from), d0)
     if not days:
         return None
     own = model.scores(X)
     mid = float(np.median(own))
     spread = max(DRIFT_SPREAD_MIN, 1.4826 * float(np.median(np.abs(own - mid))))
-    had = [mem.days.score_of(k) for k in days]
-    missing = [k for k, v in zip(days, had) if v is None]
+    had = mem.days.scores(days)
+    missing = [k for k, v in zip(days, had) if np.isnan(v)]
     later = dict(zip(missing, model.scores(mem.days.rows(missing)))) if missing else {}
     cusum, since = 0.0, days[0]
-    for k, v in zip(days, had):
-        z = min(((v if v is not None else later.get(k, 0.0)) - mid) / spread, 4.0)
+    for k, v in zip(days, had.tolist()):
+        z = min(((later.get(k, 0.0) if math.isnan(v) else v) - mid) / spread, 4.0)
         if cusum == 0.0:
             since = k
         cusum = max(0.0, cusum + z - DRIFT_K)
@@ -229,7 +228,7 @@ def _week(mem: RoutineMemory, d0: float, min_days: int
           ) -> tuple[float, np.ndarray, np.ndarray, RobustModel] | None:
     """A change that came in steps: the median of the last 7 days against the days before
     them (a median of 7 days spreads about half as much as one day)."""
-    days = [k for k in sorted(mem.days) if k <= d0 and usable(mem.days[k])]
+    days = mem.days.usable(-math.inf, d0)
     last = [k for k in days if k > d0 - 7 * DAY_S + 3600]
     before = [k for k in days if k <= d0 - 7 * DAY_S + 3600][-28:]
     if len(last) < 6 or len(before) < min_days or last[0] < mem.calm_from:
@@ -280,15 +279,14 @@ def _tail(k: int, n: int, p: float) -> float:
 
 def _wandering(s: HomeState, mem: RoutineMemory, d0: float, ks: list[float],
                t: float) -> list[Finding]:
-    i = IDX["night_away_slots"]
-    days = sorted(k for k in mem.days if k <= d0)
+    away = mem.days.column(IDX["night_away_slots"])
+    days = [k for k in away if k <= d0]
     last7 = [k for k in days if k > d0 - 7 * DAY_S + 3600]
     before = [k for k in days if k <= d0 - 7 * DAY_S + 3600][-28:]
-    if len(before) < s.cfg.routine.min_days or len(last7) < 5 or \
-            not np.isfinite(mem.days[d0][i]):
+    if len(before) < s.cfg.routine.min_days or len(last7) < 5 or not np.isfinite(away[d0]):
         return []
-    k7 = sum(1 for k in last7 if mem.days[k][i] >= WANDER_SLOTS)
-    seen = sum(1 for k in before if mem.days[k][i] >= WANDER_SLOTS)
+    k7 = sum(1 for k in last7 if away[k] >= WANDER_SLOTS)
+    seen = sum(1 for k in before if away[k] >= WANDER_SLOTS)
     e = 7 * seen / len(before)
     # more nights than the weeks before would give by chance: the binomial tail of the last
     # nights at the home's rate, taken by Laplace's rule of succession (a week or three with
@@ -382,15 +380,15 @@ def _rare_gap(runs: list[int], rare: float = SHOWER_RARE) -> int:
 def _shower(s: HomeState, mem: RoutineMemory, d0: float, recent: list[float],
             t: float) -> list[Finding]:
     """No shower for longer than the home's gaps; `recent`: its usable days before d0."""
-    i = IDX["shower"]
-    days = sorted(k for k in mem.days if k <= d0)
-    if not np.isfinite(mem.days[d0][i]):
+    shower = mem.days.column(IDX["shower"])
+    days = [k for k in shower if k <= d0]
+    if not np.isfinite(shower[d0]):
         return []
-    if mem.days[d0][i] >= 1:
+    if shower[d0] >= 1:
         return s.clear_finding("routine_shower", t, "recovered")
     gap = 0
     for k in reversed(days):
-        if mem.days[k][i] >= 1:
+        if shower[k] >= 1:
             break
         gap += 1
     # the gaps before this one began (the days of the gap under way, counted in, made every
@@ -399,7 +397,7 @@ def _shower(s: HomeState, mem: RoutineMemory, d0: float, recent: list[float],
     ks = [k for k in recent if k < d0 - (gap - 0.5) * DAY_S]
     runs, run = [], 0
     for k in ks:
-        if mem.days[k][i] >= 1:
+        if shower[k] >= 1:
             runs.append(run)
             run = 0
         else:
