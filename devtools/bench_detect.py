@@ -13,10 +13,10 @@ scheduler), the process's peak RSS, and the start-up time.
 
 With `--midnight` the window also holds the homes' local midnight, each home's day
 closed at its own point of the service's spread (`--spread`, the service's 600 s by
-default): every home is given the routine memory (28 days of features and the day under
-way) of one of `--sample` simulated homes of the four personas, as its history would
-have left it, and the service runs on a clock set so that its midnight falls in the
-window. Then the figures are also how late each day was closed (midnight_lag_*), next to
+default): every home is given the routine memory (35 days of features and their scores,
+and the day under way) of one of `--sample` simulated homes of the four personas that
+lived five weeks as the service runs them, and the service runs on a clock set so that
+its midnight falls in the window. Then the figures are also how late each day was closed (midnight_lag_*), next to
 the stillness deadlines' lag while the days are closed, and the memory of homes with a
 learned routine.
 """
