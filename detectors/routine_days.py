@@ -96,7 +96,10 @@ class Days:
         return self.score[self.keys.searchsorted(np.array(ks, dtype=float))]
 
     def set_score(self, k: float, v: float) -> None:
-        self.score[self._at(k)] = v
+        i = self._at(k)
+        if i < 0:
+            raise KeyError(k)     # (-1 would be the newest day's row)
+        self.score[i] = v
 
     def judged(self) -> list[float]:
         """The days that were judged (have a score), ascending."""

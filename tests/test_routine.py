@@ -634,6 +634,8 @@ def test_kept_days_are_in_day_order_with_their_scores_and_the_oldest_go_first() 
     mem.keep(k, rows[k] + 1)            # a day closed again keeps the score it was judged with
     assert mem.days.score_of(k) == 2.5 and mem.days[k][0] == rows[k][0] + 1
     assert mem.days.judged() == [k]
+    with pytest.raises(KeyError):
+        mem.days.set_score(DAY0, 1.0)       # a day not kept is not scored in another's row
     # the oldest day goes when a new one comes, and its score with it
     mem.days.set_score(kept[0], 1.0)
     mem.keep(k + 86400, rows[k])
