@@ -24,7 +24,7 @@ import numpy as np
 
 from detectors.clock import LocalClock
 from detectors.events import Event, HomeInfo
-from detectors.routine_days import ACTIVE, Days
+from detectors.routine_days import ACTIVE, USABLE_SLOTS, Days
 from detectors.routine_features import (FEATURES, IDX, NIGHT, DayBins, capabilities,
                                         features, night_counts, night_window)
 
@@ -183,7 +183,7 @@ MODELS = {"robust": RobustModel, "isolation_forest": ForestModel, "min_cov_det":
 def usable(x: np.ndarray) -> bool:
     """A day that says something of the routine: the resident at home and up for a while
     (a day out or away is not a change of routine)."""
-    return bool(x[ACTIVE] >= 8)
+    return bool(x[ACTIVE] >= USABLE_SLOTS)
 
 
 class RoutineMemory:

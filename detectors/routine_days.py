@@ -16,7 +16,8 @@ import numpy as np
 
 from detectors.routine_features import IDX, NF
 
-ACTIVE = IDX["active_slots"]   # a day with 8 or more active slots is usable (routine.usable)
+ACTIVE = IDX["active_slots"]
+USABLE_SLOTS = 8    # a day with this many active slots says something of the routine
 
 
 class Days:
@@ -82,7 +83,7 @@ class Days:
         """The days after `after` up to `upto` (included) with the resident at home and up
         (routine.usable), ascending."""
         k = self.keys
-        return k[(k > after) & (k <= upto) & (self.X[:, ACTIVE] >= 8)].tolist()
+        return k[(k > after) & (k <= upto) & (self.X[:, ACTIVE] >= USABLE_SLOTS)].tolist()
 
     def score_of(self, k: float, default: float | None = None) -> float | None:
         """The score day k had when judged (`default` if it was not)."""
