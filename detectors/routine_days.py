@@ -63,13 +63,11 @@ class Days:
         self.X = np.insert(self.X, i, x, axis=0)
         self.score = np.insert(self.score, i, np.nan)
 
-    def drop_oldest(self, n: int) -> list[float]:
-        """Forget the n oldest days; returns them."""
-        gone = self.keys[:n].tolist()
-        self.keys, self.X, self.score = self.keys[n:], self.X[n:], self.score[n:]
-        # slices keep the old arrays alive: copied, the store is its own size again
-        self.keys, self.X, self.score = self.keys.copy(), self.X.copy(), self.score.copy()
-        return gone
+    def drop_oldest(self, n: int) -> None:
+        """Forget the n oldest days."""
+        # copied: a slice would keep the old arrays alive
+        self.keys, self.X, self.score = self.keys[n:].copy(), self.X[n:].copy(), \
+            self.score[n:].copy()
 
     def rows(self, ks: Iterable[float]) -> np.ndarray:
         """The features of days ks (each kept), one row each, as a new matrix."""

@@ -74,8 +74,8 @@ class Stats:
     reconnects: int = 0
     turns: int = 0              # passes of the serving loop completed (reads, deadlines, writes)
     fenced: int = 0             # findings not written: their partition was no longer ours
-    deadline_lags: list[float] = field(default_factory=list)
-    deadline_at: list[tuple[int, float]] = field(default_factory=list)   # (home, deadline)
+    # with record_lags: each deadline handled, as (home, deadline, how late)
+    deadline_lags: list[tuple[int, float, float]] = field(default_factory=list)
 
 
 class DetectorService:
@@ -320,8 +320,7 @@ class DetectorService:
             if home is None:
                 continue
             if self.record_lags:
-                self.stats.deadline_lags.append(now - deadline)
-                self.stats.deadline_at.append((hid, deadline))
+                self.stats.deadline_lags.append((hid, deadline, now - deadline))
             found = home.monitor.advance(now)
             if found:
                 out[hid] = found  # type: ignore[index]

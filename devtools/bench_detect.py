@@ -177,7 +177,6 @@ async def _drive(service, url: str, args: argparse.Namespace, say, shift: list[f
     window_start = service.clock() + lead
     starts = _start_times(args.homes, window_start, seconds, rnd)
     service.stats.deadline_lags.clear()
-    service.stats.deadline_at.clear()
 
     def feed() -> None:
         buf = io.StringIO()
@@ -230,7 +229,7 @@ async def _drive(service, url: str, args: argparse.Namespace, say, shift: list[f
     closes = {hid: midnight + midnight_late(hid, args.spread) for hid in service.homes} \
         if routines else {}
     lags, day_lags = [], []
-    for lag, (hid, at) in zip(service.stats.deadline_lags, service.stats.deadline_at):
+    for hid, at, lag in service.stats.deadline_lags:
         (day_lags if closes and abs(at - closes[hid]) < 1e-3 else lags).append(lag)
     fired = len(lags)
     out: dict[str, object] = {}
