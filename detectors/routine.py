@@ -7,7 +7,7 @@ feature's own unit (30 min for a time of day, one toilet visit, 15 % of the day'
 so a home whose every day is alike is not alarmed by a small change. A day's score
 (`day_score`) sums the deviations of the CORE features in the direction that is worrying
 (more hours in the bedroom, later up and earlier to bed, less activity, slower, less power,
-water and kitchen, more night toilet visits). `ForestModel` (scikit-learn IsolationForest) and `CovModel`
+fewer outings, less kitchen, more night toilet visits). `ForestModel` (scikit-learn IsolationForest) and `CovModel`
 (MinCovDet, a robust covariance) are the alternatives it was compared with
 (detectors/routine_eval.py); they stay here for that comparison.
 
@@ -62,9 +62,12 @@ RELATIVE: dict[str, float] = {"activity": 0.15, "intensity": 0.08, "water_l": 0.
 SIGN = np.array([DIRECTION[n] for n in FEATURES], dtype=float)
 FLOORS = np.array([FLOOR[n] for n in FEATURES])
 RELS = np.array([RELATIVE.get(n, 0.0) for n in FEATURES])
-# the features of the day's score: signs a family would notice of someone unwell or failing
-CORE = ("hours_bedroom", "activity", "intensity", "wake_h", "power_kwh", "bed_h", "sleep_h",
-        "water_morning", "kitchen_day", "night_toilet")
+# the features of the day's score: signs a family would notice of someone unwell or failing,
+# each moving by half a spread or more on an illness's first days (docs/detectors.md: a
+# feature that moves less adds more of its own ups and downs to the sum than it adds signal;
+# the morning's water and a night owl's evening past midnight are left out for that)
+CORE = ("hours_bedroom", "activity", "intensity", "wake_h", "power_kwh", "bed_h", "outings",
+        "kitchen_day", "night_toilet")
 _CORE_IDX = np.array([IDX[n] for n in CORE])
 _SLEEP = IDX["sleep_h"]
 
@@ -115,9 +118,9 @@ class RobustModel:
         # a spread from a week of days is less sure than one from four weeks: wider while
         # few days are learned (x1.4 with 7 days, x1.1 with 28)
         self.scale = self.scale * np.sqrt(1.0 + 7.0 / max(1, len(X)))
-        # how far past midnight the evening went counts only for a home that usually goes to
-        # bed after midnight (a night owl, whose bed_h is midnight itself on most days); for
-        # the rest bed_h says when they went to bed
+        # how far past midnight the evening went is named (not scored) only for a home that
+        # usually goes to bed after midnight (a night owl, whose bed_h is midnight itself on
+        # most days); for the rest bed_h says when they went to bed
         self.sign = SIGN.copy()
         if not self.med[_SLEEP] > 0:
             self.sign[_SLEEP] = np.nan
