@@ -63,9 +63,9 @@ SIGN = np.array([DIRECTION[n] for n in FEATURES], dtype=float)
 FLOORS = np.array([FLOOR[n] for n in FEATURES])
 RELS = np.array([RELATIVE.get(n, 0.0) for n in FEATURES])
 # the features of the day's score: signs a family would notice of someone unwell or failing,
-# each moving by half a spread or more on an illness's first days (docs/detectors.md: a
-# feature that moves less adds more of its own ups and downs to the sum than it adds signal;
-# the morning's water and a night owl's evening past midnight are left out for that)
+# each moving by about half a spread or more on an illness's first days. A feature that moves
+# less (under about 0.4: the morning's water, a night owl's evening past midnight) adds more of
+# its own ups and downs to the sum than signal (docs/detectors.md, "fifth time")
 CORE = ("hours_bedroom", "activity", "intensity", "wake_h", "power_kwh", "bed_h", "outings",
         "kitchen_day", "night_toilet")
 _CORE_IDX = np.array([IDX[n] for n in CORE])
