@@ -111,7 +111,7 @@ class Routine(Rule):
         recent = mem.recent(d0)
         out += _night(s, x, z, model, t, mem.days.rows(recent))
         out += _wandering(s, mem, d0, ks, t)
-        out += _meals_part(s, mem, d0, x, tuple(n for n, _ in MEALS), t)
+        out += _meals_part(s, mem, d0, x, tuple(n for n, _ in MEALS), t, (ks, X))
         out += _shower(s, mem, d0, recent, t)
         return out
 
@@ -310,16 +310,17 @@ def _seldom(misses: int, days: int, rate: float) -> bool:
 
 
 def _meals_part(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray,
-                parts: tuple[str, ...], t: float | None = None) -> list[Finding]:
+                parts: tuple[str, ...], t: float | None = None,
+                learned: tuple[list[float], np.ndarray] | None = None) -> list[Finding]:
     """Each meal time in `parts`: no meal today while the resident was at home and up, where
     the home usually has one (nine days in ten); two such days in a row open routine_meals.
     A meal is the fridge or a cupboard opened (a kitchen contact, where the home has one and
     it is opened at that time on all but one day in 20, FOOD_MISS), else minutes of kitchen
     activity (more than two signs and a quarter of the usual: passing through is a sign or
-    two)."""
+    two). `learned`: mem.learned(d0), where the caller has it already (the midnight)."""
     if "kitchen" not in mem.has:
         return []
-    ks, X = mem.learned(d0)
+    ks, X = learned if learned is not None else mem.learned(d0)
     if len(ks) < s.cfg.routine.min_days:
         return []
     at = t if t is not None else s.last_ts
