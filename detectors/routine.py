@@ -26,7 +26,8 @@ from detectors.clock import LocalClock
 from detectors.events import Event, HomeInfo
 from detectors.routine_days import ACTIVE, USABLE_SLOTS, Days
 from detectors.routine_features import (FEATURES, IDX, NIGHT, DayBins, capabilities,
-                                        features, night_counts, night_window)
+                                        device_sight, features, heard_bits, night_counts,
+                                        night_window)
 
 KEEP_DAYS = 28           # days of features kept and learned from
 MIN_DAYS = 7             # days learned before any routine finding (routine.min_days by default)
@@ -192,11 +193,12 @@ def usable(x: np.ndarray) -> bool:
 class RoutineMemory:
     """One home's routine: the last days' features, today's bins, the checks done."""
 
-    __slots__ = ("has", "clock", "days", "bins", "ended", "checked", "fails",
+    __slots__ = ("has", "devices", "clock", "days", "bins", "ended", "checked", "fails",
                  "night", "calm_from", "opened_by")
 
     def __init__(self, info: HomeInfo) -> None:
         self.has = capabilities(info)
+        self.devices = info.devices                   # for what a heartbeat says is alive
         self.clock = LocalClock(info.tz)      # its own: the monitor's caches its current day
         self.days = Days()                            # local midnight -> features, score
         self.bins: DayBins | None = None
@@ -254,6 +256,14 @@ class RoutineMemory:
             self.ended = b
             self.bins = b = DayBins(lo, clock.hi)
         b.add(ev)
+        if ev.kind == "heartbeat":
+            self.hear(b, ev.device)
+
+    def hear(self, b: DayBins, device: str) -> None:
+        """A heartbeat: the device's sight was alive that day (its readings say so by
+        themselves; a door sensor on a day indoors sends none)."""
+        if b.heard != heard_bits(self.has):
+            b.heard |= device_sight(self.devices, device)
 
 
 class HistoryTap:
@@ -280,6 +290,8 @@ class HistoryTap:
                 self.cur = None if lo in mem.days else DayBins(lo, clock.hi)
             if self.cur is not None:
                 self.cur.add(ev)
+                if ev.kind == "heartbeat":
+                    mem.hear(self.cur, ev.device)
 
     def _close(self, b: DayBins) -> None:
         # a day is whole when its events begin within an hour of its midnight (meters and

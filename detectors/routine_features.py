@@ -25,7 +25,7 @@ import numpy as np
 from detectors.clock import SLOT_S, SLOTS, LocalClock
 
 
-from detectors.events import Event, HomeInfo
+from detectors.events import DeviceInfo, Event, HomeInfo
 
 # room groups of signs of life
 BED, BATH, KITCHEN, LIVING, ENTRY = range(5)
@@ -90,11 +90,37 @@ NF = len(FEATURES)
 RAW = ("night_wet_bits", "night_up_bits", "night_away_bits")
 
 
+# What a day heard from: a bit per sight a device gives (see `capabilities`), set by any of
+# its readings or heartbeats. A sight the home has but did not hear from all day is unseen
+# that day (NaN), not nothing done: a door sensor offline is not a day indoors, a power meter
+# offline not a day without power.
+H_DOOR, H_POWER, H_WATER, H_KITCHEN, H_FOOD = 1, 2, 4, 8, 16
+HEARD = {"door": H_DOOR, "power": H_POWER, "water": H_WATER, "kitchen_pir": H_KITCHEN,
+         "food": H_FOOD}
+
+
+def sight(kind: str, room: str) -> int:
+    """The HEARD bits a device of `kind` in `room` gives (as `capabilities` counts it)."""
+    if kind in ("door", "power", "water"):
+        return HEARD[kind]
+    if (kind == "motion" or kind == "contact") and _GROUP.get(room, LIVING) == KITCHEN:
+        return H_FOOD if kind == "contact" else H_KITCHEN
+    return 0
+
+
+def device_sight(devices: Sequence[DeviceInfo], uid: str) -> int:
+    """The HEARD bits of the home's device `uid` (0 for one the home does not list)."""
+    for d in devices:
+        if d.uid == uid:
+            return sight(d.kind, d.room)
+    return 0
+
+
 class DayBins:
     """One local day in 15-minute slots, filled event by event."""
 
     __slots__ = ("lo", "hi", "act", "water", "door", "food", "wh", "first", "meter_v",
-                 "meter_t")
+                 "meter_t", "heard")
 
     def __init__(self, lo: float, hi: float) -> None:
         self.lo, self.hi = lo, hi
@@ -104,6 +130,7 @@ class DayBins:
         self.food: array | None = None    # kitchen contacts opened (made at the first)
         self.wh = 0.0
         self.first: float | None = None
+        self.heard = 0                    # HEARD bits (a heartbeat's: RoutineMemory.hear)
         self.meter_v: dict[str, float] = {}
         self.meter_t: dict[str, float] = {}
 
@@ -114,24 +141,31 @@ class DayBins:
         k = ev.kind
         slot = min(SLOTS - 1, int((t - self.lo) // SLOT_S))
         if k == "motion" or k == "button":
+            g = _GROUP.get(ev.room, LIVING)
+            if g == KITCHEN and k == "motion":
+                self.heard |= H_KITCHEN
             if ev.value >= 1:
-                g = _GROUP.get(ev.room, LIVING)
                 self.act[g * SLOTS + slot] += 1
         elif k == "contact" or k == "presence":
             g = BED if k == "presence" else _GROUP.get(ev.room, LIVING)
             self.act[g * SLOTS + slot] += 1
-            if g == KITCHEN and k == "contact" and ev.value >= 1:
-                if self.food is None:
-                    self.food = array("H", bytes(2 * SLOTS))
-                self.food[slot] += 1
+            if g == KITCHEN and k == "contact":
+                self.heard |= H_FOOD
+                if ev.value >= 1:
+                    if self.food is None:
+                        self.food = array("H", bytes(2 * SLOTS))
+                    self.food[slot] += 1
         elif k == "door":
+            self.heard |= H_DOOR
             self.door[slot] += 1
         elif k == "water":
+            self.heard |= H_WATER
             prev = self.meter_v.get(ev.device)
             self.meter_v[ev.device] = ev.value
             if prev is not None and ev.value > prev:
                 self.water[slot] += ev.value - prev
         elif k == "power":
+            self.heard |= H_POWER
             # a reading is the mean power of the last minute (the simulator, most meters)
             prev_t = self.meter_t.get(ev.device)
             self.meter_t[ev.device] = t
@@ -195,7 +229,13 @@ def night_window(X: np.ndarray) -> tuple[int, int]:
 
 def features(b: DayBins, has: frozenset[str], night: tuple[int, int] = NIGHT) -> np.ndarray:
     """The day's feature vector; `has` names what the home can see (see `capabilities`), the
-    night features are counted in `night` (slots; the home's `night_window`)."""
+    night features are counted in `night` (slots; the home's `night_window`). A sight not
+    heard from all day (HEARD) is left out of `has` for the day."""
+    if b.heard != heard_bits(has):
+        gone = {c for c, bit in HEARD.items() if c in has and not b.heard & bit}
+        if gone & {"kitchen_pir", "food"}:
+            gone |= {"kitchen", "food"}     # the kitchen's signs are its PIR's and contacts'
+        has = has - gone
     act = np.frombuffer(b.act, dtype=np.uint16).reshape(NG, SLOTS).astype(np.float64)
     water = np.frombuffer(b.water, dtype=np.float32).astype(np.float64)
     door = np.frombuffer(b.door, dtype=np.uint16).astype(np.float64)
@@ -291,6 +331,15 @@ def features(b: DayBins, has: frozenset[str], night: tuple[int, int] = NIGHT) ->
 
 
 _KITS: dict[frozenset[str], frozenset[str]] = {}
+_HEARD_ALL: dict[frozenset[str], int] = {}
+
+
+def heard_bits(has: frozenset[str]) -> int:
+    """The HEARD bits of every sight in `has`: a day that heard them all saw the home whole."""
+    bits = _HEARD_ALL.get(has)
+    if bits is None:
+        bits = _HEARD_ALL[has] = sum(bit for c, bit in HEARD.items() if c in has)
+    return bits
 
 
 def capabilities(info: HomeInfo) -> frozenset[str]:
@@ -313,6 +362,8 @@ def capabilities(info: HomeInfo) -> frozenset[str]:
                 has.add("kitchen")
                 if d.kind == "contact":
                     has.add("food")     # the fridge or a cupboard: opened for a meal
+                elif d.kind == "motion":
+                    has.add("kitchen_pir")
             elif g == LIVING:
                 has.add("living")
     if rooms - {BED}:
@@ -344,6 +395,8 @@ def days_features(info: HomeInfo, events: Iterable[Event], *, first_complete: bo
             cur = DayBins(lo, clock.hi)
         if ev.ts >= cur.lo:
             cur.add(ev)
+            if ev.kind == "heartbeat" and cur.heard != heard_bits(has):
+                cur.heard |= device_sight(info.devices, ev.device)
     # the last day is whole only if the events run to its end: the caller knows; left out here
     return out_days, (np.vstack(rows) if rows else np.empty((0, NF)))
 

@@ -74,7 +74,11 @@ class Day:
 
     def ordinary(self, *, night_toilets: tuple[float, ...] = (2.0,), breakfast: bool = True,
                  night_kitchen: bool = False, up: float = 7.0, to_bed: float = 21.5,
-                 tv_until: float = 0.0, shower: bool = True, out: bool = True) -> "Day":
+                 tv_until: float = 0.0, shower: bool = True, out: bool = True,
+                 silent: tuple[str, ...] = ()) -> "Day":
+        for d in DEVICES:           # every device alive: a heartbeat at 00:20
+            if d.uid not in silent:
+                self.at(1 / 3, d.uid, "heartbeat", 100.0)
         self.meter()
         for q in range(int(tv_until * 4)):   # the evening before, past midnight (a night owl)
             self.at(q / 4 + 0.05, "m-liv", "motion")
@@ -100,7 +104,7 @@ class Day:
             self.at(h, "m-kit", "motion")
             self.draw(h + 0.05, 2.0)
         self.at(to_bed + 0.1, "m-bed", "motion")
-        self.ev.sort(key=lambda e: e.ts)
+        self.ev = sorted((e for e in self.ev if e.device not in silent), key=lambda e: e.ts)
         return self
 
 
@@ -254,6 +258,41 @@ def test_a_home_without_a_sensor_has_no_value_for_what_it_cannot_see() -> None:
     assert x[IDX["wake_h"]] == 7.0
 
 
+SILENT = ("door", "power", "m-kit", "c-fridge")     # offline all day: no reading, no heartbeat
+
+
+def test_a_device_silent_all_day_is_not_seen_rather_than_nothing_done() -> None:
+    x = _features(Day(0).ordinary(silent=SILENT))
+    for f in ("outings", "power_kwh", "kitchen_day", "kitchen_morning", "meal_morning",
+              "food_morning", "hours_kitchen"):
+        assert np.isnan(x[IDX[f]]), f
+    assert x[IDX["water_l"]] > 0 and np.isfinite(x[IDX["wake_h"]])   # the rest as it was
+    # alive but not used (a heartbeat, nothing else): a day indoors, without the fridge
+    idle = Day(1).ordinary(out=False, breakfast=False)
+    idle.ev = [e for e in idle.ev if e.device != "c-fridge" or e.kind == "heartbeat"]
+    y = _features(idle)
+    assert y[IDX["outings"]] == 0 and y[IDX["food_morning"]] == 0
+    # the kitchen's PIR offline, the fridge not: the kitchen's signs are both, so neither
+    # says the day's kitchen (a breakfast seen by the fridge alone is a few signs, not a meal)
+    z = _features(Day(2).ordinary(silent=("m-kit",)))
+    assert np.isnan(z[IDX["meal_morning"]]) and np.isnan(z[IDX["food_morning"]])
+    assert z[IDX["outings"]] == 4 and z[IDX["power_kwh"]] > 0
+
+
+def test_a_day_with_sensors_offline_is_not_a_day_unlike_usual() -> None:
+    # the door sensor, the power meter and the kitchen's sensors offline for a day read as no
+    # outing, no power and no kitchen: a day "unlike usual" told to the family for a battery
+    days = [Day(i).ordinary() for i in range(15)]
+    days.append(Day(15).ordinary(silent=SILENT))
+    days.append(Day(16).ordinary())
+    assert _run(days, days[16].d0 + 3600) == []
+    # the same day, seen: at home all day, no kitchen and little power is unlike usual
+    days[15] = Day(15).ordinary(out=False, breakfast=False)
+    days[15].ev = [e for e in days[15].ev if e.device not in ("m-kit", "c-fridge", "power")
+                   or e.kind == "heartbeat"]
+    assert "routine_activity" in [f.kind for f in _run(days, days[16].d0 + 3600)]
+
+
 def test_the_robust_score_has_a_floor_on_the_spread() -> None:
     X = np.vstack([_features(Day(i).ordinary()) for i in range(7)])   # seven identical days
     m = RobustModel().fit(X)
@@ -327,6 +366,25 @@ def test_a_reading_stamped_at_midnight_itself_does_not_lose_the_day() -> None:
     found = _run(days, days[14].d0 + 86400 + 1)
     assert [f.evidence for f in found if f.kind == "routine_night_toilet"] == [
         {"count": 4, "usual": 1}]
+
+
+def test_meals_and_showers_with_a_sensor_offline_for_days() -> None:
+    kitchen = ("m-kit", "c-fridge")
+    # two days with the kitchen's sensors offline are not two mornings without breakfast
+    days = [Day(i).ordinary() for i in range(21)]
+    days += [Day(21).ordinary(silent=kitchen), Day(22).ordinary(silent=kitchen)]
+    assert [f for f in _run(days, days[22].d0 + 86400 + 60) if f.kind == "routine_meals"] == []
+    # and once they are back, two mornings without breakfast are still told: the days they
+    # were offline are left out of how often the home misses one, not counted as misses
+    days += [Day(23).ordinary(breakfast=False), Day(24).ordinary(breakfast=False)]
+    meals = [f for f in _run(days, days[24].d0 + 11.5 * H) if f.kind == "routine_meals"]
+    assert [f.evidence["part"] for f in meals] == ["morning"]
+    # a shower every day; the water meter offline for eight days, then a day without one:
+    # a gap of one day, not of nine
+    days = [Day(i).ordinary() for i in range(21)]
+    days += [Day(i).ordinary(silent=("water",)) for i in range(21, 29)]
+    days.append(Day(29).ordinary(shower=False))
+    assert [f for f in _run(days, days[29].d0 + 86400 + 60) if f.kind == "routine_shower"] == []
 
 
 def test_two_mornings_without_the_kitchen_open_at_eleven() -> None:

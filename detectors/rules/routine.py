@@ -333,20 +333,27 @@ def _meals_part(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray,
         if name not in parts:
             continue
         fi = IDX[f"food_{name}"]
+        # judged on the days its sensors were heard (NaN: offline all day, not a day without)
         food = X[:, fi]
-        if np.isfinite(x[fi]) and np.all(np.isfinite(food)) and \
-                _seldom(int(np.count_nonzero(food[old] == 0)), int(old.sum()), FOOD_MISS):
+        seen = np.isfinite(food)
+        if np.isfinite(x[fi]) and seen.sum() >= s.cfg.routine.min_days and \
+                _seldom(int(np.count_nonzero(food[old & seen] == 0)), int((old & seen).sum()),
+                        FOOD_MISS):
             # the pottering about a kitchen PIR sees on a day without meals does not open
             # the fridge (where the fridge is not opened then on most days, the kitchen PIR's
             # rule below still judges: left out, it found 0.23 of skipped meals, not 0.38)
-            i, med, limit, what = fi, float(np.median(food)), 0.0, "opened"
+            i, med, limit, what = fi, float(np.median(food[seen])), 0.0, "opened"
         else:
             i = IDX[f"meal_{name}"]
             col = X[:, i]
-            med, what = float(np.median(col)), "signs"
+            seen = np.isfinite(col)
+            if not np.isfinite(x[i]) or seen.sum() < s.cfg.routine.min_days:
+                fails[j] = False    # the kitchen not heard today, or on too few days
+                continue
+            med, what = float(np.median(col[seen])), "signs"
             limit = max(2.0, math.floor(0.25 * med))
-            if med < 4 or not _seldom(int(np.count_nonzero(col[old] <= limit)), int(old.sum()),
-                                      MEAL_MISS):
+            if med < 4 or not _seldom(int(np.count_nonzero(col[old & seen] <= limit)),
+                                      int((old & seen).sum()), MEAL_MISS):
                 # a meal there on most days (nine in ten), or nothing to miss: someone who
                 # often skips breakfast does so two days running now and then
                 continue
@@ -381,21 +388,23 @@ def _rare_gap(runs: list[int], rare: float = SHOWER_RARE) -> int:
 def _shower(s: HomeState, mem: RoutineMemory, d0: float, recent: list[float],
             t: float) -> list[Finding]:
     """No shower for longer than the home's gaps; `recent`: its usable days before d0."""
-    shower = mem.days.column(IDX["shower"])
+    # the days the water meter was heard: a day it was offline is neither with a shower nor
+    # without one
+    shower = {k: v for k, v in mem.days.column(IDX["shower"]).items() if v == v}
     days = [k for k in shower if k <= d0]
-    if not np.isfinite(shower[d0]):
+    if d0 not in shower:
         return []
     if shower[d0] >= 1:
         return s.clear_finding("routine_shower", t, "recovered")
-    gap = 0
+    gap, since = 0, d0
     for k in reversed(days):
         if shower[k] >= 1:
             break
-        gap += 1
+        gap, since = gap + 1, k
     # the gaps before this one began (the days of the gap under way, counted in, made every
     # gap as long as itself), on every day at home, the unusual ones too: a gap is counted
     # in days, and left out they cut a long gap short
-    ks = [k for k in recent if k < d0 - (gap - 0.5) * DAY_S]
+    ks = [k for k in recent if k in shower and k < since]
     runs, run = [], 0
     for k in ks:
         if shower[k] >= 1:
