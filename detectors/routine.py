@@ -26,8 +26,7 @@ from detectors.clock import LocalClock
 from detectors.events import Event, HomeInfo
 from detectors.routine_days import ACTIVE, USABLE_SLOTS, Days
 from detectors.routine_features import (FEATURES, IDX, NIGHT, DayBins, capabilities,
-                                        device_sight, features, heard_bits, night_counts,
-                                        night_window)
+                                        device_sight, features, night_counts, night_window)
 
 KEEP_DAYS = 28           # days of features kept and learned from
 MIN_DAYS = 7             # days learned before any routine finding (routine.min_days by default)
@@ -257,13 +256,12 @@ class RoutineMemory:
             self.bins = b = DayBins(lo, clock.hi)
         b.add(ev)
         if ev.kind == "heartbeat":
-            self.hear(b, ev.device)
+            self.hear(b, ev.device, ev.ts)
 
-    def hear(self, b: DayBins, device: str) -> None:
+    def hear(self, b: DayBins, device: str, t: float) -> None:
         """A heartbeat: the device's sight was alive that day (its readings say so by
         themselves; a door sensor on a day indoors sends none)."""
-        if b.heard != heard_bits(self.has):
-            b.heard |= device_sight(self.devices, device)
+        b.hear_at(device_sight(self.devices, device), t)
 
 
 class HistoryTap:
@@ -291,7 +289,7 @@ class HistoryTap:
             if self.cur is not None:
                 self.cur.add(ev)
                 if ev.kind == "heartbeat":
-                    mem.hear(self.cur, ev.device)
+                    mem.hear(self.cur, ev.device, ev.ts)
 
     def _close(self, b: DayBins) -> None:
         # a day is whole when its events begin within an hour of its midnight (meters and

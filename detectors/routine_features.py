@@ -91,9 +91,11 @@ RAW = ("night_wet_bits", "night_up_bits", "night_away_bits")
 
 
 # What a day heard from: a bit per sight a device gives (see `capabilities`), set by any of
-# its readings or heartbeats. A sight the home has but did not hear from all day is unseen
+# its readings or heartbeats. A sight the home has but did not hear from for more than
+# GAP_SLOTS of the day (a heartbeat comes every 15 minutes by the device contract) is unseen
 # that day (NaN), not nothing done: a door sensor offline is not a day indoors, a power meter
-# offline not a day without power.
+# offline since the morning not a day of little power.
+GAP_SLOTS = 24
 H_DOOR, H_POWER, H_WATER, H_KITCHEN, H_FOOD = 1, 2, 4, 8, 16
 HEARD = {"door": H_DOOR, "power": H_POWER, "water": H_WATER, "kitchen_pir": H_KITCHEN,
          "food": H_FOOD}
@@ -120,7 +122,7 @@ class DayBins:
     """One local day in 15-minute slots, filled event by event."""
 
     __slots__ = ("lo", "hi", "act", "water", "door", "food", "wh", "first", "meter_v",
-                 "meter_t", "heard")
+                 "meter_t", "heard", "lost", "last", "upto")
 
     def __init__(self, lo: float, hi: float) -> None:
         self.lo, self.hi = lo, hi
@@ -131,6 +133,9 @@ class DayBins:
         self.wh = 0.0
         self.first: float | None = None
         self.heard = 0                    # HEARD bits (a heartbeat's: RoutineMemory.hear)
+        self.lost = 0                     # ... silent for more than GAP_SLOTS since heard
+        self.last = array("B", bytes(len(HEARD)))   # the slot each was last heard in
+        self.upto = 0                     # the latest slot of any event
         self.meter_v: dict[str, float] = {}
         self.meter_t: dict[str, float] = {}
 
@@ -140,37 +145,64 @@ class DayBins:
             self.first = t
         k = ev.kind
         slot = min(SLOTS - 1, int((t - self.lo) // SLOT_S))
+        if slot > self.upto:
+            self.upto = slot
         if k == "motion" or k == "button":
             g = _GROUP.get(ev.room, LIVING)
             if g == KITCHEN and k == "motion":
-                self.heard |= H_KITCHEN
+                self.hear(H_KITCHEN, slot)
             if ev.value >= 1:
                 self.act[g * SLOTS + slot] += 1
         elif k == "contact" or k == "presence":
             g = BED if k == "presence" else _GROUP.get(ev.room, LIVING)
             self.act[g * SLOTS + slot] += 1
             if g == KITCHEN and k == "contact":
-                self.heard |= H_FOOD
+                self.hear(H_FOOD, slot)
                 if ev.value >= 1:
                     if self.food is None:
                         self.food = array("H", bytes(2 * SLOTS))
                     self.food[slot] += 1
         elif k == "door":
-            self.heard |= H_DOOR
+            self.hear(H_DOOR, slot)
             self.door[slot] += 1
         elif k == "water":
-            self.heard |= H_WATER
+            self.hear(H_WATER, slot)
             prev = self.meter_v.get(ev.device)
             self.meter_v[ev.device] = ev.value
             if prev is not None and ev.value > prev:
                 self.water[slot] += ev.value - prev
         elif k == "power":
-            self.heard |= H_POWER
+            self.hear(H_POWER, slot)
             # a reading is the mean power of the last minute (the simulator, most meters)
             prev_t = self.meter_t.get(ev.device)
             self.meter_t[ev.device] = t
             if prev_t is not None and 0 < t - prev_t <= 900:
                 self.wh += ev.value * (t - prev_t) / 3600.0
+
+
+    def hear(self, bit: int, slot: int) -> None:
+        """A sight (a HEARD bit, 0: none) heard from in `slot`."""
+        if not bit:
+            return
+        i = bit.bit_length() - 1
+        if slot > self.last[i]:         # a late reading does not move it back
+            if slot - self.last[i] > GAP_SLOTS:
+                self.lost |= bit
+            self.last[i] = slot
+        self.heard |= bit
+
+    def hear_at(self, bit: int, t: float) -> None:
+        """A heartbeat at t from a device of sight `bit` (its readings are heard by add)."""
+        self.hear(bit, min(SLOTS - 1, int((t - self.lo) // SLOT_S)))
+
+    def seen(self) -> int:
+        """The HEARD bits of the sights heard from all day, without a long silence (to the
+        latest event: a day still filling is judged as far as it has come)."""
+        ok = self.heard & ~self.lost
+        for i in range(len(HEARD)):
+            if ok >> i & 1 and self.upto - self.last[i] > GAP_SLOTS:
+                ok &= ~(1 << i)
+        return ok
 
 
 def _span(a: np.ndarray, r: tuple[int, int]) -> np.ndarray:
@@ -230,9 +262,10 @@ def night_window(X: np.ndarray) -> tuple[int, int]:
 def features(b: DayBins, has: frozenset[str], night: tuple[int, int] = NIGHT) -> np.ndarray:
     """The day's feature vector; `has` names what the home can see (see `capabilities`), the
     night features are counted in `night` (slots; the home's `night_window`). A sight not
-    heard from all day (HEARD) is left out of `has` for the day."""
-    if b.heard != heard_bits(has):
-        gone = {c for c, bit in HEARD.items() if c in has and not b.heard & bit}
+    not heard from for long (DayBins.seen) is left out of `has` for the day."""
+    seen = b.seen()
+    if seen & heard_bits(has) != heard_bits(has):
+        gone = {c for c, bit in HEARD.items() if c in has and not seen & bit}
         if gone & {"kitchen_pir", "food"}:
             gone |= {"kitchen", "food"}     # the kitchen's signs are its PIR's and contacts'
         has = has - gone
@@ -395,8 +428,8 @@ def days_features(info: HomeInfo, events: Iterable[Event], *, first_complete: bo
             cur = DayBins(lo, clock.hi)
         if ev.ts >= cur.lo:
             cur.add(ev)
-            if ev.kind == "heartbeat" and cur.heard != heard_bits(has):
-                cur.heard |= device_sight(info.devices, ev.device)
+            if ev.kind == "heartbeat":
+                cur.hear_at(device_sight(info.devices, ev.device), ev.ts)
     # the last day is whole only if the events run to its end: the caller knows; left out here
     return out_days, (np.vstack(rows) if rows else np.empty((0, NF)))
 

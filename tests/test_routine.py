@@ -47,6 +47,12 @@ class Day:
         self.water += litres
         self.at(h + 2 / 60, "water", "water", self.water)
 
+    def alive(self, *uids: str) -> "Day":
+        for uid in uids:            # a heartbeat every hour, at :20
+            for h in range(24):
+                self.at(h + 1 / 3, uid, "heartbeat", 100.0)
+        return self
+
     def meter(self) -> None:
         # the power meter reports every 15 min all day: the day is seen whole, 2.4 kWh
         for q in range(96):
@@ -76,9 +82,7 @@ class Day:
                  night_kitchen: bool = False, up: float = 7.0, to_bed: float = 21.5,
                  tv_until: float = 0.0, shower: bool = True, out: bool = True,
                  silent: tuple[str, ...] = ()) -> "Day":
-        for d in DEVICES:           # every device alive: a heartbeat at 00:20
-            if d.uid not in silent:
-                self.at(1 / 3, d.uid, "heartbeat", 100.0)
+        self.alive(*(d.uid for d in DEVICES if d.uid not in silent))
         self.meter()
         for q in range(int(tv_until * 4)):   # the evening before, past midnight (a night owl)
             self.at(q / 4 + 0.05, "m-liv", "motion")
@@ -226,10 +230,11 @@ def test_shower_outings_water_and_power() -> None:
     assert x[IDX["outings"]] == 4                  # out and back: the door twice each way
     assert x[IDX["water_l"]] == 5 + 3 + 50 + 2 + 2
     assert abs(x[IDX["power_kwh"]] - 2.4) < 0.05   # 100 W all day
-    d = Day(1)
+    d = Day(1).alive("water")
     d.meter()
     d.at(8.5, "m-bath", "motion")                  # bathroom, but only a little water
     d.draw(8.55, 5.0)
+    d.ev.sort(key=lambda e: e.ts)
     assert _features(d)[IDX["shower"]] == 0
 
 
@@ -277,6 +282,14 @@ def test_a_device_silent_all_day_is_not_seen_rather_than_nothing_done() -> None:
     z = _features(Day(2).ordinary(silent=("m-kit",)))
     assert np.isnan(z[IDX["meal_morning"]]) and np.isnan(z[IDX["food_morning"]])
     assert z[IDX["outings"]] == 4 and z[IDX["power_kwh"]] > 0
+    # the power meter gone at 10:00 (a battery, a plug pulled): the day's power is not known;
+    # silent from 01:00 to 05:00 only, it is (the night's heartbeats lost, say)
+    d = Day(3).ordinary()
+    d.ev = [e for e in d.ev if e.device != "power" or e.ts < d.d0 + 10 * H]
+    assert np.isnan(_features(d)[IDX["power_kwh"]])
+    d = Day(4).ordinary()
+    d.ev = [e for e in d.ev if e.device != "power" or not d.d0 + H < e.ts < d.d0 + 5 * H]
+    assert _features(d)[IDX["power_kwh"]] > 0
 
 
 def test_a_day_with_sensors_offline_is_not_a_day_unlike_usual() -> None:
