@@ -102,7 +102,8 @@ HEARD = {"door": H_DOOR, "power": H_POWER, "water": H_WATER, "kitchen_pir": H_KI
 
 
 def sight(kind: str, room: str) -> int:
-    """The HEARD bits a device of `kind` in `room` gives (as `capabilities` counts it)."""
+    """The HEARD bit a device of `kind` in `room` gives (as `capabilities` counts it; 0:
+    none that a routine feature reads alone)."""
     if kind in ("door", "power", "water"):
         return HEARD[kind]
     if (kind == "motion" or kind == "contact") and _GROUP.get(room, LIVING) == KITCHEN:
@@ -111,7 +112,7 @@ def sight(kind: str, room: str) -> int:
 
 
 def device_sight(devices: Sequence[DeviceInfo], uid: str) -> int:
-    """The HEARD bits of the home's device `uid` (0 for one the home does not list)."""
+    """The HEARD bit of the home's device `uid` (0 for one the home does not list)."""
     for d in devices:
         if d.uid == uid:
             return sight(d.kind, d.room)
@@ -178,7 +179,6 @@ class DayBins:
             self.meter_t[ev.device] = t
             if prev_t is not None and 0 < t - prev_t <= 900:
                 self.wh += ev.value * (t - prev_t) / 3600.0
-
 
     def hear(self, bit: int, slot: int) -> None:
         """A sight (a HEARD bit, 0: none) heard from in `slot`."""
