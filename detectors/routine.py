@@ -192,12 +192,13 @@ def usable(x: np.ndarray) -> bool:
 class RoutineMemory:
     """One home's routine: the last days' features, today's bins, the checks done."""
 
-    __slots__ = ("has", "devices", "clock", "days", "bins", "ended", "checked", "fails",
-                 "night", "calm_from", "opened_by")
+    __slots__ = ("has", "devices", "beats", "clock", "days", "bins", "ended", "checked",
+                 "fails", "night", "calm_from", "opened_by")
 
     def __init__(self, info: HomeInfo) -> None:
         self.has = capabilities(info)
         self.devices = info.devices                   # for what a heartbeat says is alive
+        self.beats = 0          # sights whose devices send heartbeats (routine_features HEARD)
         self.clock = LocalClock(info.tz)      # its own: the monitor's caches its current day
         self.days = Days()                            # local midnight -> features, score
         self.bins: DayBins | None = None
@@ -254,6 +255,7 @@ class RoutineMemory:
             # a reading stamped at midnight itself comes before the midnight is judged
             self.ended = b
             self.bins = b = DayBins(lo, clock.hi)
+            b.beats = self.beats
         b.add(ev)
         if ev.kind == "heartbeat":
             self.hear(b, ev.device, ev.ts)
@@ -262,6 +264,7 @@ class RoutineMemory:
         """A heartbeat: the device's sight was alive that day (its readings say so by
         themselves; a door sensor on a day indoors sends none)."""
         b.hear_at(device_sight(self.devices, device), t)
+        self.beats |= b.beats
 
 
 class HistoryTap:
@@ -286,6 +289,8 @@ class HistoryTap:
                 self.hi = clock.hi
                 # a day the memory has already (closed live) is not gathered again
                 self.cur = None if lo in mem.days else DayBins(lo, clock.hi)
+                if self.cur is not None:
+                    self.cur.beats = mem.beats
             if self.cur is not None:
                 self.cur.add(ev)
                 if ev.kind == "heartbeat":

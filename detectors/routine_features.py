@@ -91,10 +91,11 @@ RAW = ("night_wet_bits", "night_up_bits", "night_away_bits")
 
 
 # What a day heard from: a bit per sight a device gives (see `capabilities`), set by any of
-# its readings or heartbeats. A sight the home has but did not hear from for more than
-# GAP_SLOTS of the day (a heartbeat comes every 15 minutes by the device contract) is unseen
-# that day (NaN), not nothing done: a door sensor offline is not a day indoors, a power meter
-# offline since the morning not a day of little power.
+# its readings or heartbeats. A sight whose devices send heartbeats (a heartbeat every 15
+# minutes by the device contract) and that was not heard from for more than GAP_SLOTS of the
+# day is unseen that day (NaN), not nothing done: a door sensor offline is not a day indoors,
+# a power meter offline since the morning not a day of little power. Where no heartbeat was
+# ever heard (a recorded log, a device that sends none), silence says nothing of the device.
 GAP_SLOTS = 24
 H_DOOR, H_POWER, H_WATER, H_KITCHEN, H_FOOD = 1, 2, 4, 8, 16
 HEARD = {"door": H_DOOR, "power": H_POWER, "water": H_WATER, "kitchen_pir": H_KITCHEN,
@@ -123,7 +124,7 @@ class DayBins:
     """One local day in 15-minute slots, filled event by event."""
 
     __slots__ = ("lo", "hi", "act", "water", "door", "food", "wh", "first", "meter_v",
-                 "meter_t", "heard", "lost", "last", "upto")
+                 "meter_t", "heard", "lost", "last", "upto", "beats")
 
     def __init__(self, lo: float, hi: float) -> None:
         self.lo, self.hi = lo, hi
@@ -137,6 +138,7 @@ class DayBins:
         self.lost = 0                     # ... silent for more than GAP_SLOTS since heard
         self.last = array("B", bytes(len(HEARD)))   # the slot each was last heard in
         self.upto = 0                     # the latest slot of any event
+        self.beats = 0                    # HEARD bits of sights known to send heartbeats
         self.meter_v: dict[str, float] = {}
         self.meter_t: dict[str, float] = {}
 
@@ -193,16 +195,18 @@ class DayBins:
 
     def hear_at(self, bit: int, t: float) -> None:
         """A heartbeat at t from a device of sight `bit` (its readings are heard by add)."""
+        self.beats |= bit
         self.hear(bit, min(SLOTS - 1, int((t - self.lo) // SLOT_S)))
 
-    def seen(self) -> int:
-        """The HEARD bits of the sights heard from all day, without a long silence (to the
-        latest event: a day still filling is judged as far as it has come)."""
-        ok = self.heard & ~self.lost
+    def unseen(self) -> int:
+        """The HEARD bits of the sights that send heartbeats and went unheard for more than
+        GAP_SLOTS (to the latest event: a day still filling is judged as far as it has
+        come)."""
+        bad = (~self.heard | self.lost) & self.beats
         for i in range(len(HEARD)):
-            if ok >> i & 1 and self.upto - self.last[i] > GAP_SLOTS:
-                ok &= ~(1 << i)
-        return ok
+            if self.heard >> i & 1 and self.upto - self.last[i] > GAP_SLOTS:
+                bad |= 1 << i
+        return bad & self.beats
 
 
 def _span(a: np.ndarray, r: tuple[int, int]) -> np.ndarray:
@@ -262,10 +266,10 @@ def night_window(X: np.ndarray) -> tuple[int, int]:
 def features(b: DayBins, has: frozenset[str], night: tuple[int, int] = NIGHT) -> np.ndarray:
     """The day's feature vector; `has` names what the home can see (see `capabilities`), the
     night features are counted in `night` (slots; the home's `night_window`). A sight not
-    not heard from for long (DayBins.seen) is left out of `has` for the day."""
-    seen = b.seen()
-    if seen & heard_bits(has) != heard_bits(has):
-        gone = {c for c, bit in HEARD.items() if c in has and not seen & bit}
+    not heard from for long (DayBins.unseen) is left out of `has` for the day."""
+    bad = b.unseen()
+    if bad & heard_bits(has):
+        gone = {c for c, bit in HEARD.items() if c in has and bad & bit}
         if gone & {"kitchen_pir", "food"}:
             gone |= {"kitchen", "food"}     # the kitchen's signs are its PIR's and contacts'
         has = has - gone
@@ -417,6 +421,7 @@ def days_features(info: HomeInfo, events: Iterable[Event], *, first_complete: bo
     rows: list[np.ndarray] = []
     cur: DayBins | None = None
     skip_first = not first_complete
+    beats = 0
     for ev in events:
         if cur is None or ev.ts >= cur.hi:
             if cur is not None:
@@ -426,10 +431,12 @@ def days_features(info: HomeInfo, events: Iterable[Event], *, first_complete: bo
                 skip_first = False
             lo = clock.day(ev.ts)
             cur = DayBins(lo, clock.hi)
+            cur.beats = beats
         if ev.ts >= cur.lo:
             cur.add(ev)
             if ev.kind == "heartbeat":
                 cur.hear_at(device_sight(info.devices, ev.device), ev.ts)
+                beats |= cur.beats
     # the last day is whole only if the events run to its end: the caller knows; left out here
     return out_days, (np.vstack(rows) if rows else np.empty((0, NF)))
 

@@ -266,12 +266,24 @@ def test_a_home_without_a_sensor_has_no_value_for_what_it_cannot_see() -> None:
 SILENT = ("door", "power", "m-kit", "c-fridge")     # offline all day: no reading, no heartbeat
 
 
+def _after_a_day_alive(day: Day) -> np.ndarray:
+    """The features of `day` (not the first) after a day with every device alive: its
+    devices are known to send heartbeats."""
+    before = Day(round((day.d0 - DAY0) / 86400) - 1).ordinary()
+    nxt = Event(day.d0 + 86400 + 60, "power", "power", 100.0, "other")
+    days, X = days_features(INFO, before.ev + day.ev + [nxt])
+    assert days == [before.d0, day.d0]
+    return X[1]
+
+
 def test_a_device_silent_all_day_is_not_seen_rather_than_nothing_done() -> None:
-    x = _features(Day(0).ordinary(silent=SILENT))
+    x = _after_a_day_alive(Day(1).ordinary(silent=SILENT))
     for f in ("outings", "power_kwh", "kitchen_day", "kitchen_morning", "meal_morning",
               "food_morning", "hours_kitchen"):
         assert np.isnan(x[IDX[f]]), f
     assert x[IDX["water_l"]] > 0 and np.isfinite(x[IDX["wake_h"]])   # the rest as it was
+    # where no heartbeat was ever heard (a recorded log), silence says nothing of a device
+    assert _features(Day(1).ordinary(silent=SILENT))[IDX["outings"]] == 0
     # alive but not used (a heartbeat, nothing else): a day indoors, without the fridge
     idle = Day(1).ordinary(out=False, breakfast=False)
     idle.ev = [e for e in idle.ev if e.device != "c-fridge" or e.kind == "heartbeat"]
@@ -279,7 +291,7 @@ def test_a_device_silent_all_day_is_not_seen_rather_than_nothing_done() -> None:
     assert y[IDX["outings"]] == 0 and y[IDX["food_morning"]] == 0
     # the kitchen's PIR offline, the fridge not: the kitchen's signs are both, so neither
     # says the day's kitchen (a breakfast seen by the fridge alone is a few signs, not a meal)
-    z = _features(Day(2).ordinary(silent=("m-kit",)))
+    z = _after_a_day_alive(Day(2).ordinary(silent=("m-kit",)))
     assert np.isnan(z[IDX["meal_morning"]]) and np.isnan(z[IDX["food_morning"]])
     assert z[IDX["outings"]] == 4 and z[IDX["power_kwh"]] > 0
     # the power meter gone at 10:00 (a battery, a plug pulled): the day's power is not known;
