@@ -255,7 +255,6 @@ class RoutineMemory:
             # a reading stamped at midnight itself comes before the midnight is judged
             self.ended = b
             self.bins = b = DayBins(lo, clock.hi)
-            b.beats = self.beats
         b.add(ev)
         if ev.kind == "heartbeat":
             self.hear(b, ev.device, ev.ts)
@@ -263,8 +262,9 @@ class RoutineMemory:
     def hear(self, b: DayBins, device: str, t: float) -> None:
         """A heartbeat: the device's sight was alive that day (its readings say so by
         themselves; a door sensor on a day indoors sends none)."""
-        b.hear_at(device_sight(self.devices, device), t)
-        self.beats |= b.beats
+        bit = device_sight(self.devices, device)
+        self.beats |= bit
+        b.hear_at(bit, t)
 
 
 class HistoryTap:
@@ -289,8 +289,6 @@ class HistoryTap:
                 self.hi = clock.hi
                 # a day the memory has already (closed live) is not gathered again
                 self.cur = None if lo in mem.days else DayBins(lo, clock.hi)
-                if self.cur is not None:
-                    self.cur.beats = mem.beats
             if self.cur is not None:
                 self.cur.add(ev)
                 if ev.kind == "heartbeat":
@@ -301,7 +299,7 @@ class HistoryTap:
         # heartbeats report all night) and it ended before now
         if b.first is None or b.hi > self.now or b.first > b.lo + 3600:
             return
-        self.mem.keep(b.lo, features(b, self.mem.has, self.mem.night))
+        self.mem.keep(b.lo, features(b, self.mem.has, self.mem.night, self.mem.beats))
 
     def finish(self) -> None:
         if self.cur is not None:
@@ -324,6 +322,6 @@ def close_day(mem: RoutineMemory, d0: float) -> np.ndarray | None:
         return mem.days.get(d0)
     if b.first > d0 + 3600 and d0 not in mem.days:
         return None
-    x = features(b, mem.has, mem.night)
+    x = features(b, mem.has, mem.night, mem.beats)
     mem.keep(d0, x)
     return x

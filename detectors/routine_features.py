@@ -124,7 +124,7 @@ class DayBins:
     """One local day in 15-minute slots, filled event by event."""
 
     __slots__ = ("lo", "hi", "act", "water", "door", "food", "wh", "first", "meter_v",
-                 "meter_t", "heard", "lost", "last", "upto", "beats")
+                 "meter_t", "heard", "lost", "last", "upto")
 
     def __init__(self, lo: float, hi: float) -> None:
         self.lo, self.hi = lo, hi
@@ -138,7 +138,6 @@ class DayBins:
         self.lost = 0                     # ... silent for more than GAP_SLOTS since heard
         self.last = array("B", bytes(len(HEARD)))   # the slot each was last heard in
         self.upto = 0                     # the latest slot of any event
-        self.beats = 0                    # HEARD bits of sights known to send heartbeats
         self.meter_v: dict[str, float] = {}
         self.meter_t: dict[str, float] = {}
 
@@ -195,18 +194,17 @@ class DayBins:
 
     def hear_at(self, bit: int, t: float) -> None:
         """A heartbeat at t from a device of sight `bit` (its readings are heard by add)."""
-        self.beats |= bit
         self.hear(bit, min(SLOTS - 1, int((t - self.lo) // SLOT_S)))
 
-    def unseen(self) -> int:
-        """The HEARD bits of the sights that send heartbeats and went unheard for more than
-        GAP_SLOTS (to the latest event: a day still filling is judged as far as it has
-        come)."""
-        bad = (~self.heard | self.lost) & self.beats
+    def unseen(self, beats: int) -> int:
+        """Of the sights `beats` (HEARD bits of those known to send heartbeats), the ones
+        unheard for more than GAP_SLOTS (to the latest event: a day still filling is judged
+        as far as it has come)."""
+        bad = ~self.heard | self.lost
         for i in range(len(HEARD)):
             if self.heard >> i & 1 and self.upto - self.last[i] > GAP_SLOTS:
                 bad |= 1 << i
-        return bad & self.beats
+        return bad & beats
 
 
 def _span(a: np.ndarray, r: tuple[int, int]) -> np.ndarray:
@@ -263,12 +261,14 @@ def night_window(X: np.ndarray) -> tuple[int, int]:
     return lo, hi
 
 
-def features(b: DayBins, has: frozenset[str], night: tuple[int, int] = NIGHT) -> np.ndarray:
+def features(b: DayBins, has: frozenset[str], night: tuple[int, int] = NIGHT,
+             beats: int = 0) -> np.ndarray:
     """The day's feature vector; `has` names what the home can see (see `capabilities`), the
-    night features are counted in `night` (slots; the home's `night_window`). A sight not
-    not heard from for long (DayBins.unseen) is left out of `has` for the day."""
-    bad = b.unseen()
-    if bad & heard_bits(has):
+    night features are counted in `night` (slots; the home's `night_window`). Of the sights
+    `beats` (HEARD bits of those whose devices send heartbeats), one not heard from for long
+    (DayBins.unseen) is left out of `has` for the day."""
+    bad = b.unseen(beats)
+    if bad:
         gone = {c for c, bit in HEARD.items() if c in has and bad & bit}
         if gone & {"kitchen_pir", "food"}:
             gone |= {"kitchen", "food"}     # the kitchen's signs are its PIR's and contacts'
@@ -368,15 +368,6 @@ def features(b: DayBins, has: frozenset[str], night: tuple[int, int] = NIGHT) ->
 
 
 _KITS: dict[frozenset[str], frozenset[str]] = {}
-_HEARD_ALL: dict[frozenset[str], int] = {}
-
-
-def heard_bits(has: frozenset[str]) -> int:
-    """The HEARD bits of every sight in `has`: a day that heard them all saw the home whole."""
-    bits = _HEARD_ALL.get(has)
-    if bits is None:
-        bits = _HEARD_ALL[has] = sum(bit for c, bit in HEARD.items() if c in has)
-    return bits
 
 
 def capabilities(info: HomeInfo) -> frozenset[str]:
@@ -427,16 +418,16 @@ def days_features(info: HomeInfo, events: Iterable[Event], *, first_complete: bo
             if cur is not None:
                 if not skip_first:
                     out_days.append(cur.lo)
-                    rows.append(features(cur, has))
+                    rows.append(features(cur, has, beats=beats))
                 skip_first = False
             lo = clock.day(ev.ts)
             cur = DayBins(lo, clock.hi)
-            cur.beats = beats
         if ev.ts >= cur.lo:
             cur.add(ev)
             if ev.kind == "heartbeat":
-                cur.hear_at(device_sight(info.devices, ev.device), ev.ts)
-                beats |= cur.beats
+                bit = device_sight(info.devices, ev.device)
+                beats |= bit
+                cur.hear_at(bit, ev.ts)
     # the last day is whole only if the events run to its end: the caller knows; left out here
     return out_days, (np.vstack(rows) if rows else np.empty((0, NF)))
 

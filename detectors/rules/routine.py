@@ -87,7 +87,7 @@ class Routine(Rule):
         mem.checked = b.lo
         if b.first is None or b.first > b.lo + 3600 or not s.cfg.on("routine_meals"):
             return []
-        return _meals_part(s, mem, b.lo, features(b, mem.has), ("morning",))
+        return _meals_part(s, mem, b.lo, features(b, mem.has, beats=mem.beats), ("morning",))
 
     # -- the day closed -----------------------------------------------------------------------
     def midnight(self, s: HomeState, t: float) -> list[Finding]:
