@@ -204,8 +204,9 @@ class RoutineMemory:
         self.bins: DayBins | None = None
         self.ended: DayBins | None = None      # the day before, until its midnight is judged
         self.checked = 0.0                            # the day whose morning was judged
-        # meals: the meal times without a meal of the last days (only the day before is read)
-        self.fails: dict[float, tuple[bool, bool, bool]] = {}
+        # meals: each meal time of the last three days, missed (how unlikely: -ln of how
+        # often the home misses it) or not (rules/routine.py EATEN)
+        self.fails: dict[float, tuple[float, float, float]] = {}
         self.night = NIGHT                            # slots of this home's night
         # routine_activity: the persisting-change checks count days from calm_from (the day
         # after it last cleared), and what opened it ("day", "drift", "week") says what

@@ -163,6 +163,15 @@ def _routine(lang: str, kind: str, e: dict) -> str:
         p = e.get("part")
         part = i18n.text(lang, f"finding.routine_part.{p}" if p in ("morning", "midday", "evening")
                          else "finding.routine_part.any")
+        if "meals" in e:        # meal times one after another
+            sp = e.get("since_part")
+            meal = i18n.text(lang, f"finding.routine_meal.{sp}" if sp in ("morning", "midday",
+                                                                            "evening")
+                             else "finding.routine_part.any")
+            d = n("since_day")
+            since = i18n.text(lang, f"finding.routine_meal_day.{d if d in (0, 1, 2) else 2}",
+                              meal=meal)
+            return i18n.text(lang, "finding.routine_meals_run", n=n("meals"), since=since)
         if "opened" in e:
             return i18n.text(lang, "finding.routine_meals_food", days=n("days"), part=part,
                              usual=n("usual_opened"))

@@ -3,6 +3,7 @@ opening findings with words against a constructed history of ordinary days."""
 
 from __future__ import annotations
 
+import random
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -433,6 +434,51 @@ def test_two_mornings_without_the_kitchen_open_at_eleven() -> None:
     meals = [f for f in _run(days, days[22].d0 + 11.5 * H, no_fridge) if f.kind == "routine_meals"]
     assert [f.text["zh-CN"] for f in meals] == ["连续 2 天上午无厨房活动。"]
     assert meals[0].text["en"] == "No kitchen activity in the morning for 2 days in a row."
+
+
+def _three_meals(i: int, skip: tuple[str, ...] = ()) -> Day:
+    """An ordinary day with breakfast, lunch and dinner in the kitchen, less those skipped."""
+    d = Day(i).ordinary(breakfast="morning" not in skip)
+    for part, h in (("midday", 12.1), ("evening", 18.1)):
+        if part not in skip:
+            d.breakfast(h)
+    d.ev.sort(key=lambda e: e.ts)
+    return d
+
+
+def test_meal_times_skipped_one_after_another() -> None:
+    # three weeks of three meals a day, then dinner and the next breakfast missed: each alone is
+    # one day in 23, a pair of them once in 500 days, told at 11:00 with the words of a run
+    days = [_three_meals(i) for i in range(21)]
+    days += [_three_meals(21, skip=("evening",)), _three_meals(22, skip=("morning",))]
+    meals = [f for f in _run(days, days[22].d0 + 11.5 * H) if f.kind == "routine_meals"]
+    assert [(f.at >= days[22].d0 + 11 * H, f.evidence) for f in meals] == [
+        (True, {"meals": 2, "since_day": 1, "since_part": "evening", "part": "morning",
+                "opened": 0, "usual_opened": 1})]
+    assert meals[0].text["zh-CN"] == "连续 2 个饭点没有吃饭的迹象（从昨天晚饭起，平时很少错过）。"
+    assert meals[0].text["en"] == ("No sign of a meal at 2 meal times in a row, since yesterday's"
+                                   " dinner (seldom missed).")
+    # a whole day without a meal is told at its midnight
+    whole = days[:21] + [_three_meals(21, skip=("morning", "midday", "evening"))]
+    meals = [f for f in _run(whole, whole[21].d0 + 86400 + 1) if f.kind == "routine_meals"]
+    assert [(f.at, f.evidence["meals"], f.evidence["since_part"]) for f in meals] == \
+        [(whole[21].d0 + 86400, 3, "morning")]
+    # a meal between two missed ones ends the run
+    eaten = days[:21] + [_three_meals(21, skip=("morning", "evening"))]
+    assert [f for f in _run(eaten, eaten[21].d0 + 86400 + 1) if f.kind == "routine_meals"] == []
+
+
+def test_a_home_that_often_skips_meals_is_not_told_of_a_few_in_a_row() -> None:
+    # one meal time in three skipped, at random: three in a row is an ordinary week's event
+    rng = random.Random(7)
+    days = [_three_meals(i, skip=tuple(p for p in ("morning", "midday", "evening")
+                                       if rng.random() < 1 / 3)) for i in range(21)]
+    days += [_three_meals(21, skip=("midday", "evening")), _three_meals(22, skip=("morning",))]
+    assert [f for f in _run(days, days[22].d0 + 11.5 * H) if f.kind == "routine_meals"] == []
+    # the same run where meals are never missed is told, at the midnight of its second
+    days = [_three_meals(i) for i in range(21)] + days[21:]
+    assert [(f.at, f.evidence["meals"]) for f in _run(days, days[22].d0 + 11.5 * H)
+            if f.kind == "routine_meals"] == [(days[21].d0 + 86400, 2)]
 
 
 def test_pottering_in_the_kitchen_is_not_a_meal_where_the_fridge_says_so() -> None:

@@ -17,9 +17,11 @@ routine.min_days of them, a setting):
   (The night is the home's own: detectors/routine_features.py `night_window`.)
 - routine_wandering (medium): nights with walking about outside bedroom and bathroom in the
   last 7, well above the rate of the weeks before (a change that grows week by week).
-- routine_meals (medium): a meal time (morning, midday, evening) with almost no kitchen
-  activity on two days in a row where the home usually has it; checked as soon as that part
-  of the day is over (the morning at 11:00), not only at midnight.
+- routine_meals (medium): meal times (morning, midday, evening) with almost no kitchen
+  activity, a run of them as unlikely as one in MEAL_RARE for this home: the same meal time
+  on days in a row (two breakfasts missed by someone who never misses one), or meal times one
+  after another (breakfast, lunch and dinner); checked as soon as that part of the day is
+  over (the morning at 11:00), not only at midnight.
 - routine_shower (low): no shower for longer than the longest gap learned (and >= 4 days).
 
 Each clears when its day is back within the usual. A day mostly away (few active slots) or
@@ -50,12 +52,17 @@ SCORE_CLEAR = 1.2         # routine_activity opened by a persisting change clear
 DRIFT_K = 0.5
 DRIFT_DAYS = 14          # two weeks: a longer sum also gathers the ordinary ups and downs
 DRIFT_SPREAD_MIN = 1.0    # a usual day's score varies by at least one deviation
-# routine_meals by the fridge: a home that opens it at a meal time on all but one day in 20
-# of its learned days, yesterday's among them (a meal missed by chance twice running about
-# once in 400 days; nine in ten, as the kitchen PIR's rule has, let homes that often skip a
-# meal through and doubled these findings outside incidents on the frail and night-owl homes)
+# routine_meals reads a meal from the fridge where the home opens it at a meal time on all but
+# one day in 20 of its learned days, else from the kitchen PIR (the fridge at nine days in ten
+# let homes that often skip a meal through, and doubled these findings outside incidents on
+# the frail and night-owl homes)
 FOOD_MISS = 0.05
-MEAL_MISS = 0.1           # the kitchen PIR's rule: a meal time with a meal on nine days in ten
+# a run of missed meal times opens routine_meals when it is as unlikely as one in MEAL_RARE for
+# the home: two breakfasts missed by someone who has not missed one in 18 days; breakfast,
+# lunch and dinner by someone who misses each one day in seven
+MEAL_RARE = 400
+MEAL_EVIDENCE = math.log(MEAL_RARE)
+EATEN = -1.0              # mem.fails: a meal time with a meal (or not judged), ending a run
 KINDS = ("routine_activity", "routine_night_toilet", "routine_night_out_of_bed",
          "routine_wandering", "routine_meals", "routine_shower")
 DAY_S = 86400
@@ -300,20 +307,18 @@ def _wandering(s: HomeState, mem: RoutineMemory, d0: float, ks: list[float],
     return []
 
 
-def _seldom(misses: int, days: int, rate: float) -> bool:
-    """Whether a meal time is missed on at most `rate` of days, judged by Laplace's rule
-    of succession ((misses + 1) / (days + 2)), not the bare share: a week or three with no
-    miss, or one, is weak evidence that a home seldom misses, and a home that skips a meal
-    one day in five shows none in a week one time in five (and was then told of every
-    second miss in a row)."""
-    return (misses + 1) / (days + 2) <= rate
+def _miss_rate(col: np.ndarray, missed: np.ndarray) -> float:
+    """How often a meal time is missed, by Laplace's rule of succession ((misses + 1) /
+    (days + 2)), not the bare share: a week or three with no miss is weak evidence that a
+    home never misses, and a share of none would make any miss infinitely unlikely."""
+    return (int(np.count_nonzero(missed)) + 1) / (col.size + 2)
 
 
 def _meals_part(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray,
                 parts: tuple[str, ...], t: float | None = None,
                 learned: tuple[list[float], np.ndarray] | None = None) -> list[Finding]:
-    """Each meal time in `parts`: no meal today while the resident was at home and up, where
-    the home usually has one (nine days in ten); two such days in a row open routine_meals.
+    """Each meal time in `parts`: no meal today while the resident was at home and up, judged
+    by how unlikely a run of such meal times is for this home (`_missed_run`).
     A meal is the fridge or a cupboard opened (a kitchen contact, where the home has one and
     it is opened at that time on all but one day in 20, FOOD_MISS), else minutes of kitchen
     activity (more than two signs and a quarter of the usual: passing through is a sign or
@@ -325,52 +330,87 @@ def _meals_part(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray,
         return []
     at = t if t is not None else s.last_ts
     # how often the home misses a meal time is judged on the days before yesterday: yesterday
-    # is the first of the pair in question, not evidence of how seldom it happens
+    # may be the first of the run in question, not evidence of how seldom it happens
     old = np.array([k < d0 - 1.5 * DAY_S for k in ks])
-    fails = list(mem.fails.get(d0, (False, False, False)))
-    out: list[Finding] = []
+    fails = list(mem.fails.get(d0, (EATEN, EATEN, EATEN)))
+    seen_now: dict[int, tuple[str, float, float]] = {}     # meal time -> what, value, usual
     for j, (name, _) in enumerate(MEALS):
         if name not in parts:
             continue
+        fails[j] = EATEN        # not judged (out, not up, the kitchen not heard) ends a run
         fi = IDX[f"food_{name}"]
         # judged on the days its sensors were heard (NaN: offline all day, not a day without)
         food = X[:, fi]
         seen = np.isfinite(food)
         if np.isfinite(x[fi]) and seen.sum() >= s.cfg.routine.min_days and \
-                _seldom(int(np.count_nonzero(food[old & seen] == 0)), int((old & seen).sum()),
-                        FOOD_MISS):
+                _miss_rate(food[old & seen], food[old & seen] == 0) <= FOOD_MISS:
             # the pottering about a kitchen PIR sees on a day without meals does not open
-            # the fridge (where the fridge is not opened then on most days, the kitchen PIR's
-            # rule below still judges: left out, it found 0.23 of skipped meals, not 0.38)
-            i, med, limit, what = fi, float(np.median(food[seen])), 0.0, "opened"
+            # the fridge (where the fridge is not opened then on most days, the kitchen PIR
+            # below still judges: left out, it found 0.23 of skipped meals, not 0.38)
+            i, limit, what = fi, 0.0, "opened"
         else:
             i = IDX[f"meal_{name}"]
-            col = X[:, i]
-            seen = np.isfinite(col)
+            seen = np.isfinite(X[:, i])
             if not np.isfinite(x[i]) or seen.sum() < s.cfg.routine.min_days:
-                fails[j] = False    # the kitchen not heard today, or on too few days
-                continue
-            med, what = float(np.median(col[seen])), "signs"
-            limit = max(2.0, math.floor(0.25 * med))
-            if med < 4 or not _seldom(int(np.count_nonzero(col[old & seen] <= limit)),
-                                      int((old & seen).sum()), MEAL_MISS):
-                # a meal there on most days (nine in ten), or nothing to miss: someone who
-                # often skips breakfast does so two days running now and then
-                continue
+                continue        # the kitchen not heard today, or on too few days
+            limit, what = max(2.0, math.floor(0.25 * float(np.median(X[seen, i])))), "signs"
         if x[IDX[f"day_{name}"]] < 4:
-            fails[j] = False    # out (or not up) then: not a meal skipped at home
-            continue
-        fail = x[i] <= limit
-        fails[j] = fail
-        prev = [k for k in mem.fails if d0 - 1.5 * DAY_S <= k < d0]
-        before = mem.fails[prev[-1]][j] if prev else False
-        if fail and before:
-            out += s.raise_finding("routine_meals", at, "medium", None, days=2, part=name,
-                                   **{what: int(x[i]), f"usual_{what}": int(round(med))})
-        elif not fail and x[i] >= 0.5 * med and t is not None:
-            out += s.clear_finding("routine_meals", at, "recovered", part=name)
+            continue            # out (or not up) then: not a meal skipped at home
+        col = X[old & seen, i]
+        seen_now[j] = (what, float(x[i]), float(np.median(X[seen, i])))
+        if x[i] <= limit:
+            # a meal time the home seldom has counts little, and one it never has next to
+            # nothing (not a break in a run of the meal times it does have)
+            fails[j] = -math.log(_miss_rate(col, col <= limit))
     mem.fails[d0] = (fails[0], fails[1], fails[2])
+    out: list[Finding] = []
+    for j, (what, v, med) in seen_now.items():
+        if fails[j] < 0:
+            if v >= 0.5 * med and t is not None:
+                out += s.clear_finding("routine_meals", at, "recovered", part=MEALS[j][0])
+            continue
+        if j + 1 in seen_now and fails[j + 1] >= 0:
+            continue            # the run goes on: judged at its last meal time
+        run = _missed_run(mem, d0, j)
+        if run:
+            out += s.raise_finding("routine_meals", at, "medium", None, part=MEALS[j][0],
+                                   **run, **{what: int(v), f"usual_{what}": int(round(med))})
     return out
+
+
+def _missed_run(mem: RoutineMemory, d0: float, j: int) -> dict[str, object] | None:
+    """A run of missed meal times, ending at today's meal time j, unlikely enough for this
+    home to open routine_meals: two or more, each counting -ln of how often the home misses
+    that meal time (mem.fails), summing to ln(MEAL_RARE) or more. Two runs are judged, the
+    same meal time on days in a row (breakfast missed twice by someone who has it every day)
+    and meal times one after another (breakfast, lunch and dinner skipped); the evidence of
+    the first, or of the second (how many meal times, since which)."""
+    days = [d0]
+    while len(days) < len(mem.fails):
+        prev = [k for k in mem.fails if days[-1] - 1.5 * DAY_S <= k < days[-1]]
+        if not prev:
+            break
+        days.append(prev[-1])
+    same = []
+    for k in days:
+        if mem.fails[k][j] < 0:
+            break
+        same.append(mem.fails[k][j])
+    if len(same) >= 2 and sum(same) >= MEAL_EVIDENCE:
+        return {"days": len(same)}
+    run, first = [], (0, j)
+    for back, k in enumerate(days):
+        for m in range(j if back == 0 else len(MEALS) - 1, -1, -1):
+            if mem.fails[k][m] < 0:
+                break
+            run.append(mem.fails[k][m])
+            first = (back, m)
+        else:
+            continue
+        break
+    if len(run) >= 2 and sum(run) >= MEAL_EVIDENCE:
+        return {"meals": len(run), "since_day": first[0], "since_part": MEALS[first[1]][0]}
+    return None
 
 
 def _rare_gap(runs: list[int], rare: float = SHOWER_RARE) -> int:
