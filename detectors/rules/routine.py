@@ -348,16 +348,18 @@ def _meals_part(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray,
             # the fridge (where the fridge is not opened then on most days, the kitchen PIR
             # below still judges: left out, it found 0.23 of skipped meals, not 0.38)
             i, limit, what = fi, 0.0, "opened"
+            med = float(np.median(food[seen]))
         else:
             i = IDX[f"meal_{name}"]
             seen = np.isfinite(X[:, i])
             if not np.isfinite(x[i]) or seen.sum() < s.cfg.routine.min_days:
                 continue        # the kitchen not heard today, or on too few days
-            limit, what = max(2.0, math.floor(0.25 * float(np.median(X[seen, i])))), "signs"
+            med, what = float(np.median(X[seen, i])), "signs"
+            limit = max(2.0, math.floor(0.25 * med))
         if x[IDX[f"day_{name}"]] < 4:
             continue            # out (or not up) then: not a meal skipped at home
         col = X[old & seen, i]
-        seen_now[j] = (what, float(x[i]), float(np.median(X[seen, i])))
+        seen_now[j] = (what, float(x[i]), med)
         if x[i] <= limit:
             # a meal time the home seldom has counts little, and one it never has next to
             # nothing (not a break in a run of the meal times it does have)
