@@ -18,7 +18,7 @@ of its last days, today's bins as they fill, and which checks ran.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -272,8 +272,10 @@ class HistoryTap:
     """Passes history events on (to the baseline's learner) while gathering the routine days
     the memory does not have yet; finish() stores them."""
 
-    def __init__(self, mem: RoutineMemory, tz: str, events: Iterable[Event], now: float) -> None:
+    def __init__(self, mem: RoutineMemory, tz: str, events: Iterable[Event], now: float,
+                 after: Callable[[], None] | None = None) -> None:
         self.mem, self.src, self.now = mem, events, now
+        self.after = after                  # called once the days are stored
         self.clock = LocalClock(tz)
         self.cur: DayBins | None = None
         self.hi = -1.0
@@ -307,6 +309,8 @@ class HistoryTap:
             self._close(self.cur)
         self.cur = None
         self.mem.renight(self.now)
+        if self.after is not None:
+            self.after()
 
 
 def close_day(mem: RoutineMemory, d0: float) -> np.ndarray | None:

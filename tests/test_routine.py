@@ -468,6 +468,22 @@ def test_meal_times_skipped_one_after_another() -> None:
     assert [f for f in _run(eaten, eaten[21].d0 + 86400 + 1) if f.kind == "routine_meals"] == []
 
 
+def test_a_run_of_missed_meals_goes_on_across_a_restart() -> None:
+    # dinner missed, then the service restarts at 00:30 and learns from the history: the
+    # next breakfast missed is still the second of a run
+    days = [_three_meals(i) for i in range(21)]
+    days += [_three_meals(21, skip=("evening",)), _three_meals(22, skip=("morning",))]
+    m = HomeMonitor(INFO, DetectorConfig())
+    m.learn([e for d in days[:22] for e in d.ev], days[22].d0 + 0.5 * H)
+    found: list[Finding] = []
+    for e in days[22].ev:
+        if days[22].d0 + 0.5 * H <= e.ts <= days[22].d0 + 11.5 * H:
+            found += m.observe(e)
+    found += m.advance(days[22].d0 + 11.5 * H)
+    assert [(f.evidence["meals"], f.evidence["since_part"]) for f in found
+            if f.kind == "routine_meals"] == [(2, "evening")]
+
+
 def test_a_home_that_often_skips_meals_is_not_told_of_a_few_in_a_row() -> None:
     # one meal time in three skipped, at random: three in a row is an ordinary week's event
     rng = random.Random(7)

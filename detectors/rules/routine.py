@@ -319,52 +319,13 @@ def _meals_part(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray,
                 learned: tuple[list[float], np.ndarray] | None = None) -> list[Finding]:
     """Each meal time in `parts`: no meal today while the resident was at home and up, judged
     by how unlikely a run of such meal times is for this home (`_missed_run`).
-    A meal is the fridge or a cupboard opened (a kitchen contact, where the home has one and
-    it is opened at that time on all but one day in 20, FOOD_MISS), else minutes of kitchen
-    activity (more than two signs and a quarter of the usual: passing through is a sign or
-    two). `learned`: mem.learned(d0), where the caller has it already (the midnight)."""
-    if "kitchen" not in mem.has:
+    `learned`: mem.learned(d0), where the caller has it already (the midnight)."""
+    got = _meal_times(s.cfg.routine.min_days, mem, d0, x, parts, learned)
+    if got is None:
         return []
-    ks, X = learned if learned is not None else mem.learned(d0)
-    if len(ks) < s.cfg.routine.min_days:
-        return []
-    at = t if t is not None else s.last_ts
-    # how often the home misses a meal time is judged on the days before yesterday: yesterday
-    # may be the first of the run in question, not evidence of how seldom it happens
-    old = np.array([k < d0 - 1.5 * DAY_S for k in ks])
-    fails = list(mem.fails.get(d0, (EATEN, EATEN, EATEN)))
-    seen_now: dict[int, tuple[str, float, float]] = {}     # meal time -> what, value, usual
-    for j, (name, _) in enumerate(MEALS):
-        if name not in parts:
-            continue
-        fails[j] = EATEN        # not judged (out, not up, the kitchen not heard) ends a run
-        fi = IDX[f"food_{name}"]
-        # judged on the days its sensors were heard (NaN: offline all day, not a day without)
-        food = X[:, fi]
-        seen = np.isfinite(food)
-        if np.isfinite(x[fi]) and seen.sum() >= s.cfg.routine.min_days and \
-                _miss_rate(food[old & seen], food[old & seen] == 0) <= FOOD_MISS:
-            # the pottering about a kitchen PIR sees on a day without meals does not open
-            # the fridge (where the fridge is not opened then on most days, the kitchen PIR
-            # below still judges: left out, it found 0.23 of skipped meals, not 0.38)
-            i, limit, what = fi, 0.0, "opened"
-            med = float(np.median(food[seen]))
-        else:
-            i = IDX[f"meal_{name}"]
-            seen = np.isfinite(X[:, i])
-            if not np.isfinite(x[i]) or seen.sum() < s.cfg.routine.min_days:
-                continue        # the kitchen not heard today, or on too few days
-            med, what = float(np.median(X[seen, i])), "signs"
-            limit = max(2.0, math.floor(0.25 * med))
-        if x[IDX[f"day_{name}"]] < 4:
-            continue            # out (or not up) then: not a meal skipped at home
-        col = X[old & seen, i]
-        seen_now[j] = (what, float(x[i]), med)
-        if x[i] <= limit:
-            # a meal time the home seldom has counts little, and one it never has next to
-            # nothing (not a break in a run of the meal times it does have)
-            fails[j] = -math.log(_miss_rate(col, col <= limit))
+    fails, seen_now = got
     mem.fails[d0] = (fails[0], fails[1], fails[2])
+    at = t if t is not None else s.last_ts
     out: list[Finding] = []
     for j, (what, v, med) in seen_now.items():
         if fails[j] < 0:
@@ -378,6 +339,59 @@ def _meals_part(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray,
             out += s.raise_finding("routine_meals", at, "medium", None, part=MEALS[j][0],
                                    **run, **{what: int(v), f"usual_{what}": int(round(med))})
     return out
+
+
+def _meal_times(min_days: int, mem: RoutineMemory, d0: float, x: np.ndarray,
+                parts: tuple[str, ...], learned: tuple[list[float], np.ndarray] | None = None
+                ) -> tuple[list[float], dict[int, tuple[str, float, float]]] | None:
+    """The day d0's meal times in `parts`: each missed one's -ln of how often the home misses
+    it, EATEN otherwise (mem.fails, the other parts as they were), and for each judged one
+    what says it, its value and the usual; None where meals are not judged (no kitchen, too
+    few days learned). A meal is the fridge or a cupboard opened (a kitchen contact, where the
+    home has one and it is opened at that time on all but one day in 20, FOOD_MISS), else
+    minutes of kitchen activity (more than two signs and a quarter of the usual: passing
+    through is a sign or two)."""
+    if "kitchen" not in mem.has:
+        return None
+    ks, X = learned if learned is not None else mem.learned(d0)
+    if len(ks) < min_days:
+        return None
+    # how often the home misses a meal time is judged on the days before yesterday: yesterday
+    # may be the first of the run in question, not evidence of how seldom it happens
+    old = np.array([k < d0 - 1.5 * DAY_S for k in ks])
+    fails = list(mem.fails.get(d0, (EATEN, EATEN, EATEN)))
+    seen_now: dict[int, tuple[str, float, float]] = {}     # meal time -> what, value, usual
+    for j, (name, _) in enumerate(MEALS):
+        if name not in parts:
+            continue
+        fails[j] = EATEN        # not judged (out, not up, the kitchen not heard) ends a run
+        fi = IDX[f"food_{name}"]
+        # judged on the days its sensors were heard (NaN: offline all day, not a day without)
+        food = X[:, fi]
+        seen = np.isfinite(food)
+        if np.isfinite(x[fi]) and seen.sum() >= min_days and \
+                _miss_rate(food[old & seen], food[old & seen] == 0) <= FOOD_MISS:
+            # the pottering about a kitchen PIR sees on a day without meals does not open
+            # the fridge (where the fridge is not opened then on most days, the kitchen PIR
+            # below still judges: left out, it found 0.23 of skipped meals, not 0.38)
+            i, limit, what = fi, 0.0, "opened"
+            med = float(np.median(food[seen]))
+        else:
+            i = IDX[f"meal_{name}"]
+            seen = np.isfinite(X[:, i])
+            if not np.isfinite(x[i]) or seen.sum() < min_days:
+                continue        # the kitchen not heard today, or on too few days
+            med, what = float(np.median(X[seen, i])), "signs"
+            limit = max(2.0, math.floor(0.25 * med))
+        if x[IDX[f"day_{name}"]] < 4:
+            continue            # out (or not up) then: not a meal skipped at home
+        col = X[old & seen, i]
+        seen_now[j] = (what, float(x[i]), med)
+        if x[i] <= limit:
+            # a meal time the home seldom has counts little, and one it never has next to
+            # nothing (not a break in a run of the meal times it does have)
+            fails[j] = -math.log(_miss_rate(col, col <= limit))
+    return fails, seen_now
 
 
 def _missed_run(mem: RoutineMemory, d0: float, j: int) -> dict[str, object] | None:
@@ -471,4 +485,18 @@ def learn_history(s: HomeState, history, now: float) -> HistoryTap | None:  # ty
         return None
     if s.routine is None:
         s.routine = RoutineMemory(s.home)
-    return HistoryTap(s.routine, s.home.tz, history, now)
+    return HistoryTap(s.routine, s.home.tz, history, now, after=lambda: _recall_meals(s))
+
+
+def _recall_meals(s: HomeState) -> None:
+    """After a restart, the meal times of the last days the history gave, missed or not, so
+    that a run of missed ones under way goes on (live, each check keeps its own)."""
+    mem = s.routine
+    if mem is None or not s.cfg.on("routine_meals"):
+        return
+    for d0 in list(mem.days)[-3:]:
+        if d0 not in mem.fails:
+            got = _meal_times(s.cfg.routine.min_days, mem, d0, mem.days[d0],
+                              tuple(n for n, _ in MEALS))
+            if got is not None:
+                mem.fails[d0] = (got[0][0], got[0][1], got[0][2])
