@@ -63,6 +63,7 @@ FOOD_MISS = 0.05
 MEAL_RARE = 400
 MEAL_EVIDENCE = math.log(MEAL_RARE)
 EATEN = -1.0              # mem.fails: a meal time with a meal (or not judged), ending a run
+MEAL_PARTS = tuple(n for n, _ in MEALS)
 KINDS = ("routine_activity", "routine_night_toilet", "routine_night_out_of_bed",
          "routine_wandering", "routine_meals", "routine_shower")
 DAY_S = 86400
@@ -118,7 +119,7 @@ class Routine(Rule):
         recent = mem.recent(d0)
         out += _night(s, x, z, model, t, mem.days.rows(recent))
         out += _wandering(s, mem, d0, ks, t)
-        out += _meals_part(s, mem, d0, x, tuple(n for n, _ in MEALS), t, (ks, X))
+        out += _meals_part(s, mem, d0, x, MEAL_PARTS, t, (ks, X))
         out += _shower(s, mem, d0, recent, t)
         return out
 
@@ -307,11 +308,12 @@ def _wandering(s: HomeState, mem: RoutineMemory, d0: float, ks: list[float],
     return []
 
 
-def _miss_rate(col: np.ndarray, missed: np.ndarray) -> float:
-    """How often a meal time is missed, by Laplace's rule of succession ((misses + 1) /
-    (days + 2)), not the bare share: a week or three with no miss is weak evidence that a
-    home never misses, and a share of none would make any miss infinitely unlikely."""
-    return (int(np.count_nonzero(missed)) + 1) / (col.size + 2)
+def _miss_rate(missed: np.ndarray) -> float:
+    """How often a meal time is missed (`missed`: a day's flag each), by Laplace's rule of
+    succession ((misses + 1) / (days + 2)), not the bare share: a week or three with no miss
+    is weak evidence that a home never misses, and a share of none would make any miss
+    infinitely unlikely."""
+    return (int(np.count_nonzero(missed)) + 1) / (missed.size + 2)
 
 
 def _meals_part(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray,
@@ -324,7 +326,7 @@ def _meals_part(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray,
     if got is None:
         return []
     fails, seen_now = got
-    mem.fails[d0] = (fails[0], fails[1], fails[2])
+    mem.fails[d0] = fails
     at = t if t is not None else s.last_ts
     out: list[Finding] = []
     for j, (what, v, med) in seen_now.items():
@@ -343,7 +345,7 @@ def _meals_part(s: HomeState, mem: RoutineMemory, d0: float, x: np.ndarray,
 
 def _meal_times(min_days: int, mem: RoutineMemory, d0: float, x: np.ndarray,
                 parts: tuple[str, ...], learned: tuple[list[float], np.ndarray] | None = None
-                ) -> tuple[list[float], dict[int, tuple[str, float, float]]] | None:
+                ) -> tuple[tuple[float, float, float], dict[int, tuple[str, float, float]]] | None:
     """The day d0's meal times in `parts`: each missed one's -ln of how often the home misses
     it, EATEN otherwise (mem.fails, the other parts as they were), and for each judged one
     what says it, its value and the usual; None where meals are not judged (no kitchen, too
@@ -370,7 +372,7 @@ def _meal_times(min_days: int, mem: RoutineMemory, d0: float, x: np.ndarray,
         food = X[:, fi]
         seen = np.isfinite(food)
         if np.isfinite(x[fi]) and seen.sum() >= min_days and \
-                _miss_rate(food[old & seen], food[old & seen] == 0) <= FOOD_MISS:
+                _miss_rate(food[old & seen] == 0) <= FOOD_MISS:
             # the pottering about a kitchen PIR sees on a day without meals does not open
             # the fridge (where the fridge is not opened then on most days, the kitchen PIR
             # below still judges: left out, it found 0.23 of skipped meals, not 0.38)
@@ -390,8 +392,8 @@ def _meal_times(min_days: int, mem: RoutineMemory, d0: float, x: np.ndarray,
         if x[i] <= limit:
             # a meal time the home seldom has counts little, and one it never has next to
             # nothing (not a break in a run of the meal times it does have)
-            fails[j] = -math.log(_miss_rate(col, col <= limit))
-    return fails, seen_now
+            fails[j] = -math.log(_miss_rate(col <= limit))
+    return (fails[0], fails[1], fails[2]), seen_now
 
 
 def _missed_run(mem: RoutineMemory, d0: float, j: int) -> dict[str, object] | None:
@@ -496,7 +498,6 @@ def _recall_meals(s: HomeState) -> None:
         return
     for d0 in list(mem.days)[-3:]:
         if d0 not in mem.fails:
-            got = _meal_times(s.cfg.routine.min_days, mem, d0, mem.days[d0],
-                              tuple(n for n, _ in MEALS))
+            got = _meal_times(s.cfg.routine.min_days, mem, d0, mem.days[d0], MEAL_PARTS)
             if got is not None:
-                mem.fails[d0] = (got[0][0], got[0][1], got[0][2])
+                mem.fails[d0] = got[0]
